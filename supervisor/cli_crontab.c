@@ -1,0 +1,9 @@
+/* cli_crontab.c — placeholder until its issue lands; replaced by the real implementation. */
+#include "supervisor/cli.h"
+#include <stdio.h>
+
+int cli_crontab(int argc, char **argv, vigil_global *g)
+{
+	fprintf(stderr, "vigil: %s: not implemented yet\n", argv[0]);
+	return VIGIL_EXIT_INTERNAL;
+}

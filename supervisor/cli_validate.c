@@ -1,0 +1,15 @@
+/* cli_validate.c — placeholder until its issue lands; replaced by the real implementation. */
+#include "supervisor/cli.h"
+#include <stdio.h>
+
+int cli_validate(int argc, char **argv, vigil_global *g)
+{
+	fprintf(stderr, "vigil: %s: not implemented yet\n", argv[0]);
+	return VIGIL_EXIT_INTERNAL;
+}
+
+int cli_registry(int argc, char **argv, vigil_global *g)
+{
+	fprintf(stderr, "vigil: %s: not implemented yet\n", argv[0]);
+	return VIGIL_EXIT_INTERNAL;
+}
