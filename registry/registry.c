@@ -1,0 +1,790 @@
+/* registry/registry.c — connection, settings, checks, pings, flips, orphans. */
+#include "registry/reg_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STMT_CACHE 48
+
+struct reg_db {
+	sqlite3 *s;
+	char err[512];
+	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_CACHE];
+	int ncache;
+};
+
+void reg_set_err(reg_db *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(db->err, sizeof db->err, fmt, ap);
+	va_end(ap);
+}
+
+const char *reg_errmsg(const reg_db *db) { return db ? db->err : "no database"; }
+sqlite3 *reg_sqlite(reg_db *db) { return db->s; }
+
+int reg_fail(reg_db *db, int rc, const char *what)
+{
+	int base = rc & 0xff;
+	reg_set_err(db, "%s: %s", what, sqlite3_errmsg(db->s));
+	if (base == SQLITE_BUSY || base == SQLITE_LOCKED) return REG_EBUSY;
+	if (base == SQLITE_CONSTRAINT) {
+		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return REG_EEXISTS;
+		return REG_EINVAL;
+	}
+	return REG_EIO;
+}
+
+/* Statements are cached by the address of their SQL text (always a literal). */
+sqlite3_stmt *reg_stmt(reg_db *db, const char *sql)
+{
+	for (int i = 0; i < db->ncache; i++)
+		if (db->cache[i].sql == sql) {
+			sqlite3_reset(db->cache[i].st);
+			sqlite3_clear_bindings(db->cache[i].st);
+			return db->cache[i].st;
+		}
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db->s, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK) { reg_fail(db, rc, "prepare"); return NULL; }
+	if (db->ncache < STMT_CACHE) {
+		db->cache[db->ncache].sql = sql;
+		db->cache[db->ncache].st = st;
+		db->ncache++;
+	}
+	/* else: the statement leaks until close; STMT_CACHE is sized above the
+	 * number of distinct statements, and a test checks it. */
+	return st;
+}
+
+static int mkparent(const char *path, char *msg, size_t msglen)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir) return 0;
+	*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) == 0) return 0;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/') continue;
+		*p = '\0';
+		if (mkdir(dir, 0750) && errno != EEXIST) goto fail;
+		*p = '/';
+	}
+	if (mkdir(dir, 0750) && errno != EEXIST) goto fail;
+	return 0;
+fail:
+	if (msg) snprintf(msg, msglen, "%s: cannot create directory: %s", dir, strerror(errno));
+	return -1;
+}
+
+int reg_schema_version(reg_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(db->s, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	else
+		reg_set_err(db, "cannot read schema version: %s", sqlite3_errmsg(db->s));
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* *out is freed with reg_close(). */
+int reg_open(const char *path, reg_db **out, char *msg, size_t msglen)
+{
+	*out = NULL;
+	if (mkparent(path, msg, msglen)) return REG_EIO;
+	reg_db *db = calloc(1, sizeof *db);
+	if (!db) { if (msg) snprintf(msg, msglen, "out of memory"); return REG_EIO; }
+	int rc = sqlite3_open_v2(path, &db->s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (msg) snprintf(msg, msglen, "%s: cannot open database: %s", path, db->s ? sqlite3_errmsg(db->s) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->s, 5000);
+	sqlite3_extended_result_codes(db->s, 1);
+	char *emsg = NULL;
+	rc = sqlite3_exec(db->s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+	                  NULL, NULL, &emsg);
+	if (rc != SQLITE_OK) {
+		if (msg) snprintf(msg, msglen, "%s: %s", path, emsg ? emsg : sqlite3_errmsg(db->s));
+		sqlite3_free(emsg);
+		goto fail;
+	}
+	int v = reg_schema_version(db);
+	if (v < 0) { if (msg) snprintf(msg, msglen, "%s: %s", path, db->err); goto fail; }
+	if (v > reg_schema_latest()) {
+		if (msg) snprintf(msg, msglen, "%s: database schema version %d is newer than this vigil (%d)", path, v, reg_schema_latest());
+		goto fail;
+	}
+	if (reg_migrate_to(db, reg_schema_latest()) != REG_OK) {
+		if (msg) snprintf(msg, msglen, "%s: %s", path, db->err);
+		goto fail;
+	}
+	*out = db;
+	return REG_OK;
+fail:
+	reg_close(db);
+	return REG_EIO;
+}
+
+void reg_close(reg_db *db)
+{
+	if (!db) return;
+	for (int i = 0; i < db->ncache; i++) sqlite3_finalize(db->cache[i].st);
+	sqlite3_close(db->s);
+	free(db);
+}
+
+static int exec_simple(reg_db *db, const char *sql)
+{
+	int rc = sqlite3_exec(db->s, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? REG_OK : reg_fail(db, rc, sql);
+}
+int reg_begin(reg_db *db) { return exec_simple(db, "BEGIN IMMEDIATE"); }
+int reg_commit(reg_db *db) { return exec_simple(db, "COMMIT"); }
+int reg_rollback(reg_db *db)
+{
+	if (sqlite3_get_autocommit(db->s)) return REG_OK;
+	return exec_simple(db, "ROLLBACK");
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+int reg_slug_valid(const char *s)
+{
+	if (!s) return 0;
+	size_t n = strlen(s);
+	if (n < 1 || n > REG_SLUG_MAX) return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
+		if (!ok) return 0;
+	}
+	return 1;
+}
+
+static const char *const status_names[REG_STATUS_COUNT] = {
+	"new", "up", "grace", "down", "started", "paused", "unknown"
+};
+const char *reg_status_name(reg_status s)
+{
+	return (unsigned)s < REG_STATUS_COUNT ? status_names[s] : "invalid";
+}
+int reg_status_parse(const char *s, reg_status *out)
+{
+	for (int i = 0; i < REG_STATUS_COUNT; i++)
+		if (!strcmp(s, status_names[i])) { *out = (reg_status)i; return 0; }
+	return -1;
+}
+const char *reg_ping_kind_name(reg_ping_kind k)
+{
+	static const char *const n[] = {"success", "start", "fail", "log", "exit"};
+	return (unsigned)k < REG_PING_KIND_COUNT ? n[k] : "invalid";
+}
+
+/* ---- settings ------------------------------------------------------------ */
+
+int reg_setting_get(reg_db *db, const char *key, char *buf, size_t buflen)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT value FROM settings WHERE key=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) { reg_set_err(db, "setting %s is not set", key); return REG_ENOTFOUND; }
+	if (rc != SQLITE_ROW) return reg_fail(db, rc, "read setting");
+	snprintf(buf, buflen, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return REG_OK;
+}
+
+int reg_setting_set(reg_db *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO settings(key,value) VALUES(?,?) "
+	                                "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "write setting");
+}
+
+int reg_ping_key(reg_db *db, char *buf, size_t buflen)
+{
+	if (reg_setting_get(db, "ping_key", buf, buflen) == REG_OK) return REG_OK;
+	unsigned char rnd[16];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, rnd, sizeof rnd) != (ssize_t)sizeof rnd) {
+		if (fd >= 0) close(fd);
+		reg_set_err(db, "cannot read /dev/urandom for the ping key");
+		return REG_EIO;
+	}
+	close(fd);
+	char hex[33];
+	for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	/* INSERT OR IGNORE: two processes racing on first start agree on one key. */
+	sqlite3_stmt *st = reg_stmt(db, "INSERT OR IGNORE INTO settings(key,value) VALUES('ping_key',?)");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "store ping key");
+	return reg_setting_get(db, "ping_key", buf, buflen);
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+void reg_check_init(reg_check *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->tz, sizeof c->tz, "UTC");
+	c->grace_s = 300;
+	c->status = REG_NEW;
+	c->last_exit = -1;
+	c->last_duration_ms = -1;
+}
+
+#define CHECK_COLS "id,slug,name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,status," \
+	"status_since_ms,created_ms,last_ping_ms,last_start_ms,last_success_ms,last_fail_ms,last_exit," \
+	"last_duration_ms,paused,mute_until_ms,mute_reason,next_deadline_ms,expected_ms,source,script," \
+	"crontab_line,mute_indefinite"
+
+static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static void row_to_check(sqlite3_stmt *st, reg_check *c)
+{
+	memset(c, 0, sizeof *c);
+	int i = 0;
+	c->id = sqlite3_column_int64(st, i++);
+	col_text(st, i++, c->slug, sizeof c->slug);
+	col_text(st, i++, c->name, sizeof c->name);
+	col_text(st, i++, c->desc, sizeof c->desc);
+	col_text(st, i++, c->tags, sizeof c->tags);
+	col_text(st, i++, c->schedule, sizeof c->schedule);
+	c->period_s = sqlite3_column_int64(st, i++);
+	col_text(st, i++, c->tz, sizeof c->tz);
+	c->grace_s = sqlite3_column_int64(st, i++);
+	c->max_runtime_s = sqlite3_column_int64(st, i++);
+	c->status = (reg_status)sqlite3_column_int(st, i++);
+	c->status_since_ms = sqlite3_column_int64(st, i++);
+	c->created_ms = sqlite3_column_int64(st, i++);
+	c->last_ping_ms = sqlite3_column_int64(st, i++);
+	c->last_start_ms = sqlite3_column_int64(st, i++);
+	c->last_success_ms = sqlite3_column_int64(st, i++);
+	c->last_fail_ms = sqlite3_column_int64(st, i++);
+	c->last_exit = sqlite3_column_int(st, i++);
+	c->last_duration_ms = sqlite3_column_int64(st, i++);
+	c->paused = sqlite3_column_int(st, i++);
+	c->mute_until_ms = sqlite3_column_int64(st, i++);
+	col_text(st, i++, c->mute_reason, sizeof c->mute_reason);
+	c->next_deadline_ms = sqlite3_column_int64(st, i++);
+	c->expected_ms = sqlite3_column_int64(st, i++);
+	col_text(st, i++, c->source, sizeof c->source);
+	col_text(st, i++, c->script, sizeof c->script);
+	col_text(st, i++, c->crontab_line, sizeof c->crontab_line);
+	c->mute_indefinite = sqlite3_column_int(st, i++);
+	c->n_pings = -1;
+}
+
+static int check_fields_valid(reg_db *db, const reg_check *c)
+{
+	if (!reg_slug_valid(c->slug)) {
+		reg_set_err(db, "slug \"%s\" is invalid (expected ^[a-z0-9][a-z0-9_-]{0,63}$)", c->slug);
+		return REG_EINVAL;
+	}
+	if (!c->schedule[0] && c->period_s <= 0) {
+		reg_set_err(db, "check %s: a schedule (cron expression) or a period is required", c->slug);
+		return REG_EINVAL;
+	}
+	if (c->schedule[0] && c->period_s > 0) {
+		reg_set_err(db, "check %s: give a cron schedule or a period, not both", c->slug);
+		return REG_EINVAL;
+	}
+	if (c->grace_s < 0 || c->max_runtime_s < 0) {
+		reg_set_err(db, "check %s: grace and max runtime must not be negative", c->slug);
+		return REG_EINVAL;
+	}
+	if (!c->tz[0]) { reg_set_err(db, "check %s: empty time zone", c->slug); return REG_EINVAL; }
+	return REG_OK;
+}
+
+int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
+{
+	int rc = check_fields_valid(db, c);
+	if (rc) return rc;
+	sqlite3_stmt *st = reg_stmt(db,
+		"INSERT INTO checks(slug,name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,"
+		"status,status_since_ms,created_ms,source,script,crontab_line,paused,mute_until_ms,"
+		"mute_reason,mute_indefinite) VALUES(?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)");
+	if (!st) return REG_EIO;
+	int i = 1;
+	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->desc, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->schedule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, c->period_s);
+	sqlite3_bind_text(st, i++, c->tz, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, c->grace_s);
+	sqlite3_bind_int64(st, i++, c->max_runtime_s);
+	sqlite3_bind_int64(st, i++, now_ms);
+	sqlite3_bind_int64(st, i++, now_ms);
+	sqlite3_bind_text(st, i++, c->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->script, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->crontab_line, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, i++, c->paused ? 1 : 0);
+	sqlite3_bind_int64(st, i++, c->mute_until_ms);
+	sqlite3_bind_text(st, i++, c->mute_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, i++, c->mute_indefinite ? 1 : 0);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		int e = reg_fail(db, rc, "add check");
+		if (e == REG_EEXISTS) reg_set_err(db, "check %s already exists", c->slug);
+		return e;
+	}
+	c->id = sqlite3_last_insert_rowid(db->s);
+	c->created_ms = c->status_since_ms = now_ms;
+	c->status = REG_NEW;
+	return REG_OK;
+}
+
+int reg_check_update(reg_db *db, const reg_check *c)
+{
+	int rc = check_fields_valid(db, c);
+	if (rc) return rc;
+	sqlite3_stmt *st = reg_stmt(db,
+		"UPDATE checks SET name=?,desc=?,tags=?,schedule=?,period_s=?,tz=?,grace_s=?,"
+		"max_runtime_s=?,source=?,script=?,crontab_line=?,paused=?,mute_until_ms=?,mute_reason=?,"
+		"mute_indefinite=? WHERE slug=?");
+	if (!st) return REG_EIO;
+	int i = 1;
+	sqlite3_bind_text(st, i++, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->desc, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->schedule, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, c->period_s);
+	sqlite3_bind_text(st, i++, c->tz, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, c->grace_s);
+	sqlite3_bind_int64(st, i++, c->max_runtime_s);
+	sqlite3_bind_text(st, i++, c->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->script, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, i++, c->crontab_line, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, i++, c->paused ? 1 : 0);
+	sqlite3_bind_int64(st, i++, c->mute_until_ms);
+	sqlite3_bind_text(st, i++, c->mute_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, i++, c->mute_indefinite ? 1 : 0);
+	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check");
+	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", c->slug); return REG_ENOTFOUND; }
+	return REG_OK;
+}
+
+static int get_one(reg_db *db, sqlite3_stmt *st, reg_check *out, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) { sqlite3_reset(st); reg_set_err(db, "no check %s", what); return REG_ENOTFOUND; }
+	if (rc != SQLITE_ROW) return reg_fail(db, rc, "read check");
+	row_to_check(st, out);
+	sqlite3_reset(st);
+	return REG_OK;
+}
+
+int reg_check_get(reg_db *db, const char *slug, reg_check *out)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks WHERE slug=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+	return get_one(db, st, out, slug);
+}
+
+int reg_check_get_id(reg_db *db, int64_t id, reg_check *out)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks WHERE id=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	char what[32];
+	snprintf(what, sizeof what, "#%lld", (long long)id);
+	return get_one(db, st, out, what);
+}
+
+/* *out is malloc'd; the caller frees it. */
+int reg_check_list(reg_db *db, reg_check **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks ORDER BY slug");
+	if (!st) return REG_EIO;
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			reg_check *nc = realloc(*out, cap * sizeof *nc);
+			if (!nc) { rc = SQLITE_NOMEM; break; }
+			*out = nc;
+		}
+		row_to_check(st, &(*out)[(*n)++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(*out); *out = NULL; *n = 0;
+		return reg_fail(db, rc, "list checks");
+	}
+	return REG_OK;
+}
+
+int reg_check_rm(reg_db *db, const char *slug)
+{
+	sqlite3_stmt *st = reg_stmt(db, "DELETE FROM checks WHERE slug=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "remove check");
+	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", slug); return REG_ENOTFOUND; }
+	return REG_OK;
+}
+
+int reg_check_set_paused(reg_db *db, const char *slug, int paused, int64_t now_ms)
+{
+	sqlite3_stmt *st = reg_stmt(db, "UPDATE checks SET paused=?, next_deadline_ms=0, expected_ms=0 WHERE slug=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int(st, 1, paused ? 1 : 0);
+	sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "pause check");
+	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", slug); return REG_ENOTFOUND; }
+	return REG_OK;
+}
+
+int reg_check_set_mute(reg_db *db, const char *slug, int64_t until_ms, int indefinite, const char *reason)
+{
+	sqlite3_stmt *st = reg_stmt(db, "UPDATE checks SET mute_until_ms=?, mute_indefinite=?, mute_reason=? WHERE slug=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, until_ms);
+	sqlite3_bind_int(st, 2, indefinite ? 1 : 0);
+	sqlite3_bind_text(st, 3, reason ? reason : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, slug, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "mute check");
+	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", slug); return REG_ENOTFOUND; }
+	return REG_OK;
+}
+
+int reg_check_set_deadline(reg_db *db, int64_t id, int64_t next_deadline_ms, int64_t expected_ms)
+{
+	sqlite3_stmt *st = reg_stmt(db, "UPDATE checks SET next_deadline_ms=?, expected_ms=? WHERE id=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, next_deadline_ms);
+	sqlite3_bind_int64(st, 2, expected_ms);
+	sqlite3_bind_int64(st, 3, id);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "set deadline");
+}
+
+static int write_flip(reg_db *db, int64_t check_id, reg_status from, reg_status to,
+                      const char *reason, int alert, int64_t now_ms)
+{
+	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO flips(check_id,created_ms,old_status,new_status,reason) VALUES(?,?,?,?,?)");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, check_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int(st, 3, from);
+	sqlite3_bind_int(st, 4, to);
+	sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "write flip");
+	if (!alert) return REG_OK;
+	int64_t flip_id = sqlite3_last_insert_rowid(db->s);
+	st = reg_stmt(db, "INSERT INTO alerts(flip_id,created_ms,state,next_attempt_ms) VALUES(?,?,'pending',?)");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, flip_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "write alert");
+}
+
+int reg_check_transition(reg_db *db, int64_t id, reg_status from, reg_status to,
+                         const char *reason, int alert, int64_t now_ms)
+{
+	sqlite3_stmt *st = reg_stmt(db, "UPDATE checks SET status=?, status_since_ms=? WHERE id=? AND status=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int(st, 1, to);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, id);
+	sqlite3_bind_int(st, 4, from);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "change status");
+	if (sqlite3_changes(db->s) == 0) {
+		reg_set_err(db, "check #%lld is no longer %s", (long long)id, reg_status_name(from));
+		return REG_ECONFLICT;
+	}
+	return write_flip(db, id, from, to, reason, alert, now_ms);
+}
+
+/* ---- pings --------------------------------------------------------------- */
+
+static int record_orphan(reg_db *db, const char *slug, int64_t now_ms)
+{
+	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO orphans(slug,count,first_ms,last_ms) VALUES(?,1,?,?) "
+	                                "ON CONFLICT(slug) DO UPDATE SET count=count+1, last_ms=excluded.last_ms");
+	if (!st) return REG_EIO;
+	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	sqlite3_bind_int64(st, 3, now_ms);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "record orphan");
+}
+
+/* The start this finish belongs to: the start ping with the same rid, or
+ * (no rid) the check's last start when the check is in "started". */
+static int64_t start_time_for(reg_db *db, const reg_check *c, const char *rid)
+{
+	if (rid && rid[0]) {
+		sqlite3_stmt *st = reg_stmt(db, "SELECT created_ms FROM pings WHERE check_id=? AND rid=? AND kind=1 "
+		                                "ORDER BY id DESC LIMIT 1");
+		if (!st) return 0;
+		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_text(st, 2, rid, -1, SQLITE_STATIC);
+		int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+		return t;
+	}
+	return c->status == REG_STARTED ? c->last_start_ms : 0;
+}
+
+int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
+{
+	memset(out, 0, sizeof *out);
+	reg_check c;
+	int rc = reg_check_get(db, in->slug, &c);
+	if (rc == REG_ENOTFOUND) return record_orphan(db, in->slug, in->now_ms);
+	if (rc) return rc;
+	out->found = 1;
+	out->old_status = c.status;
+
+	int64_t duration = -1;
+	int is_finish = in->kind == REG_PING_SUCCESS || in->kind == REG_PING_FAIL || in->kind == REG_PING_EXIT;
+	if (is_finish) {
+		int64_t t0 = start_time_for(db, &c, in->rid);
+		if (t0 > 0 && t0 <= in->now_ms) duration = in->now_ms - t0;
+	}
+
+	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO pings(check_id,created_ms,kind,exit_status,rid,remote,method,"
+	                                "duration_ms,body,body_cut) VALUES(?,?,?,?,?,?,?,?,?,?)");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, c.id);
+	sqlite3_bind_int64(st, 2, in->now_ms);
+	sqlite3_bind_int(st, 3, in->kind);
+	sqlite3_bind_int(st, 4, in->kind == REG_PING_EXIT ? in->exit_status : -1);
+	sqlite3_bind_text(st, 5, in->rid ? in->rid : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, in->remote ? in->remote : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, in->method ? in->method : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, duration);
+	if (in->body_len)
+		sqlite3_bind_blob64(st, 9, in->body, in->body_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
+	sqlite3_bind_int(st, 10, in->body_cut ? 1 : 0);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "insert ping");
+	out->ping_id = sqlite3_last_insert_rowid(db->s);
+
+	/* last_* columns */
+	int failed = in->kind == REG_PING_FAIL || (in->kind == REG_PING_EXIT && in->exit_status != 0);
+	int succeeded = in->kind == REG_PING_SUCCESS || (in->kind == REG_PING_EXIT && in->exit_status == 0);
+	st = reg_stmt(db, "UPDATE checks SET last_ping_ms=?1,"
+	                  " last_start_ms=CASE WHEN ?2 THEN ?1 ELSE last_start_ms END,"
+	                  " last_success_ms=CASE WHEN ?3 THEN ?1 ELSE last_success_ms END,"
+	                  " last_fail_ms=CASE WHEN ?4 THEN ?1 ELSE last_fail_ms END,"
+	                  " last_exit=CASE WHEN ?5 >= 0 THEN ?5 WHEN ?4 THEN -1 WHEN ?3 THEN 0 ELSE last_exit END,"
+	                  " last_duration_ms=CASE WHEN ?6 >= 0 THEN ?6 ELSE last_duration_ms END"
+	                  " WHERE id=?7");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, in->now_ms);
+	sqlite3_bind_int(st, 2, in->kind == REG_PING_START);
+	sqlite3_bind_int(st, 3, succeeded);
+	sqlite3_bind_int(st, 4, failed);
+	sqlite3_bind_int(st, 5, in->kind == REG_PING_EXIT ? in->exit_status : -1);
+	sqlite3_bind_int64(st, 6, duration);
+	sqlite3_bind_int64(st, 7, c.id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check after ping");
+
+	reg_state_step step = reg_state_on_ping(c.status, in->kind, in->exit_status);
+	out->new_status = c.status;
+	if (!step.change) return REG_OK;
+	int alert = step.alert && !c.paused;
+	if (step.flip) {
+		rc = reg_check_transition(db, c.id, c.status, step.to, step.reason, alert, in->now_ms);
+	} else {
+		st = reg_stmt(db, "UPDATE checks SET status=?, status_since_ms=? WHERE id=? AND status=?");
+		if (!st) return REG_EIO;
+		sqlite3_bind_int(st, 1, step.to);
+		sqlite3_bind_int64(st, 2, in->now_ms);
+		sqlite3_bind_int64(st, 3, c.id);
+		sqlite3_bind_int(st, 4, c.status);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		rc = rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "change status");
+	}
+	if (rc) return rc;
+	out->new_status = step.to;
+	out->flipped = step.flip;
+	return REG_OK;
+}
+
+/* Bodies are malloc'd; free the array with reg_pings_free(). */
+int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = reg_stmt(db, "SELECT id,check_id,created_ms,kind,exit_status,rid,remote,method,duration_ms,"
+	                                "body,body_cut FROM pings WHERE check_id=? ORDER BY id DESC LIMIT ?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, check_id);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			reg_ping *np = realloc(*out, cap * sizeof *np);
+			if (!np) { rc = SQLITE_NOMEM; break; }
+			*out = np;
+		}
+		reg_ping *p = &(*out)[*n];
+		memset(p, 0, sizeof *p);
+		p->id = sqlite3_column_int64(st, 0);
+		p->check_id = sqlite3_column_int64(st, 1);
+		p->created_ms = sqlite3_column_int64(st, 2);
+		p->kind = (reg_ping_kind)sqlite3_column_int(st, 3);
+		p->exit_status = sqlite3_column_int(st, 4);
+		col_text(st, 5, p->rid, sizeof p->rid);
+		col_text(st, 6, p->remote, sizeof p->remote);
+		col_text(st, 7, p->method, sizeof p->method);
+		p->duration_ms = sqlite3_column_int64(st, 8);
+		size_t bl = (size_t)sqlite3_column_bytes(st, 9);
+		const void *b = sqlite3_column_blob(st, 9);
+		p->body = malloc(bl + 1);
+		if (!p->body) { rc = SQLITE_NOMEM; break; }
+		if (bl) memcpy(p->body, b, bl);
+		p->body[bl] = '\0';
+		p->body_len = bl;
+		p->body_cut = sqlite3_column_int(st, 10);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		reg_pings_free(*out, *n);
+		*out = NULL; *n = 0;
+		return reg_fail(db, rc, "list pings");
+	}
+	return REG_OK;
+}
+
+void reg_pings_free(reg_ping *p, size_t n)
+{
+	if (!p) return;
+	for (size_t i = 0; i < n; i++) free(p[i].body);
+	free(p);
+}
+
+int64_t reg_ping_count(reg_db *db, int64_t check_id)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT count(*) FROM pings WHERE check_id=?");
+	if (!st) return -1;
+	sqlite3_bind_int64(st, 1, check_id);
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	return v;
+}
+
+/* ---- orphans, flips -------------------------------------------------------- */
+
+int reg_orphan_list(reg_db *db, reg_orphan **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = reg_stmt(db, "SELECT slug,count,first_ms,last_ms FROM orphans ORDER BY slug");
+	if (!st) return REG_EIO;
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			reg_orphan *no = realloc(*out, cap * sizeof *no);
+			if (!no) { rc = SQLITE_NOMEM; break; }
+			*out = no;
+		}
+		reg_orphan *o = &(*out)[(*n)++];
+		col_text(st, 0, o->slug, sizeof o->slug);
+		o->count = sqlite3_column_int64(st, 1);
+		o->first_ms = sqlite3_column_int64(st, 2);
+		o->last_ms = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) { free(*out); *out = NULL; *n = 0; return reg_fail(db, rc, "list orphans"); }
+	return REG_OK;
+}
+
+int reg_flip_list(reg_db *db, int64_t check_id, int limit, reg_flip **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	sqlite3_stmt *st = reg_stmt(db, "SELECT f.id,f.check_id,f.created_ms,f.old_status,f.new_status,f.reason,c.slug "
+	                                "FROM flips f JOIN checks c ON c.id=f.check_id "
+	                                "WHERE ?1 = 0 OR f.check_id = ?1 ORDER BY f.id DESC LIMIT ?2");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, check_id);
+	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	size_t cap = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			reg_flip *nf = realloc(*out, cap * sizeof *nf);
+			if (!nf) { rc = SQLITE_NOMEM; break; }
+			*out = nf;
+		}
+		reg_flip *f = &(*out)[(*n)++];
+		f->id = sqlite3_column_int64(st, 0);
+		f->check_id = sqlite3_column_int64(st, 1);
+		f->created_ms = sqlite3_column_int64(st, 2);
+		f->old_status = (reg_status)sqlite3_column_int(st, 3);
+		f->new_status = (reg_status)sqlite3_column_int(st, 4);
+		col_text(st, 5, f->reason, sizeof f->reason);
+		col_text(st, 6, f->slug, sizeof f->slug);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) { free(*out); *out = NULL; *n = 0; return reg_fail(db, rc, "list flips"); }
+	return REG_OK;
+}

@@ -1,0 +1,147 @@
+/* registry/schema.c — the numbered migrations.  Version N's script takes a
+ * database at version N-1 to N; each runs in its own transaction together
+ * with the PRAGMA user_version bump, so a crash leaves either version. */
+#include "registry/reg_internal.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+
+static const char *const migrations[] = {
+	/* 1: checks, pings, flips, outbox, orphans, settings */
+	"CREATE TABLE checks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  slug TEXT NOT NULL UNIQUE CHECK (length(slug) BETWEEN 1 AND 64),"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  desc TEXT NOT NULL DEFAULT '',"
+	"  tags TEXT NOT NULL DEFAULT '',"
+	"  schedule TEXT NOT NULL DEFAULT '',"
+	"  period_s INTEGER NOT NULL DEFAULT 0 CHECK (period_s >= 0),"
+	"  tz TEXT NOT NULL DEFAULT 'UTC',"
+	"  grace_s INTEGER NOT NULL DEFAULT 300 CHECK (grace_s >= 0),"
+	"  max_runtime_s INTEGER NOT NULL DEFAULT 0 CHECK (max_runtime_s >= 0),"
+	"  status INTEGER NOT NULL DEFAULT 0 CHECK (status BETWEEN 0 AND 6),"
+	"  status_since_ms INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL,"
+	"  last_ping_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_start_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_success_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_fail_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_exit INTEGER NOT NULL DEFAULT -1,"
+	"  last_duration_ms INTEGER NOT NULL DEFAULT -1,"
+	"  paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0,1)),"
+	"  mute_until_ms INTEGER NOT NULL DEFAULT 0,"
+	"  mute_reason TEXT NOT NULL DEFAULT '',"
+	"  next_deadline_ms INTEGER NOT NULL DEFAULT 0,"
+	"  expected_ms INTEGER NOT NULL DEFAULT 0,"
+	"  CHECK (schedule <> '' OR period_s > 0)"
+	");"
+	"CREATE TABLE pings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  check_id INTEGER NOT NULL REFERENCES checks(id) ON DELETE CASCADE,"
+	"  created_ms INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL CHECK (kind BETWEEN 0 AND 4),"
+	"  exit_status INTEGER NOT NULL DEFAULT -1 CHECK (exit_status BETWEEN -1 AND 255),"
+	"  rid TEXT NOT NULL DEFAULT '',"
+	"  remote TEXT NOT NULL DEFAULT '',"
+	"  method TEXT NOT NULL DEFAULT '',"
+	"  duration_ms INTEGER NOT NULL DEFAULT -1,"
+	"  body BLOB,"
+	"  body_cut INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX pings_check ON pings(check_id, id);"
+	"CREATE TABLE flips ("
+	"  id INTEGER PRIMARY KEY,"
+	"  check_id INTEGER NOT NULL REFERENCES checks(id) ON DELETE CASCADE,"
+	"  created_ms INTEGER NOT NULL,"
+	"  old_status INTEGER NOT NULL,"
+	"  new_status INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX flips_check ON flips(check_id, id);"
+	"CREATE TABLE alerts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  flip_id INTEGER NOT NULL UNIQUE REFERENCES flips(id) ON DELETE CASCADE,"
+	"  created_ms INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','sending','sent','failed','held')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  batch_key TEXT NOT NULL DEFAULT '',"
+	"  sent_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"CREATE INDEX alerts_state ON alerts(state, next_attempt_ms);"
+	"CREATE TABLE orphans ("
+	"  slug TEXT PRIMARY KEY,"
+	"  count INTEGER NOT NULL DEFAULT 0,"
+	"  first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL"
+	");"
+	"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+
+	/* 2: declarative-registry fields, indefinite mutes, deadline index */
+	"ALTER TABLE checks ADD COLUMN source TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE checks ADD COLUMN script TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE checks ADD COLUMN crontab_line TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE checks ADD COLUMN mute_indefinite INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX checks_deadline ON checks(next_deadline_ms) WHERE next_deadline_ms > 0;",
+
+	/* 3: crontab revisions and the apply journal; API keys */
+	"CREATE TABLE crontab_revisions ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user TEXT NOT NULL,"
+	"  content BLOB NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  kind TEXT NOT NULL DEFAULT 'apply'"
+	");"
+	"CREATE TABLE crontab_journal ("
+	"  id INTEGER PRIMARY KEY,"
+	"  user TEXT NOT NULL,"
+	"  old_rev INTEGER REFERENCES crontab_revisions(id),"
+	"  new_rev INTEGER REFERENCES crontab_revisions(id),"
+	"  step TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  done INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE apikeys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  hash TEXT NOT NULL UNIQUE,"
+	"  rw INTEGER NOT NULL CHECK (rw IN (0,1)),"
+	"  label TEXT NOT NULL DEFAULT '',"
+	"  created_ms INTEGER NOT NULL"
+	");",
+};
+
+int reg_schema_latest(void)
+{
+	return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+int reg_migrate_to(reg_db *db, int target)
+{
+	sqlite3 *s = reg_sqlite(db);
+	int cur = reg_schema_version(db);
+	if (cur < 0) return REG_EIO;
+	if (target > reg_schema_latest()) {
+		reg_set_err(db, "schema version %d is newer than this vigil knows (%d)", target, reg_schema_latest());
+		return REG_EINVAL;
+	}
+	while (cur < target) {
+		char *emsg = NULL;
+		char bump[64];
+		snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", cur + 1);
+		int rc = sqlite3_exec(s, "BEGIN IMMEDIATE", NULL, NULL, &emsg);
+		if (rc == SQLITE_OK) rc = sqlite3_exec(s, migrations[cur], NULL, NULL, &emsg);
+		if (rc == SQLITE_OK) rc = sqlite3_exec(s, bump, NULL, NULL, &emsg);
+		if (rc == SQLITE_OK) rc = sqlite3_exec(s, "COMMIT", NULL, NULL, &emsg);
+		if (rc != SQLITE_OK) {
+			reg_set_err(db, "migration to schema version %d failed: %s", cur + 1, emsg ? emsg : sqlite3_errmsg(s));
+			sqlite3_free(emsg);
+			sqlite3_exec(s, "ROLLBACK", NULL, NULL, NULL);
+			return REG_EIO;
+		}
+		cur++;
+	}
+	return REG_OK;
+}
