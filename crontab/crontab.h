@@ -96,6 +96,10 @@ typedef struct cron_zone cron_zone;  /* opaque, cached, never freed */
  * NULL).  The pointer stays valid for the life of the process. */
 const cron_zone *cron_zone_get(const char *name, cron_error *err);
 
+/* Writes the system's zone name into buf: $TZ when it names a zone, else
+ * /etc/timezone, else the /etc/localtime link target, else "UTC". */
+void cron_zone_system(char *buf, size_t len);
+
 /* UTC offset (seconds east) in force at instant t. */
 int32_t cron_zone_offset(const cron_zone *z, int64_t t);
 
