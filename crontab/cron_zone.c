@@ -342,8 +342,10 @@ static struct cron_zone *zone_load(const char *name, char *why, size_t whylen)
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
-	memcpy(at, t.at, n * sizeof *at);
-	memcpy(off, t.off, n * sizeof *off);
+	if (n) {
+		memcpy(at, t.at, n * sizeof *at);
+		memcpy(off, t.off, n * sizeof *off);
+	}
 	off[n] = cur;
 	z->name = nm; z->n = n; z->at = at; z->off = off;
 out:
