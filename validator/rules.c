@@ -378,6 +378,14 @@ static void registry_rules(ctx *c)
 				        "tag its crontab line, or set \"source\": \"external\" and a \"schedule\"",
 				        "check \"%s\" is crontab-driven but no line of %s is tagged with it", k->slug, c->t->path);
 		}
+		/* external checks declare their own schedule */
+		if (strcmp(k->source, "crontab") && k->schedule[0]) {
+			char why[400];
+			int never;
+			if (val_cron_check(k->schedule, k->tz, why, sizeof why, &never))
+				val_add(c->r, never ? "V302" : "V301", 0, at.file, at.line, at.col, k->slug, NULL,
+				        "check \"%s\": schedule \"%s\" (%s): %s", k->slug, k->schedule, k->tz, why);
+		}
 		/* external checks with a declared script */
 		if (strcmp(k->source, "crontab") && k->script[0]) {
 			char *p = reg_script_path(c, k->script);
@@ -500,6 +508,11 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 	c.now = o->now_ms ? o->now_ms : (int64_t)time(NULL) * 1000;
 	if (o->cron_tz && *o->cron_tz) snprintf(c.zone, sizeof c.zone, "%s", o->cron_tz);
 	else val_system_zone(c.zone, sizeof c.zone);
+	if (!val_zone_known(c.zone)) {
+		snprintf(err, errlen, "unknown time zone \"%s\" for the cron daemon (--cron-tz / crontab.tz)", c.zone);
+		rc = VAL_EINPUT;
+		goto out;
+	}
 	if (o->base_dir) snprintf(c.base, sizeof c.base, "%s", o->base_dir);
 	else if (o->crontab_path && strrchr(o->crontab_path, '/'))
 		snprintf(c.base, sizeof c.base, "%.*s", (int)(strrchr(o->crontab_path, '/') - o->crontab_path), o->crontab_path);

@@ -1,6 +1,7 @@
 /* validator/util.c — small helpers: edit distance, durations, RFC 3339
  * times, whole-file reads, SHA-256, the system's time zone. */
 #include "validator/val_internal.h"
+#include "crontab/crontab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,27 +224,8 @@ void val_sha256_hex(const void *data, size_t len, char out[65])
 
 void val_system_zone(char *buf, size_t n)
 {
-	const char *tz = getenv("TZ");
-	if (tz && *tz) {
-		if (*tz == ':') tz++;
-		snprintf(buf, n, "%s", tz);
-		return;
-	}
-	char link[PATH_MAX];
-	ssize_t l = readlink("/etc/localtime", link, sizeof link - 1);
-	if (l > 0) {
-		link[l] = '\0';
-		const char *z = strstr(link, "zoneinfo/");
-		if (z) { snprintf(buf, n, "%s", z + 9); return; }
-	}
-	char *s = NULL;
-	size_t len;
-	if (val_read_file("/etc/timezone", 4096, &s, &len) == 0) {
-		s[strcspn(s, " \t\r\n")] = '\0';
-		if (*s) { snprintf(buf, n, "%s", s); free(s); return; }
-	}
-	free(s);
-	snprintf(buf, n, "UTC");
+	cron_zone_system(buf, n);
+	if (!buf[0]) snprintf(buf, n, "UTC");
 }
 
 char *val_path_clean(const char *p)

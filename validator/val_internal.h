@@ -116,6 +116,10 @@ void val_cron_rules(const char *path, const val_crontab *t, const char *zone, va
 /* The first fire time strictly after after_ms, -1 when it never fires or
  * the schedule cannot be read. */
 int64_t val_cron_next(const char *schedule, const char *zone, int64_t after_ms);
+/* 0 when SCHEDULE parses, fires, and ZONE (may be NULL) is known; else -1
+ * with why, *never set for a schedule that never fires. */
+int val_cron_check(const char *schedule, const char *zone, char *why, size_t n, int *never);
+int val_zone_known(const char *zone);
 /* 1 when two schedules fire at the same times (text or semantics). */
 int val_cron_same(const char *a, const char *b, const char *zone);
 
