@@ -130,18 +130,25 @@ static const char *skip_blank(const char *p, const char *eol)
 	return p;
 }
 
-/* "vigil [--db X|--config X]... (ping|run) SLUG" starting after the word vigil. */
-static void scan_vigil(const char *p, const char *eol, const vars *v, acc *a, int line)
+/* Between the words of an argv list: ["vigil", "ping", "slug"] */
+static const char *skip_sep(const char *p, const char *eol)
 {
+	while (p < eol && (*p == ' ' || *p == '\t' || *p == '\\' || *p == '"' || *p == '\'' || *p == ',')) p++;
+	return p;
+}
+
+/* "vigil [--db X|--config X]... (ping|run) SLUG" starting after the word
+ * vigil; list: the words are quoted and comma-separated (an argv list). */
+static void scan_vigil(const char *p, const char *eol, const vars *v, acc *a, int line, int list)
+{
+	const char *(*sep)(const char *, const char *) = list ? skip_sep : skip_blank;
 	for (;;) {
-		const char *q = skip_blank(p, eol);
-		if (q == p) return;
-		p = q;
+		p = sep(p, eol);
 		if (eol - p > 5 && (!strncmp(p, "--db", 4) || !strncmp(p, "--config", 8))) {
-			while (p < eol && *p != ' ' && *p != '\t' && *p != '=') p++;
-			if (p < eol && *p == '=') { while (p < eol && *p != ' ' && *p != '\t') p++; continue; }
-			p = skip_blank(p, eol);
-			while (p < eol && *p != ' ' && *p != '\t') p++;
+			while (p < eol && !strchr(" \t=\"',", *p)) p++;
+			if (p < eol && *p == '=') { while (p < eol && !strchr(" \t\"',", *p)) p++; continue; }
+			p = sep(p, eol);
+			while (p < eol && !strchr(" \t\"',", *p)) p++;
 			continue;
 		}
 		break;
@@ -149,9 +156,8 @@ static void scan_vigil(const char *p, const char *eol, const vars *v, acc *a, in
 	size_t verb = 0;
 	if (eol - p >= 4 && !strncmp(p, "ping", 4)) verb = 4;
 	else if (eol - p >= 3 && !strncmp(p, "run", 3)) verb = 3;
-	if (!verb || (p + verb < eol && p[verb] != ' ' && p[verb] != '\t')) return;
-	p = skip_blank(p + verb, eol);
-	read_slug_arg(p, eol, v, a, line);
+	if (!verb || (p + verb < eol && !strchr(" \t\"',", p[verb]))) return;
+	read_slug_arg(sep(p + verb, eol), eol, v, a, line);
 }
 
 static void scan_line(const char *p, const char *eol, const char *const *patterns, const vars *v,
@@ -163,8 +169,8 @@ static void scan_line(const char *p, const char *eol, const char *const *pattern
 		if (!q || q + 5 > eol) break;
 		if (strncmp(q, "vigil", 5)) continue;
 		if (q > p && (is_slug_ch((unsigned char)q[-1]) || q[-1] == '.')) continue;
-		if (q + 5 < eol && q[5] != ' ' && q[5] != '\t') continue;
-		scan_vigil(q + 5, eol, v, a, line);
+		if (q + 5 >= eol || !strchr(" \t\"'", q[5])) continue;
+		scan_vigil(q + 5, eol, v, a, line, q[5] == '"' || q[5] == '\'');
 	}
 	/* /ping/KEY/SLUG */
 	for (const char *q = p; q + 6 <= eol; q++) {

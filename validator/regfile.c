@@ -182,16 +182,14 @@ static int entry_from_json(const cJSON *o, val_entry *e, char *why, size_t wl)
 		}
 		if (bad) { snprintf(why, wl, "%s: %s", k, w ? w : "invalid value"); return -1; }
 	}
-	if (!e->c.source[0]) {
-		snprintf(e->c.source, sizeof e->c.source, "%s",
-		         (e->given & (VAL_GIVEN_SCHEDULE | VAL_GIVEN_PERIOD)) ? "external" : "crontab");
-	}
+	if (!e->c.source[0]) snprintf(e->c.source, sizeof e->c.source, "crontab");
 	if (!strcmp(e->c.source, "external") && !e->c.schedule[0] && e->c.period_s <= 0) {
 		snprintf(why, wl, "an external check must declare \"schedule\" or \"period\"");
 		return -1;
 	}
 	if (!strcmp(e->c.source, "crontab") && e->c.period_s > 0) {
-		snprintf(why, wl, "period: a crontab-driven check takes its schedule from its crontab line");
+		snprintf(why, wl, "period: a crontab-driven check takes its schedule from its crontab line "
+		         "(set \"source\": \"external\" for a check that declares its own)");
 		return -1;
 	}
 	if (e->c.schedule[0] && e->c.period_s > 0) {

@@ -111,7 +111,7 @@ static const char *sc_shell(const char *data, size_t len, const char *path, cons
 	if (line_shell) return line_shell;
 	if (len > 2 && data[0] == '#' && data[1] == '!') {
 		char first[256];
-		size_t l = strcspn(data, "\n");
+		size_t l = strcspn(data + 2, "\n");
 		snprintf(first, sizeof first, "%.*s", (int)(l < 255 ? l : 255), data + 2);
 		first[strcspn(first, "\r")] = '\0';
 		char *w = strtok(first, " \t");
@@ -331,7 +331,9 @@ static void crontab_rules(ctx *c)
 		val_strv_free(lp, nlp);
 		free(rpath);
 		/* V303: the registry may repeat the line's schedule, but must agree */
-		if (!strcmp(en->c.source, "crontab")) {
+		char lwhy[8];
+		int lnever;
+		if (!strcmp(en->c.source, "crontab") && !val_cron_check(j->schedule, NULL, lwhy, sizeof lwhy, &lnever)) {
 			char rf[64] = "";
 			if (en->line) snprintf(rf, sizeof rf, " (%s:%d)", c->regname, en->line);
 			if (en->c.schedule[0] && (en->given & VAL_GIVEN_SCHEDULE) && !val_cron_same(en->c.schedule, j->schedule, c->zone))
@@ -343,7 +345,7 @@ static void crontab_rules(ctx *c)
 				val_add(c->r, "V303", 0, f, j->line, j->col, j->slug, hint,
 				        "registry time zone \"%s\"%s differs from the zone this line runs in (%s)", en->c.tz, rf, c->zone);
 			}
-		} else if (en->c.source[0]) {
+		} else if (strcmp(en->c.source, "crontab") && en->c.source[0]) {
 			val_add(c->r, "V104", 0, f, j->tag_line, j->tag_col, j->slug, "set \"source\": \"crontab\" in the registry entry",
 			        "slug \"%s\" is tagged on this line but its registry entry says source \"%s\"", j->slug, en->c.source);
 		}
