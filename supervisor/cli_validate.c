@@ -185,7 +185,7 @@ static int registry_export(int argc, char **argv, vigil_global *g)
 static int registry_import(int argc, char **argv, vigil_global *g)
 {
 	const char *file = NULL, *crontab = NULL;
-	int prune = 0, dry = 0, rc = VIGIL_EXIT_USAGE;
+	int prune = 0, dry = 0, force = 0, rc = VIGIL_EXIT_USAGE;
 	val_regfile *f = NULL;
 	val_report *r = NULL;
 	reg_db *db = NULL;
@@ -197,6 +197,7 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 	for (int i = 2; i < argc; i++) {
 		if (!strcmp(argv[i], "--prune")) prune = 1;
 		else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) dry = 1;
+		else if (!strcmp(argv[i], "--force")) force = 1;
 		else if (!strcmp(argv[i], "--crontab") && i + 1 < argc) crontab = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "vigil registry import: unknown option \"%s\"\n", argv[i]); goto usage; }
 		else if (!file) file = argv[i];
@@ -219,7 +220,10 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 	if (vr != VAL_OK) { fprintf(stderr, "vigil registry import: %s\n", err); rc = vr == VAL_EINPUT ? VIGIL_EXIT_USAGE : VIGIL_EXIT_INTERNAL; goto out; }
 	val_report_sort(r);
 	val_report_write_text(r, stderr);
-	if (val_report_errors(r)) {
+	if (val_report_errors(r) && force)
+		fprintf(stderr, "vigil registry import: %s has %zu validation error%s; importing anyway (--force)\n", file,
+		        val_report_errors(r), val_report_errors(r) == 1 ? "" : "s");
+	else if (val_report_errors(r)) {
 		fprintf(stderr, "vigil registry import: %s does not validate (%zu error%s); nothing imported\n", file,
 		        val_report_errors(r), val_report_errors(r) == 1 ? "" : "s");
 		rc = VIGIL_EXIT_FAIL;
@@ -263,7 +267,7 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 	rc = VIGIL_EXIT_OK;
 	goto out;
 usage:
-	fprintf(stderr, "usage: vigil registry import FILE [--crontab FILE] [--prune] [--dry-run]\n");
+	fprintf(stderr, "usage: vigil registry import FILE [--crontab FILE] [--prune] [--dry-run] [--force]\n");
 out:
 	free(ch);
 	if (db) reg_close(db);

@@ -41,7 +41,7 @@ for dir in "$here"/cases/*/; do
 		if [ -f setup.sql ]; then
 			ct=()
 			[ -f crontab.txt ] && ct=(--crontab crontab.txt)
-			"$bin" --db var/vigil.db "${cfg[@]}" registry import registry.json "${ct[@]}" >import.log 2>&1 \
+			"$bin" --db var/vigil.db "${cfg[@]}" registry import --force registry.json "${ct[@]}" >import.log 2>&1 \
 				|| { echo "registry import failed"; cat import.log; exit 99; }
 			sqlite3 var/vigil.db <setup.sql || { echo "setup.sql failed"; exit 99; }
 		fi
