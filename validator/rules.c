@@ -37,7 +37,9 @@ typedef struct ctx {
 	val_crontab *t;
 	char **scripts_done;         /* V201/V204 reported once per script */
 	size_t nscripts;
-	int sc_missing;              /* ShellCheck absence reported */
+	val_sc_job *sc;              /* scripts for ShellCheck (V204) */
+	char **sc_slug;
+	size_t nsc;
 } ctx;
 
 static int rule_on(const ctx *c, const char *id)
@@ -131,30 +133,48 @@ static const char *sc_shell(const char *data, size_t len, const char *path, cons
 	return NULL;
 }
 
-static void run_shellcheck(ctx *c, const char *slug, const char *path, const char *data, size_t len,
-                           const char *shell)
+/* ShellCheck runs after every other rule, all scripts in a few processes. */
+static void queue_shellcheck(ctx *c, const char *slug, const char *path, const char *data, size_t len,
+                             const char *shell)
 {
-	val_sc_item *it = NULL;
-	size_t n = 0;
+	val_sc_job *nv = realloc(c->sc, (c->nsc + 1) * sizeof *nv);
+	if (!nv) return;
+	c->sc = nv;
+	char **ns = realloc(c->sc_slug, (c->nsc + 1) * sizeof *ns);
+	if (!ns) return;
+	c->sc_slug = ns;
+	val_sc_job *j = &c->sc[c->nsc];
+	memset(j, 0, sizeof *j);
+	j->path = strdup(path);
+	j->shell = shell;
+	c->sc_slug[c->nsc] = strdup(slug);
+	if (!j->path || !c->sc_slug[c->nsc]) { free((char *)j->path); free(c->sc_slug[c->nsc]); return; }
+	val_sha256_hex(data, len, j->content_sha);
+	c->nsc++;
+}
+
+static void run_shellcheck(ctx *c)
+{
 	char err[1024];
-	if (c->sc_missing) return;
-	int rc = val_shellcheck(c->o->shellcheck, c->cache[0] ? c->cache : NULL, c->o->shellcheck_timeout_s,
-	                        path, data, len, shell, &it, &n, err, sizeof err);
+	if (!c->nsc) return;
+	int rc = val_shellcheck_batch(c->o->shellcheck, c->cache[0] ? c->cache : NULL, c->o->shellcheck_timeout_s,
+	                              c->sc, c->nsc, err, sizeof err);
 	if (rc) {
-		if (strstr(err, "not installed")) {
-			c->sc_missing = 1;
-			val_add(c->r, "V204", 0, "", 0, 0, NULL, "apt-get install shellcheck", "%s", err);
-		} else val_add(c->r, "V204", 0, path, 0, 0, slug, NULL, "%s", err);
+		val_add(c->r, "V204", 0, "", 0, 0, NULL, "apt-get install shellcheck", "%s", err);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(it[i].level, "error") && strcmp(it[i].level, "warning")) continue;
-		char hint[96];
-		snprintf(hint, sizeof hint, "https://www.shellcheck.net/wiki/SC%d", it[i].code);
-		val_add(c->r, "V204", 0, path, it[i].line, it[i].column, slug, hint, "SC%d (%s): %s",
-		        it[i].code, it[i].level, it[i].message);
+	for (size_t k = 0; k < c->nsc; k++) {
+		val_sc_job *j = &c->sc[k];
+		if (j->err[0]) val_add(c->r, "V204", 0, j->path, 0, 0, c->sc_slug[k], NULL, "%s", j->err);
+		for (size_t i = 0; i < j->n; i++) {
+			val_sc_item *it = &j->items[i];
+			if (strcmp(it->level, "error") && strcmp(it->level, "warning")) continue;
+			char hint[96];
+			snprintf(hint, sizeof hint, "https://www.shellcheck.net/wiki/SC%d", it->code);
+			val_add(c->r, "V204", 0, j->path, it->line, it->column, c->sc_slug[k], hint, "SC%d (%s): %s",
+			        it->code, it->level, it->message);
+		}
 	}
-	val_sc_free(it, n);
 }
 
 /* line_pings: slugs the command line itself pings (may be empty). */
@@ -242,7 +262,7 @@ static void check_script(ctx *c, const char *slug, const char *path, int need_ex
 	}
 	if (first && !binary && rule_on(c, "V204")) {
 		const char *sh = sc_shell(data, len, path, line_shell);
-		if (sh) run_shellcheck(c, slug, path, data, len, sh);
+		if (sh) queue_shellcheck(c, slug, path, data, len, sh);
 	}
 	goto out;
 pingcheck_none:
@@ -575,6 +595,7 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 		crontab_rules(&c);
 	}
 	registry_rules(&c);
+	run_shellcheck(&c);
 	val_report_retain(r, start, keep_rule, &c);
 	rc = VAL_OK;
 	goto out;
@@ -582,6 +603,13 @@ oom:
 	snprintf(err, errlen, "out of memory");
 	rc = VAL_EINTERNAL;
 out:
+	for (size_t i = 0; i < c.nsc; i++) {
+		free((char *)c.sc[i].path);
+		free(c.sc_slug[i]);
+		val_sc_free(c.sc[i].items, c.sc[i].n);
+	}
+	free(c.sc);
+	free(c.sc_slug);
 	for (size_t i = 0; i < c.nscripts; i++) free(c.scripts_done[i]);
 	free(c.scripts_done);
 	free(cs);

@@ -167,16 +167,85 @@ static void mkdirs(const char *dir)
 	mkdir(tmp, 0755);
 }
 
-int val_shellcheck(const char *bin, const char *cache_dir, int timeout_s, const char *path,
-                   const char *data, size_t len, const char *shell,
-                   val_sc_item **items, size_t *n, char *err, size_t errlen)
+/* The cache key of one job: the binary's identity, the shell, the content. */
+static void job_key(const char *ident, const val_sc_job *j, char key[65])
 {
-	char exe[PATH_MAX], key[65], cpath[PATH_MAX + 80];
-	char *out = NULL, *kbuf = NULL;
+	char buf[PATH_MAX + 256];
+	int l = snprintf(buf, sizeof buf, "%s|%s|%s", ident, j->shell ? j->shell : "", j->content_sha);
+	val_sha256_hex(buf, (size_t)(l < (int)sizeof buf ? l : (int)sizeof buf - 1), key);
+}
+
+static void cache_store(const char *cache_dir, const char *key, const char *json, size_t len)
+{
+	char cpath[PATH_MAX + 80], tmp[PATH_MAX + 100];
+	snprintf(cpath, sizeof cpath, "%s/%s.json", cache_dir, key);
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", cpath, (int)getpid());
+	mkdirs(cache_dir);
+	FILE *f = fopen(tmp, "we");
+	if (!f) return;
+	int ok = fwrite(json, 1, len, f) == len;
+	ok &= fclose(f) == 0;
+	if (!ok || rename(tmp, cpath)) unlink(tmp);
+}
+
+/* Runs ShellCheck on jobs[idx[0..k)] (same shell) in one process.  0 when
+ * its output was read (items distributed, cache written), -1 otherwise. */
+static int run_batch(const char *exe, const char *cache_dir, int timeout_s, const char *ident,
+                     val_sc_job *jobs, const size_t *idx, size_t k, char *err, size_t errlen)
+{
+	char **argv = calloc(k + 6, sizeof *argv);
+	char shopt[32];
+	char *out = NULL;
 	size_t outlen = 0;
-	int rc = VAL_EINPUT;
-	*items = NULL;
-	*n = 0;
+	int status, rc = -1;
+	cJSON *root = NULL;
+	if (!argv) { snprintf(err, errlen, "out of memory"); return -1; }
+	int a = 0;
+	argv[a++] = (char *)exe;
+	argv[a++] = "--format=json";
+	if (jobs[idx[0]].shell) { snprintf(shopt, sizeof shopt, "--shell=%s", jobs[idx[0]].shell); argv[a++] = shopt; }
+	argv[a++] = "--";
+	for (size_t i = 0; i < k; i++) argv[a++] = (char *)jobs[idx[i]].path;
+	argv[a] = NULL;
+	int limit = (timeout_s > 0 ? timeout_s : 30) + (int)(k > 1 ? k : 0);
+	if (run_capture(argv, limit, &out, &outlen, &status, err, errlen)) goto out;
+	if (status != 0 && status != 1) { snprintf(err, errlen, "ShellCheck failed (exit status %d)", status); goto out; }
+	root = cJSON_Parse(out);
+	if (!cJSON_IsArray(root)) { snprintf(err, errlen, "ShellCheck failed (exit status %d, no JSON)", status); goto out; }
+	for (size_t i = 0; i < k; i++) {
+		val_sc_job *j = &jobs[idx[i]];
+		cJSON *mine = cJSON_CreateArray();
+		if (!mine) goto out;
+		for (const cJSON *o = root->child; o; o = o->next) {
+			const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "file");
+			if (cJSON_IsString(f) && !strcmp(f->valuestring, j->path))
+				cJSON_AddItemToArray(mine, cJSON_Duplicate(o, 1));
+		}
+		char *txt = cJSON_PrintUnformatted(mine);
+		cJSON_Delete(mine);
+		if (!txt) goto out;
+		if (parse_items(txt, &j->items, &j->n)) { free(txt); goto out; }
+		if (cache_dir) {
+			char key[65];
+			job_key(ident, j, key);
+			cache_store(cache_dir, key, txt, strlen(txt));
+		}
+		free(txt);
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	free(out);
+	free(argv);
+	return rc;
+}
+
+#define SC_BATCH 64
+
+int val_shellcheck_batch(const char *bin, const char *cache_dir, int timeout_s,
+                         val_sc_job *jobs, size_t n, char *err, size_t errlen)
+{
+	char exe[PATH_MAX], ident[PATH_MAX + 64];
 	if (!bin || !*bin) bin = "shellcheck";
 	if (find_bin(bin, exe, sizeof exe)) {
 		snprintf(err, errlen, "ShellCheck is not installed (no executable \"%s\"%s): install it with "
@@ -185,60 +254,75 @@ int val_shellcheck(const char *bin, const char *cache_dir, int timeout_s, const 
 		         "(--ignore-rule V204 skips this rule explicitly)", bin, strchr(bin, '/') ? "" : " in $PATH");
 		return VAL_EINPUT;
 	}
-	/* the cache key: content, shell, and the binary's identity */
 	struct stat bst;
 	if (stat(exe, &bst)) memset(&bst, 0, sizeof bst);
-	char ident[PATH_MAX + 128];
-	int il = snprintf(ident, sizeof ident, "%s|%lld|%lld|%s|", exe, (long long)bst.st_size,
-	                  (long long)bst.st_mtime, shell ? shell : "");
-	kbuf = malloc(len + (size_t)il);
-	if (!kbuf) { snprintf(err, errlen, "out of memory"); return VAL_EINTERNAL; }
-	memcpy(kbuf, ident, (size_t)il);
-	memcpy(kbuf + il, data, len);
-	val_sha256_hex(kbuf, len + (size_t)il, key);
-	free(kbuf);
-	if (cache_dir) {
-		snprintf(cpath, sizeof cpath, "%s/%s.json", cache_dir, key);
-		size_t cl;
-		if (val_read_file(cpath, SC_OUT_MAX, &out, &cl) == 0) {
-			if (parse_items(out, items, n) == 0) { free(out); return VAL_OK; }
-			free(out);
-			out = NULL;
+	snprintf(ident, sizeof ident, "%s|%lld|%lld", exe, (long long)bst.st_size, (long long)bst.st_mtime);
+	size_t *miss = calloc(n ? n : 1, sizeof *miss), nmiss = 0;
+	if (!miss) { snprintf(err, errlen, "out of memory"); return VAL_EINTERNAL; }
+	for (size_t i = 0; i < n; i++) {
+		val_sc_job *j = &jobs[i];
+		j->items = NULL;
+		j->n = 0;
+		j->err[0] = '\0';
+		if (cache_dir) {
+			char key[65], cpath[PATH_MAX + 80];
+			char *txt = NULL;
+			size_t cl;
+			job_key(ident, j, key);
+			snprintf(cpath, sizeof cpath, "%s/%s.json", cache_dir, key);
+			if (val_read_file(cpath, SC_OUT_MAX, &txt, &cl) == 0 && parse_items(txt, &j->items, &j->n) == 0) {
+				free(txt);
+				continue;
+			}
+			free(txt);
+		}
+		miss[nmiss++] = i;
+	}
+	/* batches of misses with the same shell */
+	static const char *const shells[] = {NULL, "sh", "bash", "dash", "ksh"};
+	for (size_t s = 0; s < sizeof shells / sizeof shells[0]; s++) {
+		size_t batch[SC_BATCH], k = 0;
+		for (size_t m = 0; m <= nmiss; m++) {
+			int take = 0;
+			if (m < nmiss) {
+				const char *js = jobs[miss[m]].shell;
+				take = (js == NULL && shells[s] == NULL) || (js && shells[s] && !strcmp(js, shells[s]));
+				if (take) batch[k++] = miss[m];
+			}
+			if (k == SC_BATCH || (m == nmiss && k > 0)) {
+				char why[256];
+				if (run_batch(exe, cache_dir, timeout_s, ident, jobs, batch, k, why, sizeof why)) {
+					/* one bad file must not hide the others: retry each alone */
+					for (size_t b = 0; b < k; b++) {
+						val_sc_job *j = &jobs[batch[b]];
+						val_sc_free(j->items, j->n);
+						j->items = NULL;
+						j->n = 0;
+						if (k == 1 || run_batch(exe, cache_dir, timeout_s, ident, jobs, &batch[b], 1, why, sizeof why))
+							snprintf(j->err, sizeof j->err, "%s", why);
+					}
+				}
+				k = 0;
+			}
 		}
 	}
-	char shopt[32];
-	char *argv[8];
-	int a = 0;
-	argv[a++] = exe;
-	argv[a++] = "--format=json";
-	if (shell) { snprintf(shopt, sizeof shopt, "--shell=%s", shell); argv[a++] = shopt; }
-	argv[a++] = "--";
-	argv[a++] = (char *)path;
-	argv[a] = NULL;
-	int status;
-	char why[256];
-	if (run_capture(argv, timeout_s > 0 ? timeout_s : 30, &out, &outlen, &status, why, sizeof why)) {
-		snprintf(err, errlen, "%s: %s", path, why);
-		goto out;
+	free(miss);
+	return VAL_OK;
+}
+
+int val_shellcheck(const char *bin, const char *cache_dir, int timeout_s, const char *path,
+                   const char *data, size_t len, const char *shell,
+                   val_sc_item **items, size_t *n, char *err, size_t errlen)
+{
+	val_sc_job j = { .path = path, .shell = shell };
+	val_sha256_hex(data, len, j.content_sha);
+	int rc = val_shellcheck_batch(bin, cache_dir, timeout_s, &j, 1, err, errlen);
+	if (rc) return rc;
+	if (j.err[0]) {
+		snprintf(err, errlen, "%s: %s", path, j.err);
+		return VAL_EINPUT;
 	}
-	if (status == 127 && !outlen) { snprintf(err, errlen, "%s: could not execute %s", path, exe); goto out; }
-	if ((status != 0 && status != 1) || parse_items(out, items, n)) {
-		snprintf(err, errlen, "%s: ShellCheck failed (exit status %d)", path, status);
-		goto out;
-	}
-	if (cache_dir) {
-		char tmp[PATH_MAX + 100];
-		snprintf(tmp, sizeof tmp, "%s.%d.tmp", cpath, (int)getpid());
-		mkdirs(cache_dir);
-		FILE *f = fopen(tmp, "we");
-		if (f) {
-			int ok = fwrite(out, 1, outlen, f) == outlen;
-			ok &= fclose(f) == 0;
-			if (!ok || rename(tmp, cpath)) unlink(tmp);
-		}
-	}
-	rc = VAL_OK;
-out:
-	free(out);
-	return rc;
+	*items = j.items;
+	*n = j.n;
+	return VAL_OK;
 }

@@ -110,6 +110,21 @@ int val_shellcheck(const char *bin, const char *cache_dir, int timeout_s, const 
                    val_sc_item **items, size_t *n, char *err, size_t errlen);
 void val_sc_free(val_sc_item *items, size_t n);
 
+/* Many scripts at once: cache hits first, then one ShellCheck process per
+ * batch of misses (a batch that fails is retried file by file).  Fills each
+ * job's items, or its err when that file could not be checked.  VAL_EINPUT
+ * (err) when ShellCheck is missing; nothing is filled then. */
+typedef struct val_sc_job {
+	const char *path;        /* as ShellCheck is given it */
+	const char *shell;       /* --shell, or NULL: from the #! line */
+	char content_sha[65];    /* SHA-256 of the script's bytes */
+	val_sc_item *items;      /* out: malloc'd, val_sc_free() */
+	size_t n;
+	char err[256];           /* out: "" or why this file was not checked */
+} val_sc_job;
+int val_shellcheck_batch(const char *bin, const char *cache_dir, int timeout_s,
+                         val_sc_job *jobs, size_t n, char *err, size_t errlen);
+
 /* ---- cronglue.c: what the rules need from the crontab engine ------------- */
 /* V301 / V302 for every line of the crontab file at PATH. */
 void val_cron_rules(const char *path, const val_crontab *t, const char *zone, val_report *r);

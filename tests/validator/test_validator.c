@@ -348,7 +348,8 @@ static void test_shellcheck_timeout_and_cache(void **state)
 	/* a ShellCheck that counts its runs: the second call is served from the cache */
 	char script[600];
 	snprintf(script, sizeof script,
-	         "#!/bin/sh\necho run >> '%s/runs'\necho '[{\"file\":\"-\",\"line\":2,\"column\":1,\"level\":\"warning\",\"code\":2034,\"message\":\"m\"}]'\nexit 1\n",
+	         "#!/bin/sh\necho run >> '%s/runs'\nfor a; do f=$a; done\n"
+	         "printf '[{\"file\":\"%%s\",\"line\":2,\"column\":1,\"level\":\"warning\",\"code\":2034,\"message\":\"m\"}]' \"$f\"\nexit 1\n",
 	         tmpdir);
 	write_file("fake/count-sc", script, 0755);
 	for (int i = 0; i < 2; i++) {
@@ -368,6 +369,25 @@ static void test_shellcheck_timeout_and_cache(void **state)
 	assert_int_equal(val_shellcheck(path_of("fake/count-sc"), path_of("cache"), 5, path_of("job.sh"), "abd", 3, "sh",
 	                                &it, &n, err, sizeof err), VAL_OK);
 	val_sc_free(it, n);
+	/* a batch: one process for many files; one bad file is retried alone
+	 * and does not hide the findings of the others */
+	snprintf(script, sizeof script,
+	         "#!/bin/sh\necho run >> '%s/bruns'\nout='['; sep=''\n"
+	         "for a; do case $a in *bad.sh) exit 3;; *.sh) out=\"$out$sep{\\\"file\\\":\\\"$a\\\",\\\"line\\\":1,\\\"column\\\":1,"
+	         "\\\"level\\\":\\\"error\\\",\\\"code\\\":1000,\\\"message\\\":\\\"x\\\"}\"; sep=',';; esac; done\n"
+	         "echo \"$out]\"\nexit 1\n", tmpdir);
+	write_file("fake/batch-sc", script, 0755);
+	val_sc_job jobs[3] = { {.path = "a.sh"}, {.path = "bad.sh"}, {.path = "b.sh"} };
+	for (int i = 0; i < 3; i++) snprintf(jobs[i].content_sha, sizeof jobs[i].content_sha, "%064d", i);
+	assert_int_equal(val_shellcheck_batch(path_of("fake/batch-sc"), NULL, 5, jobs, 3, err, sizeof err), VAL_OK);
+	assert_string_equal(jobs[0].err, "");
+	assert_int_equal(jobs[0].n, 1);
+	assert_non_null(strstr(jobs[1].err, "exit status 3"));
+	assert_int_equal(jobs[2].n, 1);
+	for (int i = 0; i < 3; i++) val_sc_free(jobs[i].items, jobs[i].n);
+	assert_int_equal(val_read_file(path_of("bruns"), 1000, &runs, &rl), 0);
+	assert_string_equal(runs, "run\nrun\nrun\nrun\n");   /* the batch, then each alone */
+	free(runs);
 	/* garbage output is an error, not a pass */
 	write_file("fake/junk-sc", "#!/bin/sh\necho not json\n", 0755);
 	assert_int_equal(val_shellcheck(path_of("fake/junk-sc"), NULL, 5, path_of("job.sh"), "x", 1, NULL, &it, &n, err, sizeof err), VAL_EINPUT);
