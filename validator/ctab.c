@@ -225,6 +225,7 @@ void val_command_analyse(const char *command, const val_crontab *t, const char *
 		}
 		if (in_list(b, interpreters)) {
 			j->script_shell = in_list(b, shells);
+			snprintf(j->interp, sizeof j->interp, "%s", b);
 			i++;
 			while (i < w.n && !w.v[i].op && w.v[i].s[0] == '-') {
 				const char *o = w.v[i].s;

@@ -331,9 +331,9 @@ static void crontab_rules(ctx *c)
 			script = rpath;
 			need_exec = 0;
 		} else if (j->script_shell && j->script) {
-			/* "sh x.sh": the interpreter named on the line */
-			const char *cmd = j->command;
-			line_shell = strstr(cmd, "bash") ? "bash" : strstr(cmd, "dash") ? "dash" : strstr(cmd, "ksh") ? "ksh" : "sh";
+			/* "sh x.sh": the interpreter named on the line decides */
+			line_shell = !strcmp(j->interp, "bash") ? "bash" : !strcmp(j->interp, "dash") ? "dash"
+			             : !strcmp(j->interp, "ksh") ? "ksh" : "sh";
 		}
 		if (script) {
 			if (rule_on(c, "V201") || rule_on(c, "V202") || rule_on(c, "V203") || rule_on(c, "V204"))

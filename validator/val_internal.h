@@ -72,6 +72,7 @@ typedef struct val_job {
 	int script_col;
 	int script_exec;         /* 1: run directly (must be executable) */
 	int script_shell;        /* the line runs it with sh/bash */
+	char interp[16];         /* the interpreter named on the line ("bash"), "" none */
 } val_job;
 
 typedef struct val_env { char *name, *value; int line; } val_env;
