@@ -24,9 +24,10 @@ user=vgcron$$
 work=$(mktemp -d /tmp/vigil-crond.XXXXXX)
 cleanup() {
 	userdel "$user" 2>/dev/null
-	rm -rf "$work"
+	[ -n "${VIGIL_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
-[ -n "${VIGIL_KEEP:-}" ] || trap cleanup EXIT
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP
 useradd -M -d /nonexistent -s /usr/sbin/nologin "$user" || skip "useradd failed"
 chmod 755 "$work"
 fail=0
