@@ -170,5 +170,19 @@ gapwild    */10 2 * * *
 after      31 2 * * *
 EOF
 
+# Day rules and macros at midnight of Tuesday 2026-06-02 (UTC, no DST)
+scenario days UTC "2026-06-01 23:56:30" 6 <<'EOF'
+daily      @daily
+monthly    @monthly
+yearly     @yearly
+weekly     @weekly
+second     0 0 2 * *
+first      0 0 1 * *
+oreither   0 0 15 * 2
+andboth    0 0 15 * */2
+andstar    0 0 */2 * 2
+tuesday    0 0 * * tue
+EOF
+
 [ $fail -eq 0 ] || exit 1
 exit 0
