@@ -587,6 +587,7 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	if (rc == REG_ENOTFOUND) return record_orphan(db, in->slug, in->now_ms);
 	if (rc) return rc;
 	out->found = 1;
+	out->check_id = c.id;
 	out->old_status = c.status;
 
 	int64_t duration = -1;

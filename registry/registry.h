@@ -167,6 +167,7 @@ typedef struct reg_ping_in {
 
 typedef struct reg_ping_out {
 	int found;                /* 0: unknown slug, recorded as orphan */
+	int64_t check_id;
 	int64_t ping_id;
 	reg_status old_status, new_status;
 	int flipped;
