@@ -38,7 +38,7 @@ else
   Q := @
   say = @printf '  %-7s %s\n' '$(1)' '$(2)'
 endif
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CSTD    := -std=c11 -D_GNU_SOURCE
 INC     := -I.
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -pthread -g -MMD -MP
