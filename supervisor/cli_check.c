@@ -66,7 +66,7 @@ static int cmd_add(int argc, char **argv, vigil_global *g)
 			have_sched++;
 		} else if (!strcmp(a, "--every")) {
 			if (vigil_parse_duration(v, &d, &why) || d < 1) {
-				fprintf(stderr, "vigil check add: --every \"%s\": %s\n", v, d < 1 ? "must be at least 1s" : why);
+				fprintf(stderr, "vigil check add: --every \"%s\": %s\n", v, vigil_parse_duration(v, &d, &why) ? why : "must be at least 1s");
 				return VIGIL_EXIT_USAGE;
 			}
 			c.period_s = d;
@@ -155,7 +155,7 @@ static int cmd_slug_op(int argc, char **argv, vigil_global *g)
 				long long d;
 				const char *why;
 				if (vigil_parse_duration(v, &d, &why) || d < 1) {
-					fprintf(stderr, "vigil check mute: --for \"%s\": %s\n", v, d < 1 ? "must be at least 1s" : why);
+					fprintf(stderr, "vigil check mute: --for \"%s\": %s\n", v, vigil_parse_duration(v, &d, &why) ? why : "must be at least 1s");
 					return VIGIL_EXIT_USAGE;
 				}
 				until = now + d * 1000;

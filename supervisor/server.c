@@ -484,6 +484,12 @@ fail:
 	return -1;
 }
 
+int server_check_listen(const char *listen, char *err, size_t errlen)
+{
+	struct sockaddr_in sa;
+	return parse_listen(listen, &sa, err, errlen);
+}
+
 int server_port(const vigil_server *s) { return s->port; }
 int server_is_loopback(const vigil_server *s) { return s->loopback; }
 

@@ -22,6 +22,8 @@ typedef struct server_opts {
 
 /* Starts the server threads.  *out is freed by server_stop(). */
 int server_start(const server_opts *o, vigil_server **out, char *err, size_t errlen);
+/* 0 when LISTEN is a valid "IPv4:PORT"; else -1 with the reason. */
+int server_check_listen(const char *listen, char *err, size_t errlen);
 int server_port(const vigil_server *s);
 /* 1 when the listen address is a loopback address. */
 int server_is_loopback(const vigil_server *s);
