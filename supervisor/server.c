@@ -74,6 +74,9 @@ struct vigil_server {
 	pending *head, *tail;
 	int stop;
 	int committer_started;
+	/* committer statistics, printed at shutdown */
+	uint64_t n_commits, n_pings;
+	double commit_s, fsync_s;
 };
 
 static double mono_now(void)
@@ -109,7 +112,9 @@ static void commit_batch(vigil_server *s, reg_db *db, pending *batch, request **
 		p->status = out.found ? 200 : 404;
 		p->check_id = out.found ? out.check_id : 0;
 	}
+	double tc = mono_now();
 	if (ok && reg_commit(db) != REG_OK) ok = 0;
+	s->fsync_s += mono_now() - tc;
 	if (!ok) {
 		reg_rollback(db);
 		fprintf(stderr, "vigil: cannot record pings: %s\n", reg_errmsg(db));
@@ -157,7 +162,11 @@ static void *committer_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
+		double t0 = mono_now();
 		commit_batch(s, db, batch, reqs, n);
+		s->commit_s += mono_now() - t0;
+		s->n_commits++;
+		s->n_pings += (uint64_t)n;
 	}
 	free(reqs);
 	reg_close(db);
@@ -503,7 +512,14 @@ void server_stop(vigil_server *s)
 	s->stop = 1;
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	if (s->committer_started) pthread_join(s->committer, NULL);
+	if (s->committer_started) {
+		pthread_join(s->committer, NULL);
+		if (s->n_commits)
+			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT)\n",
+			        (unsigned long long)s->n_pings, (unsigned long long)s->n_commits,
+			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
+			        1000 * s->fsync_s / (double)s->n_commits);
+	}
 	if (s->mhd) MHD_stop_daemon(s->mhd);
 	reg_close(s->web_db);
 	pthread_mutex_destroy(&s->mu);
