@@ -216,8 +216,9 @@ static int ct_equal(const char *a, const char *b)
 
 /* Parses "/ping/<key>/<slug>[/<suffix>]".  Returns 0 and fills p, or the HTTP
  * status to answer with *why set. */
-static int parse_ping_path(const vigil_server *s, const char *url, pending *p, const char **why)
+int server_parse_ping(const char *url, const char *skey, server_ping_path *p, const char **why)
 {
+	if (strncmp(url, "/ping/", 6)) { *why = "expected /ping/<key>/<slug>"; return 400; }
 	const char *rest = url + strlen("/ping/");
 	const char *k_end = strchr(rest, '/');
 	if (!k_end || k_end == rest) { *why = "expected /ping/<key>/<slug>"; return 400; }
@@ -261,7 +262,18 @@ static int parse_ping_path(const vigil_server *s, const char *url, pending *p, c
 	if (klen >= sizeof key) { *why = "not found"; return 404; }
 	memcpy(key, rest, klen);
 	key[klen] = '\0';
-	if (!ct_equal(key, s->key)) { *why = "unknown ping key"; return 404; }
+	if (!ct_equal(key, skey)) { *why = "unknown ping key"; return 404; }
+	return 0;
+}
+
+static int parse_ping_path(const vigil_server *s, const char *url, pending *p, const char **why)
+{
+	server_ping_path pp;
+	int st = server_parse_ping(url, s->key, &pp, why);
+	if (st) return st;
+	memcpy(p->slug, pp.slug, sizeof p->slug);
+	p->kind = (reg_ping_kind)pp.kind;
+	p->exit_status = pp.exit_status;
 	return 0;
 }
 
