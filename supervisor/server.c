@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sqlite3.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -71,6 +72,9 @@ struct vigil_server {
 	pthread_t committer;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t ckpt_cv;
+	pthread_t checkpointer;
+	int checkpointer_started;
 	pending *head, *tail;
 	int stop;
 	int committer_started;
@@ -141,6 +145,8 @@ static void *committer_main(void *arg)
 	char msg[512];
 	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK)
 		fprintf(stderr, "vigil: committer: %s\n", msg);
+	else	/* checkpoints run on their own thread, off the ping path */
+		sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
 	request **reqs = calloc(BATCH_MAX, sizeof *reqs);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -169,6 +175,36 @@ static void *committer_main(void *arg)
 		s->n_pings += (uint64_t)n;
 	}
 	free(reqs);
+	reg_close(db);
+	return NULL;
+}
+
+/* Moves WAL content into the database file every 500 ms (PASSIVE: never
+ * waits for, nor blocks, the committer), so that the committer's commits
+ * never pay for a checkpoint. */
+static void *checkpointer_main(void *arg)
+{
+	vigil_server *s = arg;
+	reg_db *db = NULL;
+	char msg[512];
+	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK) {
+		fprintf(stderr, "vigil: checkpointer: %s\n", msg);
+		return NULL;
+	}
+	sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+		pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
+		if (s->stop) break;
+		pthread_mutex_unlock(&s->mu);
+		sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
 	reg_close(db);
 	return NULL;
 }
@@ -467,6 +503,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	if (!s->o.body_limit) s->o.body_limit = 100 * 1024;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->ckpt_cv, NULL);
 	struct sockaddr_in sa;
 	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8321", &sa, err, errlen)) goto fail;
 	s->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
@@ -481,6 +518,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
+	if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) == 0) s->checkpointer_started = 1;
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -523,7 +561,9 @@ void server_stop(vigil_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_signal(&s->cv);
+	pthread_cond_signal(&s->ckpt_cv);
 	pthread_mutex_unlock(&s->mu);
+	if (s->checkpointer_started) pthread_join(s->checkpointer, NULL);
 	if (s->committer_started) {
 		pthread_join(s->committer, NULL);
 		if (s->n_commits)
@@ -536,5 +576,6 @@ void server_stop(vigil_server *s)
 	reg_close(s->web_db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->ckpt_cv);
 	free(s);
 }
