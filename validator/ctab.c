@@ -20,6 +20,7 @@ void val_crontab_free(val_crontab *t)
 	for (size_t i = 0; i < t->njobs; i++) {
 		val_job *j = &t->jobs[i];
 		free(j->schedule); free(j->command); free(j->slug); free(j->wrapper_slug); free(j->script);
+		for (size_t k = 0; k < 9; k++) free(j->args[k]);
 	}
 	for (size_t i = 0; i < t->nenv; i++) { free(t->env[i].name); free(t->env[i].value); }
 	free(t->jobs);
@@ -243,6 +244,8 @@ void val_command_analyse(const char *command, const val_crontab *t, const char *
 			j->script_exec = 1;
 		}
 		char unset[64] = "";
+		for (size_t k = i + 1, na = 0; k < w.n && !w.v[k].op && na < 9; k++)
+			j->args[na++] = strdup(w.v[k].s);
 		j->script_col = w.v[i].col + j->cmd_col;
 		j->script = expand_path(w.v[i].s, t, home, cwd, unset, sizeof unset);
 		if (!j->script) {

@@ -179,7 +179,7 @@ static void run_shellcheck(ctx *c)
 
 /* line_pings: slugs the command line itself pings (may be empty). */
 static void check_script(ctx *c, const char *slug, const char *path, int need_exec, const char *line_shell,
-                         int wrapper, char **line_pings, size_t nline, where at)
+                         int wrapper, char **line_pings, size_t nline, const char *const *args, where at)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -237,7 +237,7 @@ static void check_script(ctx *c, const char *slug, const char *path, int need_ex
 			        "script %s has a #! line ending in a carriage return (CRLF): the kernel looks for an "
 			        "interpreter whose name ends in \\r and the job cannot start", path);
 	}
-	if (val_ping_calls(data, len, c->o->ping_patterns, &pings, NULL, &np)) goto out;
+	if (val_ping_calls_args(data, len, c->o->ping_patterns, args, &pings, NULL, &np)) goto out;
 	for (size_t i = 0; i < np; i++) own |= !strcmp(pings[i], slug);
 	if (!wrapper && !own) {
 		if (np > 0) {
@@ -337,7 +337,8 @@ static void crontab_rules(ctx *c)
 		}
 		if (script) {
 			if (rule_on(c, "V201") || rule_on(c, "V202") || rule_on(c, "V203") || rule_on(c, "V204"))
-				check_script(c, j->slug, script, need_exec, line_shell, j->wrapper, lp, nlp, at);
+				check_script(c, j->slug, script, need_exec, line_shell, j->wrapper, lp, nlp,
+				             rpath ? NULL : (const char *const *)j->args, at);
 		} else if (!j->wrapper) {
 			int own = 0;
 			for (size_t k = 0; k < nlp; k++) own |= !strcmp(lp[k], j->slug);
@@ -411,7 +412,7 @@ static void registry_rules(ctx *c)
 		/* external checks with a declared script */
 		if (strcmp(k->source, "crontab") && k->script[0]) {
 			char *p = reg_script_path(c, k->script);
-			if (p) check_script(c, k->slug, p, 0, NULL, 0, NULL, 0, at);
+			if (p) check_script(c, k->slug, p, 0, NULL, 0, NULL, 0, NULL, at);
 			free(p);
 		}
 		/* mutes */

@@ -98,6 +98,18 @@ static void test_ping_calls(void **state)
 	expect_pings("vigil ping \"$UNSET\"\n", NULL, "");
 	expect_pings("curl https://h/ping/k/\n", NULL, "");
 	expect_pings("", NULL, "");
+	/* a shared runner: $1 is the script's first argument */
+	const char *args[] = {"weather-pull", "--quiet", NULL};
+	char **sl = NULL;
+	size_t n = 0;
+	const char *runner = "#!/bin/sh\nvigil ping \"$1\" start\n\"$@\"\ncurl https://h/ping/k/$2\n";
+	assert_int_equal(val_ping_calls_args(runner, strlen(runner), NULL, args, &sl, NULL, &n), 0);
+	assert_int_equal(n, 1);   /* "--quiet" is no slug */
+	assert_string_equal(sl[0], "weather-pull");
+	val_strv_free(sl, n);
+	assert_int_equal(val_ping_calls_args(runner, strlen(runner), NULL, NULL, &sl, NULL, &n), 0);
+	assert_int_equal(n, 0);
+	val_strv_free(sl, n);
 }
 
 /* ---- command analysis ------------------------------------------------------ */
@@ -114,6 +126,7 @@ static void expect_cmd(const char *cmd, const char *script, int exec, const char
 		fail_msg("%s: wrapper %s, want %s", cmd, j.wrapper_slug ? j.wrapper_slug : "(none)", wrapper ? wrapper : "(none)");
 	free(j.script);
 	free(j.wrapper_slug);
+	for (int k = 0; k < 9; k++) free(j.args[k]);
 }
 
 static void test_command_analysis(void **state)
