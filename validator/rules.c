@@ -536,7 +536,13 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 		rc = VAL_EINPUT;
 		goto out;
 	}
+	/* cron runs each command in $HOME (the crontab's HOME= line, else the
+	 * user's); relative paths and ~ resolve there.  The user running vigil is
+	 * normally the one whose crontab it is; --base says otherwise (a
+	 * repository checked out in CI). */
+	const char *home = getenv("HOME");
 	if (o->base_dir) snprintf(c.base, sizeof c.base, "%s", o->base_dir);
+	else if (home && home[0] == '/') snprintf(c.base, sizeof c.base, "%s", home);
 	else if (o->crontab_path && strrchr(o->crontab_path, '/'))
 		snprintf(c.base, sizeof c.base, "%.*s", (int)(strrchr(o->crontab_path, '/') - o->crontab_path), o->crontab_path);
 	else snprintf(c.base, sizeof c.base, ".");
@@ -592,6 +598,11 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 	if (o->crontab_path) {
 		rc = val_crontab_load(o->crontab_path, c.base, r, &c.t, err, errlen);
 		if (rc) goto out;
+		for (size_t i = c.t->nenv; i-- > 0;)   /* a HOME= line is the jobs' home */
+			if (!strcmp(c.t->env[i].name, "HOME")) {
+				snprintf(c.base, sizeof c.base, "%s", c.t->env[i].value);
+				break;
+			}
 		if (rule_on(&c, "V3")) val_cron_rules(o->crontab_path, c.t, c.zone, r);
 		crontab_rules(&c);
 	}

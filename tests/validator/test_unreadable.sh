@@ -22,11 +22,11 @@ chmod 000 bin/locked.sh
 printf '# vigil: locked\n0 5 * * * ~/bin/locked.sh\n' >crontab.txt
 printf '{"version":1,"checks":[{"slug":"locked"}]}\n' >registry.json
 chmod 644 crontab.txt registry.json
-run() { "${as[@]}" env TZ=UTC ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$bin" --db "$t/none/vigil.db" validate "$@"; }
+run() { "${as[@]}" env TZ=UTC HOME="$t" ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$bin" --db "$t/none/vigil.db" validate "$@"; }
 out=$(run --crontab crontab.txt --registry registry.json 2>&1); rc=$?
 [ $rc = 1 ] || fail "unreadable script: exit $rc, want 1: $out"
-grep -q 'crontab.txt:2:11: error V201: script bin/locked.sh is not executable' <<<"$out" || fail "no V201 (exec): $out"
-grep -q 'error V201: script bin/locked.sh cannot be read: Permission denied' <<<"$out" || fail "no V201 (read): $out"
+grep -qE "crontab.txt:2:11: error V201: script .*/bin/locked.sh is not executable" <<<"$out" || fail "no V201 (exec): $out"
+grep -qE "error V201: script .*/bin/locked.sh cannot be read: Permission denied" <<<"$out" || fail "no V201 (read): $out"
 chmod 000 crontab.txt
 out=$(run --crontab crontab.txt --registry registry.json 2>&1); rc=$?
 [ $rc = 2 ] || fail "unreadable crontab: exit $rc, want 2: $out"

@@ -418,8 +418,15 @@ static void test_gate(void **state)
 	write_file("g/crontab.txt", "# vigil: good\n0 5 * * * ~/good.sh\n# vigil: typo\n0 6 * * * ~/good.sh\n", 0644);
 	write_file("g/good.sh", "#!/bin/sh\nvigil ping good\n", 0755);
 	write_file("g/reg.json", "{\"version\":1,\"checks\":[{\"slug\":\"good\"}]}", 0644);
-	val_gate_opts o = { .crontab_path = path_of("g/crontab.txt"), .registry_path = path_of("g/reg.json"),
-	                    .db_path = path_of("g/var/vigil.db") };
+	/* the jobs run in $HOME, as cron runs them */
+	const char *home = getenv("HOME");
+	char *saved_home = home ? strdup(home) : NULL;
+	setenv("HOME", path_of("g"), 1);
+	char ct[512], rg[512], dbp[512];
+	snprintf(ct, sizeof ct, "%s", path_of("g/crontab.txt"));
+	snprintf(rg, sizeof rg, "%s", path_of("g/reg.json"));
+	snprintf(dbp, sizeof dbp, "%s", path_of("g/var/vigil.db"));
+	val_gate_opts o = { .crontab_path = ct, .registry_path = rg, .db_path = dbp };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -449,6 +456,15 @@ static void test_gate(void **state)
 	/* no registry file and no database: a fault */
 	val_gate_opts nodb = { .crontab_path = path_of("g/crontab.txt"), .db_path = path_of("g/none.db") };
 	assert_int_equal(val_gate(&nodb, NULL), -1);
+	/* another $HOME: the script is not where the crontab says */
+	setenv("HOME", path_of("elsewhere"), 1);
+	m = open_memstream(&buf, &len);
+	n = val_gate(&o, m);
+	fclose(m);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(buf, "elsewhere/good.sh does not exist"));
+	free(buf);
+	if (saved_home) { setenv("HOME", saved_home, 1); free(saved_home); }
 }
 
 int main(void)
