@@ -547,11 +547,18 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 		snprintf(c.base, sizeof c.base, "%.*s", (int)(strrchr(o->crontab_path, '/') - o->crontab_path), o->crontab_path);
 	else snprintf(c.base, sizeof c.base, ".");
 	if (!c.base[0]) snprintf(c.base, sizeof c.base, "/");
+	/* the ShellCheck cache: as configured; else beside the database when its
+	 * folder exists; else ~/.cache/vigil/shellcheck; else none */
 	if (o->cache_dir) snprintf(c.cache, sizeof c.cache, "%s", o->cache_dir);
-	else if (o->db_path) {
-		const char *sl = strrchr(o->db_path, '/');
-		if (sl) snprintf(c.cache, sizeof c.cache, "%.*s/shellcheck-cache", (int)(sl - o->db_path), o->db_path);
-		else snprintf(c.cache, sizeof c.cache, "shellcheck-cache");
+	else {
+		char dir[PATH_MAX] = ".";
+		const char *sl = o->db_path ? strrchr(o->db_path, '/') : NULL;
+		if (sl) snprintf(dir, sizeof dir, "%.*s", (int)(sl - o->db_path), o->db_path);
+		struct stat dst;
+		if (o->db_path && dir[0] && !stat(dir, &dst) && S_ISDIR(dst.st_mode))
+			snprintf(c.cache, sizeof c.cache, "%s/shellcheck-cache", dir);
+		else if (home && home[0] == '/')
+			snprintf(c.cache, sizeof c.cache, "%s/.cache/vigil/shellcheck", home);
 	}
 
 	/* the registry */

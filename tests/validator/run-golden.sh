@@ -37,6 +37,7 @@ for dir in "$here"/cases/*/; do
 	rm -f "$work/expected.txt"
 	(
 		cd "$work" || exit 99
+		mkdir -p var      # the database's folder: the ShellCheck cache goes there
 		if [ -f prepare.sh ]; then bash prepare.sh >prepare.log 2>&1 || { echo "prepare.sh failed"; cat prepare.log; exit 99; }; fi
 		cfg=()
 		[ -f vigil.conf ] && cfg=(--config vigil.conf)
