@@ -408,6 +408,9 @@ int val_crontab_load(const char *path, const char *base_dir, val_report *r,
 		rc = VAL_EINPUT;
 		goto out;
 	}
+	/* a UTF-8 byte order mark is the crontab engine's finding (V301); here
+	 * it must not hide a directive on line 1 */
+	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) memset(data, ' ', 3);
 	int line = 0;
 	char *p = data;
 	while (*p) {
