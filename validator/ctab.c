@@ -161,14 +161,15 @@ static char *expand_path(const char *w, const val_crontab *t, const char *home, 
 
 static const char *const interpreters[] = {
 	"sh", "bash", "dash", "ksh", "zsh", "python", "python2", "python3", "perl", "ruby", "node",
-	"php", "Rscript", "lua", NULL };
-static const char *const shells[] = { "sh", "bash", "dash", "ksh", NULL };
+	"php", "Rscript", "lua", ".", "source", NULL };
+static const char *const shells[] = { "sh", "bash", "dash", "ksh", ".", "source", NULL };
 /* wrappers that run the rest of the line; value: options that take an argument */
 static const struct { const char *name; const char *argopts; int positional; } wrappers[] = {
 	{"nice", "n", 0}, {"ionice", "cnp", 0}, {"timeout", "sk", 1}, {"flock", "wEs", 1},
 	{"chronic", "", 0}, {"nohup", "", 0}, {"setsid", "", 0}, {"stdbuf", "ioe", 0},
 	{"systemd-cat", "tp", 0}, {"time", "fo", 0}, {"env", "uSC", 0}, {"sudo", "ugUCDhp", 0},
 	{"runuser", "ugc", 0}, {"caffeinate", "", 0}, {"run-one", "", 0}, {"lckdo", "", 1},
+	{"exec", "a", 0}, {"command", "", 0}, {"nocache", "", 0}, {"trickle", "ud", 0},
 };
 
 void val_command_analyse(const char *command, const val_crontab *t, const char *base_dir, val_job *j)

@@ -332,7 +332,9 @@ static void crontab_rules(ctx *c)
 			need_exec = 0;
 		} else if (j->script_shell && j->script) {
 			/* "sh x.sh": the interpreter named on the line decides */
-			line_shell = !strcmp(j->interp, "bash") ? "bash" : !strcmp(j->interp, "dash") ? "dash"
+			/* (". file" and "source file": the file's own #! or name decides) */
+			line_shell = !strcmp(j->interp, ".") || !strcmp(j->interp, "source") ? NULL
+			             : !strcmp(j->interp, "bash") ? "bash" : !strcmp(j->interp, "dash") ? "dash"
 			             : !strcmp(j->interp, "ksh") ? "ksh" : "sh";
 		}
 		if (script) {

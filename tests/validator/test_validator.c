@@ -147,6 +147,9 @@ static void test_command_analysis(void **state)
 	expect_cmd("/opt/\"my job\".sh", "/opt/my job.sh", 1, NULL);
 	expect_cmd("/opt/a.sh %with stdin", "/opt/a.sh", 1, NULL);
 	expect_cmd("$NOPE/x.sh", "\x01NOPE\x01$NOPE/x.sh", 1, NULL);
+	expect_cmd(". ~/lib/env.sh", "/home/ops/lib/env.sh", 0, NULL);
+	expect_cmd("exec /opt/x.sh", "/opt/x.sh", 1, NULL);
+	expect_cmd("/usr/bin/env bash /opt/y.sh", "/opt/y.sh", 0, NULL);
 }
 
 /* ---- registry file ------------------------------------------------------------ */
