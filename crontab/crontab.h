@@ -150,7 +150,7 @@ typedef struct crontab_job {
 	char *shell_command;  /* what /bin/sh -c runs: up to the first unescaped
 	                       * '%', each "\%" turned into '%' */
 	char *input;          /* stdin after the first unescaped '%' ('%' -> '\n',
-	                       * "\%" -> '%'), or NULL when there is none */
+	                       * "\%" -> '%', a final '\n' added), or NULL */
 	const crontab_comment *comment_above;  /* comment on line-1, or NULL */
 	size_t n_env;         /* envs[0 .. n_env) precede this job */
 } crontab_job;

@@ -125,30 +125,45 @@ static int parse_env(parser *p, const char *s, size_t len, char **name, char **v
 	return 1;
 }
 
-/* Splits a command at its first unescaped '%'. */
+/* Splits a command as the daemon does before running it.  Command part: a
+ * backslash escapes the next byte; an escaped '%' becomes '%' (the backslash
+ * goes), any other escaped byte keeps its backslash; the first unescaped '%'
+ * ends the command.  Input part: '%' becomes a newline, "\%" becomes '%',
+ * other backslash pairs stay, a final lone backslash is dropped, and a
+ * newline is added when the input does not end with one. */
 static void split_command(parser *p, crontab_job *j)
 {
 	const char *c = j->command;
-	size_t n = strlen(c), o = 0;
+	size_t n = strlen(c), o = 0, i = 0;
 	char *sh = malloc(n + 1);
 	if (!sh) { p->oom = 1; return; }
-	size_t i = 0;
-	int pct = 0;
+	int esc = 0, pct = 0;
 	for (; i < n; i++) {
-		if (c[i] == '\\' && i + 1 < n && c[i + 1] == '%') { sh[o++] = '%'; i++; continue; }
-		if (c[i] == '%') { pct = 1; i++; break; }
-		sh[o++] = c[i];
+		char ch = c[i];
+		if (esc) {
+			if (ch == '%') sh[o - 1] = '%'; else sh[o++] = ch;
+			esc = 0;
+			continue;
+		}
+		if (ch == '%') { pct = 1; i++; break; }
+		sh[o++] = ch;
+		esc = ch == '\\';
 	}
 	sh[o] = 0;
 	j->shell_command = sh;
 	if (!pct) return;
-	char *in = malloc(n - i + 1);
+	char *in = malloc(2 * (n - i) + 2);
 	if (!in) { p->oom = 1; return; }
 	o = 0;
+	esc = 0;
 	for (; i < n; i++) {
-		if (c[i] == '\\' && i + 1 < n && c[i + 1] == '%') { in[o++] = '%'; i++; continue; }
-		in[o++] = c[i] == '%' ? '\n' : c[i];
+		char ch = c[i];
+		if (esc) { if (ch != '%') in[o++] = '\\'; }
+		else if (ch == '%') ch = '\n';
+		esc = ch == '\\';
+		if (!esc) in[o++] = ch;
 	}
+	if (o > 0 && in[o - 1] != '\n') in[o++] = '\n';  /* the daemon ends stdin with a newline */
 	in[o] = 0;
 	j->input = in;
 }

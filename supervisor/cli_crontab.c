@@ -145,6 +145,9 @@ static int do_next(int argc, char **argv)
 			cJSON_AddNumberToObject(jo, "line", j->line);
 			cJSON_AddStringToObject(jo, "schedule", j->schedule);
 			cJSON_AddStringToObject(jo, "command", j->command);
+			cJSON_AddStringToObject(jo, "shell_command", j->shell_command);
+			if (j->input) cJSON_AddStringToObject(jo, "input", j->input);
+			else cJSON_AddNullToObject(jo, "input");
 			runs = cJSON_AddArrayToObject(jo, "next");
 			cJSON_AddItemToArray(jobs, jo);
 		} else {

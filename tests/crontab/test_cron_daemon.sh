@@ -44,6 +44,10 @@ scenario() {
 	local tags=() scheds=()
 	while read -r tag sched; do
 		[ -z "$tag" ] && continue
+		if [ "$tag" = raw ]; then	# a line written as is (DIR -> this scenario's folder)
+			printf '%s\n' "${sched//DIR/$d}" >>"$d/crontab"
+			continue
+		fi
 		tags+=("$tag"); scheds+=("$sched")
 		printf '%s echo %s >> %s/fires\n' "$sched" "$tag" "$d" >>"$d/crontab"
 	done
@@ -182,7 +186,32 @@ oreither   0 0 15 * 2
 andboth    0 0 15 * */2
 andstar    0 0 */2 * 2
 tuesday    0 0 * * tue
+raw        0 0 * * * cat > DIR/pct_in; echo 'a\%b' 'c\d' > DIR/pct_cmd%line1%li\%ne2\x%end
+raw        0 0 * * * cat > DIR/pct_empty%
 EOF
+
+# '%' and '\%' as the daemon reads them: what vigil says the shell runs and
+# what it says goes to stdin, against what the job really got.
+if [ -z "${VIGIL_SCENARIO:-}" ] || [ "$VIGIL_SCENARIO" = days ]; then
+	d=$work/days
+	"$bin" crontab next "$d/crontab" --tz UTC --from 2026-06-01T00:00:00Z -n 1 --format json >"$d/next.json"
+	python3 - "$d" <<'PY' || fail=1
+import json, sys
+d = sys.argv[1]
+job = [j for j in json.load(open(d + "/next.json"))["jobs"] if "pct_in" in j["command"]][0]
+want_in = job["input"]
+want_cmd = "a%b c\\d\n"   # what `echo 'a%b' 'c\d'` prints, if vigil's shell part is right
+assert job["shell_command"].endswith("echo 'a%b' 'c\\d' > " + d + "/pct_cmd"), job["shell_command"]
+got_in = open(d + "/pct_in").read()
+got_cmd = open(d + "/pct_cmd").read()
+empty = [j for j in json.load(open(d + "/next.json"))["jobs"] if "pct_empty" in j["command"]][0]
+got_empty = open(d + "/pct_empty").read()
+ok = got_in == want_in and got_cmd == want_cmd and got_empty == empty["input"]
+print(("ok  " if ok else "FAIL") + " days percent: stdin %r (vigil %r), output %r, empty stdin %r (vigil %r)"
+      % (got_in, want_in, got_cmd, got_empty, empty["input"]))
+sys.exit(0 if ok else 1)
+PY
+fi
 
 [ $fail -eq 0 ] || exit 1
 exit 0
