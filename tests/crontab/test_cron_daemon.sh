@@ -19,6 +19,7 @@ command -v faketime >/dev/null || skip "faketime is not installed"
 command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace here"
 getent group crontab >/dev/null || skip "no crontab group"
+[ -d /var/spool/cron/crontabs ] || skip "no /var/spool/cron/crontabs"
 
 user=vgcron$$
 work=$(mktemp -d /tmp/vigil-crond.XXXXXX)
@@ -62,8 +63,8 @@ scenario() {
 		d=$1 user=$2 zone=$3 start=$4 t_end=$5
 		mount -t tmpfs -o mode=1730 tmpfs /var/spool/cron/crontabs
 		chgrp crontab /var/spool/cron/crontabs
-		mount -t tmpfs tmpfs /etc/cron.d
-		mount --bind "$d/empty" /etc/crontab
+		[ -d /etc/cron.d ] && mount -t tmpfs tmpfs /etc/cron.d
+		[ -f /etc/crontab ] && mount --bind "$d/empty" /etc/crontab
 		mount -t tmpfs tmpfs /run
 		install -o "$user" -g crontab -m 600 "$d/crontab" "/var/spool/cron/crontabs/$user"
 		export TZ=UTC FAKETIME_DONT_RESET=1

@@ -12,6 +12,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 command -v crontab >/dev/null || skip "Debian's crontab(1) is not installed"
 unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace here"
 getent group crontab >/dev/null || skip "no crontab group"
+[ -d /var/spool/cron/crontabs ] || skip "no /var/spool/cron/crontabs"
 
 user=vgctab$$
 work=$(mktemp -d /tmp/vigil-ctab.XXXXXX)
