@@ -175,6 +175,14 @@ gapwild    */10 2 * * *
 after      31 2 * * *
 EOF
 
+# Asia/Almaty, 2024-03-01 00:00 +06 -> 2024-02-29 23:00 +05 at 18:00Z: an
+# offset change with no DST flag change (the daemon must notice it too)
+scenario almaty Asia/Almaty "2024-02-29 17:57:30" 6 <<'EOF'
+wild23     * 23 29 2 *
+midnight   0 0 1 3 *
+fixed2359  59 23 * * *
+EOF
+
 # Day rules and macros at midnight of Tuesday 2026-06-02 (UTC, no DST)
 scenario days UTC "2026-06-01 23:56:30" 6 <<'EOF'
 daily      @daily
