@@ -183,6 +183,15 @@ midnight   0 0 1 3 *
 fixed2359  59 23 * * *
 EOF
 
+# Pacific/Apia skipped 2011-12-30: 23:59 -10 -> 00:00 +14 at 10:00Z, a jump
+# of a day (the daemon runs the jobs of the minute it lands on, nothing more)
+scenario apia Pacific/Apia "2011-12-30 09:57:30" 6 <<'EOF'
+every      * * * * *
+midnight   0 0 * * *
+lostday    30 12 30 12 *
+fixed2359  59 23 * * *
+EOF
+
 # Day rules and macros at midnight of Tuesday 2026-06-02 (UTC, no DST)
 scenario days UTC "2026-06-01 23:56:30" 6 <<'EOF'
 daily      @daily
