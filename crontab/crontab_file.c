@@ -47,6 +47,7 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
  * cron_expr.c's own table). */
 enum file_msg {
 	F_SCHEDULE, F_EMPTY_CMD, F_CMD_LONG, F_CMD_CR, F_BOM, F_NUL, F_NO_NEWLINE, F_ENV_LONG, F_TOO_MANY_LINES,
+	F_ENV_BAD, F_CR_LINE,
 };
 
 static const char *const file_msgs[] = {
@@ -64,7 +65,27 @@ static const char *const file_msgs[] = {
 	[F_ENV_LONG] = "environment line is %zu bytes long; Debian's cron would silently cut it after %d bytes, "
 	               "vigil refuses it",
 	[F_TOO_MANY_LINES] = "crontab has more than %d lines; Debian's crontab refuses it",
+	[F_ENV_BAD] = "\"%.*s\" is not a valid environment setting (an empty value needs quotes, NAME=\"\"; "
+	              "quotes must match; nothing may follow a quoted value): Debian's cron reads the line as "
+	              "a job and refuses it",
+	[F_CR_LINE] = "line holds only a carriage return (CRLF line ending); Debian's cron reads it as a job "
+	              "line and refuses it",
 };
+
+/* Does the line (from its first non-blank) look like an attempted NAME=value
+ * that the env rules refused?  A name without blanks, then '='. */
+static int looks_like_env(const char *s, size_t len)
+{
+	if (len == 0 || isdigit((unsigned char)s[0]) || s[0] == '*' || s[0] == '@') return 0;
+	const char *eq = memchr(s, '=', len);
+	if (!eq || eq == s) return 0;
+	for (const char *q = s; q < eq; q++)
+		if (*q == ' ' || *q == '\t') {
+			for (; q < eq; q++) if (*q != ' ' && *q != '\t') return 0;  /* "NAME =" is fine */
+			break;
+		}
+	return 1;
+}
 
 static void add_error(parser *p, int line, int col, enum file_msg id, ...)
 {
@@ -271,6 +292,16 @@ static void do_line(parser *p, int ln, const char *line, size_t len, int last_un
 		a[f->n_envs].name = name;
 		a[f->n_envs].value = value;
 		f->n_envs++;
+		return;
+	}
+	if (len - st == 1 && line[st] == '\r') {
+		add_error(p, ln, (int)st + 1, F_CR_LINE);
+		return;
+	}
+	if (looks_like_env(line + st, len - st)) {
+		size_t show = len - st;
+		while (show > 0 && (line[st + show - 1] == '\r' || line[st + show - 1] == ' ')) show--;
+		add_error(p, ln, (int)st + 1, F_ENV_BAD, (int)(show < 60 ? show : 60), line + st);
 		return;
 	}
 	do_job(p, ln, line, len, st);
