@@ -47,6 +47,9 @@ expect bad-zone-path 2 "" -- cron next '* * * * *' --tz ../../etc/passwd --from 
 expect bad-from 2 "" -- cron next '* * * * *' --tz UTC --from yesterday
 expect bad-n 2 "" -- cron next '* * * * *' --tz UTC --from 2026-01-01T00:00:00Z -n 0
 expect bad-sub 2 "" -- cron later '* * * * *'
+printf 'crontab.tz = Asia/Tokyo\n' >"$work/vigil.conf"
+expect tz-from-config 0 "2026-01-01T15:00:00Z" -- --config "$work/vigil.conf" cron next '0 0 * * *' --from 2026-01-01T00:00:00Z
+expect tz-flag-wins 0 "2026-01-02T00:00:00Z" -- --config "$work/vigil.conf" cron next '0 0 * * *' --tz UTC --from 2026-01-01T00:00:00Z
 grep -q "column 1" <("$bin" cron next '61 * * * *' --tz UTC 2>&1) || { echo "FAIL bad-expr message lacks the column"; fail=1; }
 
 # crontab check

@@ -19,6 +19,7 @@ command -v faketime >/dev/null || skip "faketime is not installed"
 command -v unshare >/dev/null || skip "unshare (util-linux) is not installed"
 unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace here"
 getent group crontab >/dev/null || skip "no crontab group"
+[ -d /var/spool/cron/crontabs ] || skip "no /var/spool/cron/crontabs"
 
 user=vgcron$$
 work=$(mktemp -d /tmp/vigil-crond.XXXXXX)
@@ -44,6 +45,10 @@ scenario() {
 	local tags=() scheds=()
 	while read -r tag sched; do
 		[ -z "$tag" ] && continue
+		if [ "$tag" = raw ]; then	# a line written as is (DIR -> this scenario's folder)
+			printf '%s\n' "${sched//DIR/$d}" >>"$d/crontab"
+			continue
+		fi
 		tags+=("$tag"); scheds+=("$sched")
 		printf '%s echo %s >> %s/fires\n' "$sched" "$tag" "$d" >>"$d/crontab"
 	done
@@ -58,8 +63,8 @@ scenario() {
 		d=$1 user=$2 zone=$3 start=$4 t_end=$5
 		mount -t tmpfs -o mode=1730 tmpfs /var/spool/cron/crontabs
 		chgrp crontab /var/spool/cron/crontabs
-		mount -t tmpfs tmpfs /etc/cron.d
-		mount --bind "$d/empty" /etc/crontab
+		[ -d /etc/cron.d ] && mount -t tmpfs tmpfs /etc/cron.d
+		[ -f /etc/crontab ] && mount --bind "$d/empty" /etc/crontab
 		mount -t tmpfs tmpfs /run
 		install -o "$user" -g crontab -m 600 "$d/crontab" "/var/spool/cron/crontabs/$user"
 		export TZ=UTC FAKETIME_DONT_RESET=1
@@ -170,6 +175,23 @@ gapwild    */10 2 * * *
 after      31 2 * * *
 EOF
 
+# Asia/Almaty, 2024-03-01 00:00 +06 -> 2024-02-29 23:00 +05 at 18:00Z: an
+# offset change with no DST flag change (the daemon must notice it too)
+scenario almaty Asia/Almaty "2024-02-29 17:57:30" 6 <<'EOF'
+wild23     * 23 29 2 *
+midnight   0 0 1 3 *
+fixed2359  59 23 * * *
+EOF
+
+# Pacific/Apia skipped 2011-12-30: 23:59 -10 -> 00:00 +14 at 10:00Z, a jump
+# of a day (the daemon runs the jobs of the minute it lands on, nothing more)
+scenario apia Pacific/Apia "2011-12-30 09:57:30" 6 <<'EOF'
+every      * * * * *
+midnight   0 0 * * *
+lostday    30 12 30 12 *
+fixed2359  59 23 * * *
+EOF
+
 # Day rules and macros at midnight of Tuesday 2026-06-02 (UTC, no DST)
 scenario days UTC "2026-06-01 23:56:30" 6 <<'EOF'
 daily      @daily
@@ -182,7 +204,32 @@ oreither   0 0 15 * 2
 andboth    0 0 15 * */2
 andstar    0 0 */2 * 2
 tuesday    0 0 * * tue
+raw        0 0 * * * cat > DIR/pct_in; echo 'a\%b' 'c\d' > DIR/pct_cmd%line1%li\%ne2\x%end
+raw        0 0 * * * cat > DIR/pct_empty%
 EOF
+
+# '%' and '\%' as the daemon reads them: what vigil says the shell runs and
+# what it says goes to stdin, against what the job really got.
+if [ -z "${VIGIL_SCENARIO:-}" ] || [ "$VIGIL_SCENARIO" = days ]; then
+	d=$work/days
+	"$bin" crontab next "$d/crontab" --tz UTC --from 2026-06-01T00:00:00Z -n 1 --format json >"$d/next.json"
+	python3 - "$d" <<'PY' || fail=1
+import json, sys
+d = sys.argv[1]
+job = [j for j in json.load(open(d + "/next.json"))["jobs"] if "pct_in" in j["command"]][0]
+want_in = job["input"]
+want_cmd = "a%b c\\d\n"   # what `echo 'a%b' 'c\d'` prints, if vigil's shell part is right
+assert job["shell_command"].endswith("echo 'a%b' 'c\\d' > " + d + "/pct_cmd"), job["shell_command"]
+got_in = open(d + "/pct_in").read()
+got_cmd = open(d + "/pct_cmd").read()
+empty = [j for j in json.load(open(d + "/next.json"))["jobs"] if "pct_empty" in j["command"]][0]
+got_empty = open(d + "/pct_empty").read()
+ok = got_in == want_in and got_cmd == want_cmd and got_empty == empty["input"]
+print(("ok  " if ok else "FAIL") + " days percent: stdin %r (vigil %r), output %r, empty stdin %r (vigil %r)"
+      % (got_in, want_in, got_cmd, got_empty, empty["input"]))
+sys.exit(0 if ok else 1)
+PY
+fi
 
 [ $fail -eq 0 ] || exit 1
 exit 0

@@ -12,6 +12,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 command -v crontab >/dev/null || skip "Debian's crontab(1) is not installed"
 unshare -m --propagation private true 2>/dev/null || skip "cannot create a mount namespace here"
 getent group crontab >/dev/null || skip "no crontab group"
+[ -d /var/spool/cron/crontabs ] || skip "no /var/spool/cron/crontabs"
 
 user=vgctab$$
 work=$(mktemp -d /tmp/vigil-ctab.XXXXXX)
@@ -46,6 +47,9 @@ cases=(
 	ok "0 22 * * 1-5 mail -s hi joe%Joe,%%Where are your kids?%"$'\n'
 	ok "0 0 * * * $(long 998 a)"$'\n'
 	ok "$(lines 10000)"$'\n'
+	ok "0 0 * * * true"$'\n'"   "
+	ok "$(long 998 0)5 0 * * * true"$'\n'
+	ok "=nameless"$'\n'
 	bad "60 * * * * true"$'\n'
 	bad "* 24 * * * true"$'\n'
 	bad "0 0 0 * * true"$'\n'
@@ -73,6 +77,9 @@ cases=(
 	bad "A=1"
 	bad "0 0 * * * $(long 999 a)"$'\n'
 	bad "$(lines 10001)"$'\n'
+	bad "$(long 999 0)5 0 * * * true"$'\n'
+	bad "0 0 * * * true"$'\n\r\n'
+	bad $'\xef\xbb\xbf'"# comment"$'\n'
 	bad $'\xef\xbb\xbf'"0 0 * * * true"$'\n'
 	strict "5; * * * * true"$'\n'
 	strict "*/5/3 * * * * true"$'\n'
