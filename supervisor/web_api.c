@@ -216,9 +216,22 @@ static int get_duration(const cJSON *v, const char *name, long long min, long lo
 	return 0;
 }
 
+/* A check runs on a cron schedule or a period, not both. */
+static int both_schedules(const cJSON *o, char *err, size_t errlen)
+{
+	const cJSON *sc = cJSON_GetObjectItemCaseSensitive(o, "schedule");
+	const cJSON *pe = cJSON_GetObjectItemCaseSensitive(o, "period_s");
+	if (sc && pe && cJSON_IsString(sc) && sc->valuestring[0] && !(cJSON_IsNumber(pe) && pe->valuedouble == 0)) {
+		snprintf(err, errlen, "give either \"schedule\" or \"period_s\", not both");
+		return -1;
+	}
+	return 0;
+}
+
 /* Applies the declarative fields of O to C. */
 static int apply_fields(const cJSON *o, reg_check *c, char *err, size_t errlen)
 {
+	if (both_schedules(o, err, errlen)) return -1;
 	for (const cJSON *it = o->child; it; it = it->next) {
 		const char *k = it->string;
 		long long d;
@@ -241,11 +254,6 @@ static int apply_fields(const cJSON *o, reg_check *c, char *err, size_t errlen)
 			if (get_duration(it, k, 0, &d, err, errlen)) return -1;
 			c->max_runtime_s = d;
 		}
-	}
-	if (cJSON_GetObjectItemCaseSensitive(o, "schedule") && cJSON_GetObjectItemCaseSensitive(o, "period_s") &&
-	    c->schedule[0] && c->period_s) {
-		snprintf(err, errlen, "give either \"schedule\" or \"period_s\", not both");
-		return -1;
 	}
 	return 0;
 }
