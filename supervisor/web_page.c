@@ -44,7 +44,7 @@ static const char STYLE[] =
 	"table{border-collapse:collapse;width:100%;background:var(--card)}\n"
 	"th,td{text-align:left;vertical-align:top;padding:7px 9px;border-bottom:1px solid var(--line)}\n"
 	"th{font-size:12px;text-transform:uppercase;color:var(--muted);background:#eef0f4}\n"
-	"tr.state-down td:first-child{box-shadow:inset 4px 0 #c9302c}tr.state-grace td:first-child{box-shadow:inset 4px 0 #e69b00}\n"
+	"tr.row-down td:first-child{box-shadow:inset 4px 0 #c9302c}tr.row-grace td:first-child{box-shadow:inset 4px 0 #e69b00}\n"
 	"a.slug{font-weight:600;color:#1d4fb8}.name,.sub{color:var(--muted);font-size:13px}\n"
 	"code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#eef0f4;padding:1px 4px;border-radius:3px;word-break:break-all}\n"
 	"pre{white-space:pre-wrap;word-break:break-all;margin:0;font:12px ui-monospace,Menlo,Consolas,monospace;max-height:9em;overflow:auto}\n"
@@ -294,7 +294,7 @@ static void check_row(web_buf *b, const reg_check *c, int64_t now)
 	const char *st = ops_state_name(c);
 	char words[256];
 	schedule_words(c, words, sizeof words);
-	wb_printf(b, "<tr class=\"check state-%s\" data-state=\"%s\" data-slug=\"", st, st);
+	wb_printf(b, "<tr class=\"check row-%s\" data-state=\"%s\" data-slug=\"", st, st);
 	wb_html_s(b, c->slug);
 	wb_puts(b, "\">\n<td class=\"c-state\" data-label=\"state\">");
 	badge(b, st);
@@ -518,9 +518,9 @@ static int page_check(const web_req *r, web_resp *resp, const char *slug)
 			if (p->exit_status >= 0) wb_printf(&b, "%d", p->exit_status);
 			wb_puts(&b, "</td><td>");
 			if (p->duration_ms >= 0) duration(&b, p->duration_ms);
-			wb_puts(&b, "</td><td><code>");
-			wb_html_s(&b, p->rid);
-			wb_puts(&b, "</code></td><td>");
+			wb_puts(&b, "</td><td>");
+			if (p->rid[0]) { wb_puts(&b, "<code>"); wb_html_s(&b, p->rid); wb_puts(&b, "</code>"); }
+			wb_puts(&b, "</td><td>");
 			wb_html_s(&b, p->remote);
 			wb_puts(&b, "</td><td>");
 			if (p->body_len) {
