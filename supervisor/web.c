@@ -268,7 +268,7 @@ web_auth web_auth_page(const web_req *r)
 
 /* ---- shared queries -------------------------------------------------------------- */
 
-int web_outbox_counts(reg_db *db, web_outbox *o)
+int web_outbox_counts(reg_db *db, int64_t now_ms, web_outbox *o)
 {
 	memset(o, 0, sizeof *o);
 	sqlite3 *s = reg_sqlite(db);
@@ -290,6 +290,14 @@ int web_outbox_counts(reg_db *db, web_outbox *o)
 			o->oldest_pending_ms = first;
 	}
 	if (step != SQLITE_DONE) goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	/* undelivered for long: retried at least once, or queued for minutes */
+	if (sqlite3_prepare_v2(s, "SELECT count(*) FROM alerts WHERE state IN ('pending','sending') "
+	                          "AND (attempts > 0 OR created_ms < ?)", -1, &st, NULL)) goto out;
+	sqlite3_bind_int64(st, 1, now_ms - WEB_STUCK_MS);
+	if (sqlite3_step(st) != SQLITE_ROW) goto out;
+	o->stuck = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
 	if (sqlite3_prepare_v2(s, "SELECT created_ms, last_error FROM alerts WHERE state='failed' ORDER BY id DESC LIMIT 1",

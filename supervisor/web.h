@@ -1,7 +1,15 @@
 /* supervisor/web.h — everything the HTTP server answers besides pings: the
  * status page (/ and /checks/<slug>), the JSON API (/api/v1/...) and
- * /metrics.  Called on the server's HTTP thread with the whole request body
- * read (bounded); fills a response.  Nothing slow here. */
+ * /metrics; the API keys they accept and the SHA-256 that stores them.
+ * Called on the server's HTTP thread with the whole request body read
+ * (bounded); fills a response.  Nothing slow here.
+ *
+ * Access: the API always wants "Authorization: Bearer KEY" (read-only key
+ * for GET, read-write for the rest).  The page and /metrics are open when
+ * the server listens on loopback only; otherwise they want a key too (basic
+ * auth with the key as password, bearer, or the cookie set by /login).
+ * The implementation is split over web.c (dispatch, escaping, auth),
+ * web_api.c, web_page.c, web_metrics.c and web_keys.c. */
 #ifndef VIGIL_WEB_H
 #define VIGIL_WEB_H
 

@@ -485,10 +485,11 @@ static int status(const web_req *r, web_resp *resp)
 	cJSON_AddNumberToObject(cj, "muted_indefinitely", indefinite);
 	web_outbox ob;
 	cJSON *sj = cJSON_AddObjectToObject(o, "sender");
-	int ob_ok = web_outbox_counts(r->db, &ob) == REG_OK;
-	cJSON_AddBoolToObject(sj, "ok", ob_ok && ob.failed == 0);
+	int ob_ok = web_outbox_counts(r->db, now, &ob) == REG_OK;
+	cJSON_AddBoolToObject(sj, "ok", ob_ok && ob.failed == 0 && ob.stuck == 0);
 	if (ob_ok) {
 		cJSON_AddNumberToObject(sj, "pending", (double)(ob.pending + ob.sending));
+		cJSON_AddNumberToObject(sj, "stuck", (double)ob.stuck);
 		cJSON_AddNumberToObject(sj, "held", (double)ob.held);
 		cJSON_AddNumberToObject(sj, "sent", (double)ob.sent);
 		cJSON_AddNumberToObject(sj, "failed", (double)ob.failed);

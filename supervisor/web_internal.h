@@ -55,10 +55,12 @@ void web_error(web_resp *resp, int status, const char *code, const char *fmt, ..
 typedef struct web_outbox {
 	int64_t pending, sending, sent, failed, held;
 	int64_t oldest_pending_ms;   /* created_ms of the oldest pending/sending row; 0 none */
+	int64_t stuck;               /* pending/sending rows retried already or older than WEB_STUCK_MS */
 	int64_t last_error_ms;       /* newest failed row's created_ms */
 	char last_error[256];
 } web_outbox;
-int web_outbox_counts(reg_db *db, web_outbox *out);
+#define WEB_STUCK_MS (5 * 60 * 1000)
+int web_outbox_counts(reg_db *db, int64_t now_ms, web_outbox *out);
 
 /* The latest crontab revision (id 0 when none). */
 int web_last_revision(reg_db *db, int64_t *id, int64_t *created_ms, char *user, size_t userlen);

@@ -89,7 +89,7 @@ int web_metrics(const web_req *r, web_resp *resp)
 		return 1;
 	}
 	web_outbox ob;
-	int ob_ok = web_outbox_counts(r->db, &ob) == REG_OK;
+	int ob_ok = web_outbox_counts(r->db, ops_now_ms(), &ob) == REG_OK;
 	web_buf b = {0};
 	char v[64];
 
@@ -133,6 +133,8 @@ int web_metrics(const web_req *r, web_resp *resp)
 		wb_printf(&b, "vigil_alerts_total{result=\"failed\"} %lld\n", (long long)ob.failed);
 		family(&b, "vigil_outbox_pending", "gauge", "Alerts waiting to be delivered (pending or being sent).");
 		wb_printf(&b, "vigil_outbox_pending %lld\n", (long long)(ob.pending + ob.sending));
+		family(&b, "vigil_outbox_stuck", "gauge", "Undelivered alerts already retried or queued for over 5 minutes.");
+		wb_printf(&b, "vigil_outbox_stuck %lld\n", (long long)ob.stuck);
 		family(&b, "vigil_outbox_held", "gauge", "Alerts held back (muted or paused checks).");
 		wb_printf(&b, "vigil_outbox_held %lld\n", (long long)ob.held);
 	}

@@ -214,13 +214,14 @@ static int has_tag(const char *tags, const char *tag)
 static void banners(web_buf *b, reg_db *db, const reg_check *cs, size_t n, int64_t now)
 {
 	web_outbox ob;
-	if (web_outbox_counts(db, &ob) != REG_OK) {
+	if (web_outbox_counts(db, now, &ob) != REG_OK) {
 		wb_puts(b, "<div class=\"banner banner-alerts\" id=\"banner-alerts\">The alert outbox could not be read.</div>\n");
-	} else if (ob.pending + ob.sending > 0 || ob.failed > 0) {
+	} else if (ob.stuck > 0 || ob.failed > 0) {
+		/* a fresh pending alert is the sender's batching window, not news */
 		wb_puts(b, "<div class=\"banner banner-alerts\" id=\"banner-alerts\">");
-		if (ob.pending + ob.sending > 0) {
-			wb_printf(b, "<strong>%lld alert%s not delivered yet</strong> (oldest queued ", (long long)(ob.pending + ob.sending),
-			          ob.pending + ob.sending == 1 ? "" : "s");
+		if (ob.stuck > 0) {
+			wb_printf(b, "<strong>%lld alert%s not delivered yet</strong> (oldest queued ", (long long)ob.stuck,
+			          ob.stuck == 1 ? "" : "s");
 			time_ago(b, ob.oldest_pending_ms, now);
 			wb_puts(b, "). ");
 		}
