@@ -159,7 +159,7 @@ int cli_ping(int argc, char **argv, vigil_global *g)
 		else if (!strcmp(a, "--timeout") && v) {
 			long long s; const char *why;
 			if (vigil_parse_duration(v, &s, &why) || s < 1) {
-				fprintf(stderr, "vigil ping: --timeout \"%s\": %s\n", v, s < 1 ? "must be at least 1s" : why);
+				fprintf(stderr, "vigil ping: --timeout \"%s\": %s\n", v, vigil_parse_duration(v, &s, &why) ? why : "must be at least 1s");
 				return VIGIL_EXIT_USAGE;
 			}
 			timeout = (double)s;
@@ -263,7 +263,7 @@ int cli_run(int argc, char **argv, vigil_global *g)
 		if (!strcmp(a, "--timeout") && v) {
 			const char *why;
 			if (vigil_parse_duration(v, &timeout, &why) || timeout < 1) {
-				fprintf(stderr, "vigil run: --timeout \"%s\": %s\n", v, timeout < 1 ? "must be at least 1s" : why);
+				fprintf(stderr, "vigil run: --timeout \"%s\": %s\n", v, vigil_parse_duration(v, &timeout, &why) ? why : "must be at least 1s");
 				return VIGIL_EXIT_USAGE;
 			}
 			i++;

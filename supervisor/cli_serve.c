@@ -40,6 +40,11 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 		}
 		limit = (size_t)v;
 	}
+	char err[512];
+	if (server_check_listen(listen ? listen : "127.0.0.1:8321", err, sizeof err)) {
+		fprintf(stderr, "vigil serve: %s\n", err);
+		return VIGIL_EXIT_USAGE;
+	}
 	/* Signals are taken by sigwait() below; every thread inherits the mask. */
 	sigset_t set;
 	sigemptyset(&set);
@@ -49,7 +54,6 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	char err[512];
 	vigil_alerts *alerts = NULL;
 	alerts_opts ao = { .db_path = g->db_path, .cfg = g->cfg, .webhook = webhook };
 	/* open (and migrate) the database before any thread does */
