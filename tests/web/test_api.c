@@ -220,7 +220,10 @@ static void test_validation(void **state)
 	expect_error("POST", P, bearer_rw, "{\"period_s\":60}", 400, "invalid", "slug");
 	expect_error("POST", P, bearer_rw, "{\"slug\":\"Bad Slug\",\"period_s\":60}", 400, "invalid", "slug");
 	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\"}", 400, "invalid", "schedule");
-	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"schedule\":\"61 * *\"}", 400, "invalid", "5 fields");
+	/* the schedule goes through the crontab engine's parser, as in the CLI */
+	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"schedule\":\"* * *\"}", 400, "invalid", "schedule");
+	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"schedule\":\"61 * * * *\"}", 400, "invalid", "61");
+	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"schedule\":\"0 0 30 2 *\"}", 400, "invalid", "never fires");
 	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"schedule\":\"* * * * *\",\"period_s\":60}", 400, "invalid", "not both");
 	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"period_s\":60,\"tz\":\"Mars/Olympus\"}", 400, "invalid", "time zone");
 	expect_error("POST", P, bearer_rw, "{\"slug\":\"x\",\"period_s\":-5}", 400, "invalid", "period_s");
