@@ -56,6 +56,7 @@ static const char STYLE[] =
 	"svg.spark{background:var(--card);border:1px solid var(--line);border-radius:4px}\n"
 	"section{margin:18px 0}h2{font-size:16px;margin:0 0 8px}\n"
 	".na{color:var(--muted);font-style:italic}\n"
+	".scroll{overflow-x:auto}\n"
 	"@media (max-width:760px){\n"
 	" header,main{padding:10px}\n"
 	" table.checks thead{display:none}\n"
@@ -509,7 +510,7 @@ static int page_check(const web_req *r, web_resp *resp, const char *slug)
 	wb_printf(&b, "<section id=\"pings\"><h2>last %d pings</h2>\n", PING_ROWS);
 	if (!np) wb_puts(&b, "<p class=\"na\">no pings yet</p>\n");
 	else {
-		wb_puts(&b, "<table class=\"pings\"><thead><tr><th>kind</th><th>time</th><th>exit</th><th>duration</th>"
+		wb_puts(&b, "<div class=\"scroll\"><table class=\"pings\"><thead><tr><th>kind</th><th>time</th><th>exit</th><th>duration</th>"
 		            "<th>rid</th><th>from</th><th>body</th></tr></thead>\n<tbody>\n");
 		for (size_t i = 0; i < np; i++) {
 			const reg_ping *p = &ps[i];
@@ -536,7 +537,7 @@ static int page_check(const web_req *r, web_resp *resp, const char *slug)
 			}
 			wb_puts(&b, "</td></tr>\n");
 		}
-		wb_puts(&b, "</tbody></table>\n");
+		wb_puts(&b, "</tbody></table></div>\n");
 	}
 	wb_puts(&b, "</section>\n");
 	page_end(&b);
