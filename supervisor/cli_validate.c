@@ -46,12 +46,13 @@ static int opts_from_config(const vigil_global *g, val_opts *o, const char **pat
 	o->shellcheck = cfg_or(g, "validator.shellcheck", NULL);
 	o->cache_dir = cfg_or(g, "validator.cache_dir", NULL);
 	if (!o->cron_tz) o->cron_tz = cfg_or(g, "crontab.tz", NULL);
-	const char *mm = cfg_or(g, "validator.mute_max", NULL);
+	/* one mute policy for `check mute`, the API and the validators */
+	const char *mm = cfg_or(g, "mute_max", cfg_or(g, "validator.mute_max", NULL));
 	if (mm) {
 		long long s;
 		const char *why;
 		if (vigil_parse_duration(mm, &s, &why) || s <= 0) {
-			fprintf(stderr, "vigil: config validator.mute_max: %s\n", why ? why : "must be positive");
+			fprintf(stderr, "vigil: config mute_max: %s\n", why ? why : "must be positive");
 			return VIGIL_EXIT_USAGE;
 		}
 		o->mute_max_s = s;
