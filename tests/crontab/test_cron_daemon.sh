@@ -24,6 +24,9 @@ getent group crontab >/dev/null || skip "no crontab group"
 user=vgcron$$
 work=$(mktemp -d /tmp/vigil-crond.XXXXXX)
 cleanup() {
+	local j
+	for j in $(jobs -p); do kill "$j" 2>/dev/null; done
+	wait 2>/dev/null
 	userdel "$user" 2>/dev/null
 	[ -n "${VIGIL_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
@@ -31,9 +34,12 @@ trap cleanup EXIT
 trap "exit 1" INT TERM HUP
 useradd -M -d /nonexistent -s /usr/sbin/nologin "$user" || skip "useradd failed"
 chmod 755 "$work"
+: >"$work/order"
 fail=0
 
-# scenario NAME ZONE START_UTC MINUTES, crontab lines on stdin ("TAG SCHEDULE")
+# scenario NAME ZONE START_UTC MINUTES, crontab lines on stdin ("TAG SCHEDULE"):
+# starts the daemon for it in the background (at most 4 at once, each in its
+# own namespace, so their pid files and spools do not meet)
 scenario() {
 	local name=$1 zone=$2 start=$3 minutes=$4
 	if [ -n "${VIGIL_SCENARIO:-}" ] && [ "$VIGIL_SCENARIO" != "$name" ]; then cat >/dev/null; return; fi
@@ -42,14 +48,14 @@ scenario() {
 	chmod 777 "$d"
 	: >"$d/fires"; chmod 666 "$d/fires"
 	printf 'SHELL=/bin/sh\nMAILTO=""\n' >"$d/crontab"
-	local tags=() scheds=()
+	: >"$d/tags"
 	while read -r tag sched; do
 		[ -z "$tag" ] && continue
 		if [ "$tag" = raw ]; then	# a line written as is (DIR -> this scenario's folder)
 			printf '%s\n' "${sched//DIR/$d}" >>"$d/crontab"
 			continue
 		fi
-		tags+=("$tag"); scheds+=("$sched")
+		printf '%s\t%s\n' "$tag" "$sched" >>"$d/tags"
 		printf '%s echo %s >> %s/fires\n' "$sched" "$tag" "$d" >>"$d/crontab"
 	done
 	"$bin" crontab check "$d/crontab" >/dev/null || { echo "FAIL $name: vigil refuses the test crontab"; fail=1; return; }
@@ -58,6 +64,9 @@ scenario() {
 	t_end=$((t0 + minutes * 60))
 	: >"$d/empty"
 	# inside the namespace: empty spool, no system crontabs, private /run
+	echo "$name" >>"$work/order"
+	printf '%s %s %s\n' "$zone" "$t0" "$t_end" >"$d/meta"
+	while [ "$(jobs -rp | wc -l)" -ge 4 ]; do wait -n; done
 	unshare -m --propagation private bash -c '
 		set -e
 		d=$1 user=$2 zone=$3 start=$4 t_end=$5
@@ -88,18 +97,27 @@ scenario() {
 			wait \$cpid 2>/dev/null
 			true
 		"
-	' _ "$d" "$user" "$zone" "$t0" "$t_end" \
-		|| { echo "FAIL $name: could not run cron in a namespace"; fail=1; return; }
+	' _ "$d" "$user" "$zone" "$t0" "$t_end" >"$d/run.log" 2>&1 || echo failed >"$d/run_failed" &
+}
+
+# check NAME: compares what the daemon did with vigil's instants
+check() {
+	local name=$1 d="$work/$1" zone t0 t_end
+	read -r zone t0 t_end <"$d/meta"
+	if [ -e "$d/run_failed" ]; then
+		echo "FAIL $name: could not run cron in a namespace: $(tail -3 "$d/run.log")"
+		fail=1
+		return
+	fi
 	touch "$d/stamped"
-	local i
-	for i in "${!tags[@]}"; do
-		local tag=${tags[$i]} sched=${scheds[$i]}
+	local tag sched
+	while IFS=$'\t' read -r tag sched; do
 		# vigil's instants in (t0, cutoff]; the daemon's before cutoff + 50 s
 		local want=() got=() f t cutoff=$(((t_end - 60) / 60 * 60))
 		while read -r f; do
 			t=$(date -u -d "$f" +%s)
 			[ "$t" -le $cutoff ] && want+=("$t")
-		done < <("$bin" cron next "$sched" --tz "$zone" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" -n 30)
+		done < <("$bin" cron next "$sched" </dev/null --tz "$zone" --from "$(date -u -d "@$t0" +%Y-%m-%dT%H:%M:%SZ)" -n 30)
 		# a job matching several minutes of a gap runs once per minute, all at
 		# the gap's end: that is one fire instant (runs < 45 s apart merge)
 		local last=0
@@ -124,7 +142,7 @@ scenario() {
 			echo "     daemon: $(fmt "${got[@]}")"
 			fail=1
 		fi
-	done
+	done <"$d/tags"
 }
 
 # New York, spring forward: 2026-03-08 02:00 EST -> 03:00 EDT at 07:00Z
@@ -207,6 +225,10 @@ tuesday    0 0 * * tue
 raw        0 0 * * * cat > DIR/pct_in; echo 'a\%b' 'c\d' > DIR/pct_cmd%line1%li\%ne2\x%end
 raw        0 0 * * * cat > DIR/pct_empty%
 EOF
+
+
+wait
+while read -r name; do check "$name"; done <"$work/order"
 
 # '%' and '\%' as the daemon reads them: what vigil says the shell runs and
 # what it says goes to stdin, against what the job really got.
