@@ -227,6 +227,56 @@ raw        0 0 * * * cat > DIR/pct_empty%
 EOF
 
 
+# Random schedules around a random transition of a random zone (2021-2029):
+# schedules nobody wrote by hand.  VIGIL_E2E_SEED=N replays a run.
+seed=${VIGIL_E2E_SEED:-$RANDOM}
+echo "random scenario seed: $seed (VIGIL_E2E_SEED=$seed to replay)"
+python3 - "$seed" >"$work/random.in" <<'PY'
+import random, subprocess, sys, datetime as dt
+rng = random.Random(int(sys.argv[1]))
+zones = ["America/New_York", "Europe/London", "Australia/Lord_Howe", "America/Santiago", "Europe/Dublin",
+         "Pacific/Chatham", "America/St_Johns", "Asia/Gaza", "Africa/Casablanca", "Antarctica/Troll",
+         "Europe/Berlin", "Australia/Sydney", "America/Havana", "Asia/Tehran", "America/Asuncion"]
+zone = rng.choice(zones)
+out = subprocess.run(["zdump", "-v", "-c", "2021,2029", zone], capture_output=True, text=True).stdout
+rows = [l.split() for l in out.splitlines() if " UT = " in l and "NULL" not in l]
+pairs = [(rows[k], rows[k + 1]) for k in range(0, len(rows) - 1, 2)]
+before, after = rng.choice(pairs)
+def parse(w, at):  # "Sun Mar  8 06:59:59 2026" starting at index at
+    return dt.datetime.strptime(" ".join(w[at:at + 5]), "%a %b %d %H:%M:%S %Y")
+t_utc = parse(after, 1)
+l0, l1 = parse(before, 8), parse(after, 8)
+start = t_utc - dt.timedelta(minutes=3, seconds=30)
+print(zone, start.strftime("%Y-%m-%d %H:%M:%S"))
+def rng_field(vals, lo, hi, stepmax):
+    a = rng.choice(vals)
+    b = rng.choice(vals)
+    a, b = min(a, b), max(a, b)
+    form = rng.randrange(7)
+    if form == 0: return "*"
+    if form == 1: return "*/%d" % rng.randint(1, stepmax)
+    if form == 2 or a == b: return str(a)
+    if form == 3: return "%d-%d" % (a, b)
+    if form == 4: return "%d-%d/%d" % (a, b, rng.randint(1, b - a))
+    if form == 5: return "%d,%d" % (a, b)
+    return "%d,*/%d" % (a, rng.randint(2, stepmax))
+mins = sorted({0, 30, 45, 59, l0.minute, (l0.minute + 1) % 60, l1.minute, (l1.minute + 1) % 60, rng.randrange(60)})
+hours = sorted({l0.hour, (l0.hour + 1) % 24, l1.hour, (l1.hour + 1) % 24})
+days = sorted({l0.day, l1.day})
+for k in range(14):
+    m = rng_field(mins, 0, 59, 15)
+    h = rng_field(hours, 0, 23, 4)
+    dom = rng.choice(["*"] * 5 + [str(days[0]), str(days[-1]), "*/2", "%d-%d" % (days[0], days[-1])])
+    mon = rng.choice(["*"] * 6 + [str(l0.month)])
+    if mon != "*" and dom not in ("*", "*/2"):
+        dom = str(l0.day)
+    dow = rng.choice(["*"] * 5 + [str((l0.weekday() + 1) % 7), str((l1.weekday() + 1) % 7), "*/2", "1-5", "sun", "sat,sun"])
+    print("r%02d %s %s %s %s %s" % (k, m, h, dom, mon, dow))
+PY
+read -r rzone rstart <"$work/random.in"
+# (not through a pipe: the daemon must be a child of this shell for `wait`)
+scenario random "$rzone" "$rstart" 7 < <(tail -n +2 "$work/random.in")
+
 wait
 while read -r name; do check "$name"; done <"$work/order"
 
