@@ -471,7 +471,7 @@ int slack_post(const char *url, const char *json, const char *idem_key, int64_t 
 	if (cc != CURLE_OK) {
 		/* curl_easy_strerror names the failure without the URL */
 		snprintf(err, errlen, "network error: %s", curl_easy_strerror(cc));
-		rc = cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT ? 2 : 1;
+		rc = cc == CURLE_UNSUPPORTED_PROTOCOL || cc == CURLE_URL_MALFORMAT || cc == CURLE_TOO_MANY_REDIRECTS ? 2 : 1;
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);

@@ -6,6 +6,8 @@
 #ifndef VIGIL_TEST_FAKE_SLACK_H
 #define VIGIL_TEST_FAKE_SLACK_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdio.h>
