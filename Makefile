@@ -30,7 +30,15 @@ ifeq ($(origin CUDA),undefined)
 endif
 
 BUILD   := build
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+# V=1 shows every command
+ifeq ($(V),1)
+  Q :=
+  say =
+else
+  Q := @
+  say = @printf '  %-7s %s\n' '$(1)' '$(2)'
+endif
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CSTD    := -std=c11 -D_GNU_SOURCE
 INC     := -I.
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -pthread -g -MMD -MP
@@ -88,32 +96,37 @@ deps-test:
 	@tests/deps.sh test
 
 vigil: $(BUILD)/rel/supervisor/main.o $(REL_APP_OBJS) $(REL_LLM_OBJS)
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS)
+	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(CUDA_LIBS)
 
 # local_llm + kernels alone: libc, libm, pthreads, PCRE2, CUDA runtime.
 llm: vigil-llm
 vigil-llm: $(BUILD)/rel/local_llm/llm_main.o $(REL_LLM_OBJS)
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS_LLM) $(CUDA_LIBS)
+	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_LLM) $(CUDA_LIBS)
 
 $(BUILD)/rel/local_llm/%.o $(BUILD)/rel/kernels/%.o: CFLAGS_EXTRA = $(LLM_CFLAGS)
 $(BUILD)/test/local_llm/%.o $(BUILD)/test/kernels/%.o: CFLAGS_EXTRA = -O2
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_REL) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS_REL) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
 $(BUILD)/test/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
+	$(call say,CC-SAN,$<)
+	$(Q)$(CC) $(CFLAGS_TEST) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
 $(BUILD)/cu/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) $(CUDA_DEF) -c -o $@ $<
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) $(CUDA_DEF) -c -o $@ $<
 
 # Test build: a sanitized vigil for integration tests, one program per tests/*/test_*.c.
 $(BUILD)/test/vigil: $(BUILD)/test/supervisor/main.o $(TST_APP_OBJS) $(TST_LLM_OBJS)
-	$(CC) $(CFLAGS_TEST) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS)
+	$(call say,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS_TEST) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(CUDA_LIBS)
 $(BUILD)/test/tests/%: tests/%.c $(TST_APP_OBJS) $(TST_LLM_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) $(CUDA_DEF) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS) -lcmocka
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CFLAGS_TEST) $(CUDA_DEF) -o $@ $(filter %.c %.o,$^) $(LIBS_ALL) $(CUDA_LIBS) -lcmocka
 
 check-build: $(BUILD)/test/vigil $(TEST_BINS)
 

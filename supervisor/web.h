@@ -1,0 +1,50 @@
+/* supervisor/web.h — everything the HTTP server answers besides pings: the
+ * status page (/ and /checks/<slug>), the JSON API (/api/v1/...) and
+ * /metrics.  Called on the server's HTTP thread with the whole request body
+ * read (bounded); fills a response.  Nothing slow here. */
+#ifndef VIGIL_WEB_H
+#define VIGIL_WEB_H
+
+#include <stddef.h>
+
+#include "registry/registry.h"
+#include "supervisor/config.h"
+
+typedef struct web_req {
+	const char *method;        /* "GET", "POST", ... */
+	const char *path;          /* decoded path, no query */
+	const char *query;         /* raw query string or "" */
+	const char *authorization; /* Authorization header or NULL */
+	const char *cookie;        /* Cookie header or NULL */
+	const char *remote;        /* client address */
+	const unsigned char *body; /* request body (not NUL-terminated) */
+	size_t body_len;
+	int body_too_large;        /* the body exceeded the limit and was dropped */
+	int loopback;              /* the server listens on loopback only */
+	reg_db *db;                /* connection owned by the HTTP thread */
+	const vigil_config *cfg;
+	const char *(*arg)(void *ctx, const char *name); /* query argument lookup */
+	void *arg_ctx;
+} web_req;
+
+#define WEB_MAX_HEADERS 8
+typedef struct web_resp {
+	int status;
+	char *body;                /* malloc'd (free()d by the server) or NULL */
+	size_t body_len;
+	const char *content_type;
+	struct { const char *name; char value[256]; } headers[WEB_MAX_HEADERS];
+	int nheaders;
+} web_resp;
+
+/* Returns 1 when the path is handled (resp filled), 0 when not (server
+ * answers 404). */
+int web_handle(const web_req *req, web_resp *resp);
+/* Adds a response header (copied); silently ignores overflow past WEB_MAX_HEADERS. */
+void web_header(web_resp *resp, const char *name, const char *value);
+
+/* Counters the server feeds to /metrics; safe from any thread. */
+void web_count_ping(int kind /* reg_ping_kind */, int found);
+void web_observe_latency(double seconds);
+
+#endif
