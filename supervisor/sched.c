@@ -42,6 +42,7 @@
  * a moment earlier always wins.  A check that fails to evaluate is retried a
  * minute later instead of stopping the loop. */
 #include "supervisor/alerts.h"
+#include "crontab/crontab.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,23 @@ struct sched {
  * before it.  Returns 0, 1 when the schedule never fires again, -1 on error. */
 static int cron_slots(const reg_check *c, int64_t after, int64_t *next, int64_t *prev)
 {
-	(void)c; (void)after; (void)next; (void)prev;
-	return -1;   /* cron schedules arrive with crontab/ (see sched_expected) */
+	cron_expr e;
+	cron_error err;
+	if (cron_expr_parse(c->schedule, &e, &err)) return -1;
+	const cron_zone *z = cron_zone_get(c->tz[0] ? c->tz : "UTC", &err);
+	if (!z) return -1;
+	/* fire times are whole minutes: second resolution loses nothing */
+	int64_t a = after >= 0 ? after / 1000 : -((-after + 999) / 1000);
+	int64_t n = 0, p = 0;
+	int rc = cron_next_z(&e, z, a, &n);
+	if (rc == CRON_NEVER) return 1;
+	if (rc) return -1;
+	rc = cron_prev_z(&e, z, a + 1, &p);   /* at or before `after` */
+	if (rc == CRON_NEVER) p = 0;
+	else if (rc) return -1;
+	*next = n * 1000;
+	*prev = p * 1000;
+	return 0;
 }
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "supervisor/alerts.h"
+#include "crontab/crontab.h"
 
 #define T0 1800000000000LL   /* 2027-01-15 08:00:00 UTC */
 #define S 1000LL
@@ -396,6 +397,124 @@ static void test_many_checks_tick_cost(void **st)
 	sched_free(s);
 }
 
+/* ---- cron schedules -------------------------------------------------------------------- */
+
+static int64_t utc(const char *rfc)
+{
+	int64_t t;
+	assert_int_equal(cron_parse_rfc3339(rfc, &t), 0);
+	return t * 1000;
+}
+
+static int64_t add_cron(const char *slug, const char *expr, const char *tz, int64_t grace, int64_t created)
+{
+	reg_check c;
+	reg_check_init(&c);
+	snprintf(c.slug, sizeof c.slug, "%s", slug);
+	snprintf(c.schedule, sizeof c.schedule, "%s", expr);
+	snprintf(c.tz, sizeof c.tz, "%s", tz);
+	c.grace_s = grace;
+	assert_int_equal(reg_check_add(db, &c, created), REG_OK);
+	return c.id;
+}
+
+static void test_cron_early_window(void **st)
+{
+	(void)st;
+	add_cron("early", "0 * * * *", "UTC", 300, utc("2027-01-15T09:00:30Z"));
+	add_cron("tooearly", "0 * * * *", "UTC", 300, utc("2027-01-15T09:00:30Z"));
+	add_cron("late", "0 * * * *", "UTC", 300, utc("2027-01-15T09:00:30Z"));
+	ping("early", REG_PING_SUCCESS, -1, utc("2027-01-15T10:59:30Z"));     /* 30 s early: counts for 11:00 */
+	ping("tooearly", REG_PING_SUCCESS, -1, utc("2027-01-15T10:58:00Z"));  /* 120 s early: for 10:00 */
+	ping("late", REG_PING_SUCCESS, -1, utc("2027-01-15T11:04:00Z"));      /* late, within grace */
+	int64_t now = utc("2027-01-15T11:01:00Z");
+	assert_int_equal(decide_at("early", now, NULL).expected_ms, utc("2027-01-15T12:00:00Z"));
+	sched_decision d = decide_at("tooearly", now, NULL);
+	assert_int_equal(d.expected_ms, utc("2027-01-15T11:00:00Z"));
+	assert_int_equal(d.to, REG_GRACE);
+	assert_int_equal(d.next_deadline_ms, utc("2027-01-15T11:05:00Z"));
+	assert_int_equal(decide_at("late", utc("2027-01-15T11:05:00Z"), NULL).expected_ms, utc("2027-01-15T12:00:00Z"));
+	/* the early window is configurable */
+	cfg.early_window_ms = 10 * S;
+	assert_int_equal(decide_at("early", now, NULL).expected_ms, utc("2027-01-15T11:00:00Z"));
+	cfg.early_window_ms = 60 * S;
+}
+
+static void test_cron_never_pinged(void **st)
+{
+	(void)st;
+	add_cron("minutely", "* * * * *", "UTC", 30, utc("2027-01-15T10:00:30Z"));
+	sched_decision d = decide_at("minutely", utc("2027-01-15T10:00:59Z"), NULL);
+	assert_false(d.change);
+	assert_int_equal(d.next_deadline_ms, utc("2027-01-15T10:01:00Z"));
+	d = decide_at("minutely", utc("2027-01-15T10:01:00Z"), NULL);
+	assert_int_equal(d.to, REG_GRACE);
+	d = decide_at("minutely", utc("2027-01-15T10:01:30Z") - 1, NULL);
+	assert_int_equal(d.to, REG_GRACE);
+	d = decide_at("minutely", utc("2027-01-15T10:01:30Z"), NULL);
+	assert_int_equal(d.to, REG_DOWN);
+	assert_string_equal(d.reason, "never_pinged");
+}
+
+/* DST in Europe/London: 2027-03-28 01:00 UTC the clocks go 01:00 -> 02:00;
+ * 2027-10-31 01:00 UTC they go 02:00 -> 01:00. */
+static void test_cron_dst_days(void **st)
+{
+	(void)st;
+	/* spring: 01:30 local does not exist; Debian's cron runs the job at the
+	 * jump (02:00 BST = 01:00 UTC), so that is when it is expected */
+	add_cron("spring", "30 1 * * *", "Europe/London", 600, utc("2027-03-01T00:00:00Z"));
+	ping("spring", REG_PING_SUCCESS, -1, utc("2027-03-27T01:30:05Z"));
+	sched_decision d = decide_at("spring", utc("2027-03-28T00:59:59Z"), NULL);
+	assert_int_equal(d.expected_ms, utc("2027-03-28T01:00:00Z"));
+	assert_int_equal(d.next_deadline_ms, utc("2027-03-28T01:00:00Z"));
+	d = decide_at("spring", utc("2027-03-28T01:10:00Z"), NULL);
+	assert_int_equal(d.to, REG_DOWN);
+	ping("spring", REG_PING_SUCCESS, -1, utc("2027-03-28T01:00:20Z"));
+	d = decide_at("spring", utc("2027-03-28T01:10:00Z"), NULL);
+	assert_false(d.change);
+	assert_int_equal(d.expected_ms, utc("2027-03-29T00:30:00Z"));   /* 01:30 BST */
+
+	/* autumn: 01:30 local happens twice; a fixed-time job runs once, so the
+	 * second 01:30 must not be expected (no false alert) */
+	add_cron("autumn", "30 1 * * *", "Europe/London", 600, utc("2027-10-01T00:00:00Z"));
+	ping("autumn", REG_PING_SUCCESS, -1, utc("2027-10-31T00:30:10Z"));   /* 01:30 BST */
+	d = decide_at("autumn", utc("2027-10-31T01:45:00Z"), NULL);           /* after 01:30 GMT + grace */
+	assert_false(d.change);
+	assert_int_equal(d.expected_ms, utc("2027-11-01T01:30:00Z"));
+	/* a wildcard-hour job runs in both 01:xx hours: both are expected */
+	add_cron("hourly", "0 * * * *", "Europe/London", 300, utc("2027-10-01T00:00:00Z"));
+	ping("hourly", REG_PING_SUCCESS, -1, utc("2027-10-31T00:00:10Z"));   /* 01:00 BST */
+	assert_int_equal(decide_at("hourly", utc("2027-10-31T00:30:00Z"), NULL).expected_ms, utc("2027-10-31T01:00:00Z"));
+}
+
+static void test_bad_schedule_retries_later(void **st)
+{
+	(void)st;
+	reg_check c;
+	reg_check_init(&c);
+	snprintf(c.slug, sizeof c.slug, "bad");
+	snprintf(c.schedule, sizeof c.schedule, "61 * * * *");
+	c.created_ms = T0;
+	sched_decision d;
+	assert_int_equal(sched_decide(&c, T0 + 5 * S, NULL, &cfg, &d), -1);
+	assert_false(d.change);
+	assert_int_equal(d.next_deadline_ms, T0 + 65 * S);
+	snprintf(c.schedule, sizeof c.schedule, "0 * * * *");
+	snprintf(c.tz, sizeof c.tz, "Mars/Olympus");
+	assert_int_equal(sched_decide(&c, T0 + 5 * S, NULL, &cfg, &d), -1);
+	/* in the database: the bad row is pushed a minute on, the good one still runs */
+	add_cron("badrow", "0 * * * *", "Mars/Olympus", 60, T0);
+	add("goodrow", 60, 0, 0, T0);
+	sched *s = sched_new(db, &cfg);
+	sched_tick_out o;
+	assert_int_equal(sched_tick(s, T0 + 1 * S, 1000, &o), REG_OK);
+	assert_int_equal(get("badrow").next_deadline_ms, T0 + 61 * S);
+	assert_int_equal(sched_tick(s, T0 + 60 * S, 60000, &o), REG_OK);
+	assert_int_equal(get("goodrow").status, REG_DOWN);
+	sched_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -412,6 +531,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_running_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paused_never_alerts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_checks_tick_cost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cron_early_window, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cron_never_pinged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cron_dst_days, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_schedule_retries_later, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
