@@ -345,11 +345,22 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 
 	cJSON *ctx = cJSON_CreateObject(), *els = cJSON_CreateArray(), *el = cJSON_CreateObject();
 	if (!ctx || !els || !el) { cJSON_Delete(ctx); cJSON_Delete(els); cJSON_Delete(el); goto out; }
-	char foot[128];
-	snprintf(foot, sizeof foot, "vigil · message %s · summary: deterministic", key ? key : "-");
+	/* the footer names the message key and the outbox ids, so a repeat (the
+	 * at-least-once window, see outbox.c) is recognisable as one */
+	sbuf fb = {0};
+	sb_addf(&fb, "vigil · message %s · summary: deterministic", key ? key : "-");
+	if (n && n <= 30) {
+		sb_add(&fb, " · alerts");
+		for (size_t i = 0; i < n; i++) sb_addf(&fb, " #%lld", (long long)items[i].alert_id);
+	} else if (n) {
+		sb_addf(&fb, " · %zu alerts #%lld to #%lld", n, (long long)items[0].alert_id, (long long)items[n - 1].alert_id);
+	}
+	char *foot = sb_take(&fb);
+	if (!foot) { cJSON_Delete(ctx); cJSON_Delete(els); cJSON_Delete(el); goto out; }
 	cJSON_AddStringToObject(ctx, "type", "context");
 	cJSON_AddStringToObject(el, "type", "mrkdwn");
 	cJSON_AddStringToObject(el, "text", foot);
+	free(foot);
 	cJSON_AddItemToArray(els, el);
 	cJSON_AddItemToObject(ctx, "elements", els);
 	cJSON_AddItemToArray(blocks, ctx);

@@ -20,6 +20,8 @@ enum { FS_OK = 0, FS_500, FS_429, FS_404, FS_REDIRECT, FS_HANG };
 typedef struct fs_req {
 	char *body;
 	char key[64];
+	char method[8];
+	char path[128];
 	long long at_ms;          /* CLOCK_REALTIME when it arrived */
 	int answered;             /* the status we answered */
 } fs_req;
@@ -33,6 +35,7 @@ typedef struct fake_slack {
 	int retry_after;          /* seconds, for FS_429 */
 	int fail_next;            /* answer `mode` this many times, then 200; -1 always */
 	int hang_release;         /* set to end hanging requests */
+	int delay_ms;             /* answer 200s after this long (widens the in-flight window) */
 	fs_req *reqs;
 	int n, cap;
 	int n_ok;                 /* answered 2xx */
@@ -51,7 +54,7 @@ typedef struct fs_conn { char *buf; size_t n; } fs_conn;
 static enum MHD_Result fs_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *data, size_t *data_size, void **con_cls)
 {
-	(void)url; (void)version;
+	(void)version;
 	fake_slack *fs = cls;
 	fs_conn *cc = *con_cls;
 	if (!cc) {
@@ -84,14 +87,20 @@ static enum MHD_Result fs_handler(void *cls, struct MHD_Connection *c, const cha
 	r->body = cc->buf ? cc->buf : strdup("");
 	cc->buf = NULL;
 	snprintf(r->key, sizeof r->key, "%s", key ? key : "");
+	snprintf(r->method, sizeof r->method, "%s", method);
+	snprintf(r->path, sizeof r->path, "%s", url);
 	r->at_ms = fs_now_ms();
 	int idx = fs->n - 1;
 	pthread_cond_broadcast(&fs->cv);
 	if (mode == FS_HANG) {
 		while (!fs->hang_release) pthread_cond_wait(&fs->cv, &fs->mu);
 	}
-	int retry_after = fs->retry_after;
+	int retry_after = fs->retry_after, delay = fs->delay_ms;
 	pthread_mutex_unlock(&fs->mu);
+	if (delay > 0 && mode == FS_OK) {
+		struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+	}
 
 	const char *txt = "ok";
 	unsigned status = 200;
