@@ -135,6 +135,10 @@ typedef struct alerts_outbox_stats {
 } alerts_outbox_stats;
 /* For `vigil status`. */
 int alerts_outbox_stats_get(reg_db *db, alerts_outbox_stats *st);
+/* One line for `vigil status` ("alerts: 2 waiting to be sent, 1 failed
+ * permanently (last error: HTTP 404: no_service)"); "" when every alert was
+ * delivered.  Returns 0 or a REG_E* code. */
+int alerts_status_text(reg_db *db, char *buf, size_t n);
 
 /* One alert of a batch, with the facts the message shows. */
 typedef struct alert_item {

@@ -29,6 +29,7 @@
 #include "supervisor/alerts.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,5 +434,34 @@ int alerts_outbox_stats_get(reg_db *db, alerts_outbox_stats *s)
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(s->last_error, sizeof s->last_error, "%s", (const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
+	return REG_OK;
+}
+
+static void part(char *buf, size_t n, size_t *k, const char **sep, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void part(char *buf, size_t n, size_t *k, const char **sep, const char *fmt, ...)
+{
+	if (*k >= n) return;
+	*k += (size_t)snprintf(buf + *k, n - *k, "%s", *sep);
+	*sep = ", ";
+	if (*k >= n) return;
+	va_list ap;
+	va_start(ap, fmt);
+	*k += (size_t)vsnprintf(buf + *k, n - *k, fmt, ap);
+	va_end(ap);
+}
+
+int alerts_status_text(reg_db *db, char *buf, size_t n)
+{
+	buf[0] = '\0';
+	alerts_outbox_stats s;
+	int rc = alerts_outbox_stats_get(db, &s);
+	if (rc) return rc;
+	size_t k = 0;
+	const char *sep = "alerts: ";
+	if (s.pending + s.sending) part(buf, n, &k, &sep, "%lld waiting to be sent", (long long)(s.pending + s.sending));
+	if (s.held) part(buf, n, &k, &sep, "%lld held by mutes", (long long)s.held);
+	if (s.failed) part(buf, n, &k, &sep, "%lld failed permanently", (long long)s.failed);
+	if (s.last_error[0] && (s.failed || s.sending)) part(buf, n, &k, &sep, "last error: %s", s.last_error);
 	return REG_OK;
 }

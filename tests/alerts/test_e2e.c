@@ -213,6 +213,11 @@ static void test_permanent_failure_recorded(void **st)
 	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
 	assert_true(log_contains("failed permanently"));
 	assert_false(log_contains("SECRETWEBHOOKTOKEN"));
+	/* shown by `vigil status` */
+	const char *args[] = { "--db", db, "status", NULL };
+	char out[8192], err[1024];
+	assert_int_equal(vt_vigil(args, out, sizeof out, err, sizeof err), 0);
+	assert_non_null(strstr(out, "alerts: 1 failed permanently, last error: HTTP 404: no_service"));
 }
 
 static void test_mute_holds_then_alerts(void **st)
