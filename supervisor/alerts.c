@@ -155,6 +155,7 @@ static void *sched_main(void *arg)
 		db = NULL;
 		wait_until(a, &a->kick_sched, clock_ms(CLOCK_MONOTONIC) + 5000);
 	}
+	int64_t last_alert = -1;
 	while (!a->stop) {
 		int64_t now = clock_ms(CLOCK_REALTIME), mono = clock_ms(CLOCK_MONOTONIC);
 		sched_tick_out o;
@@ -168,7 +169,9 @@ static void *sched_main(void *arg)
 			if (o.gap) alog(NULL, "scheduler: vigil was not watching for a while (restart, sleep or clock jump); "
 			                      "checks due in that gap are marked unknown");
 			if (o.backward) alog(NULL, "scheduler: the wall clock went back; deadlines recomputed");
-			if (o.alerts) kick(a, &a->kick_send);
+			/* new outbox rows, ours or a ping's: wake the sender */
+			if (o.alerts || o.max_alert_id != last_alert) kick(a, &a->kick_send);
+			last_alert = o.max_alert_id;
 			wait = o.next_wake_ms - now;
 			if (wait < 0) wait = 0;
 		}
@@ -296,8 +299,7 @@ void alerts_notify(vigil_alerts *a, int64_t check_id)
 	(void)check_id;   /* the ping's transaction reset its deadline (trigger) */
 	if (!a) return;
 	pthread_mutex_lock(&a->mu);
-	a->kick_sched = 1;
-	a->kick_send = 1;   /* a fail ping may have written an outbox row */
+	a->kick_sched = 1;   /* it wakes the sender when the ping wrote an outbox row */
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 }

@@ -98,6 +98,7 @@ typedef struct sched_tick_out {
 	int evaluated, flips, alerts;
 	int gap;                    /* a gap was detected at this tick */
 	int backward;               /* the clock went back since the last tick */
+	int64_t max_alert_id;       /* newest outbox row (a change means: wake the sender) */
 } sched_tick_out;
 /* *out is freed with sched_free(); db stays the caller's. */
 sched *sched_new(reg_db *db, const alerts_cfg *cfg);

@@ -124,6 +124,9 @@ static int hold_and_release(outbox *o, int64_t now, outbox_step_out *out)
 {
 	reg_db *db = o->db;
 	sqlite3 *h = reg_sqlite(db);
+	/* nothing pending or held: no transaction (no write lock) at all */
+	if (query_i64(db, "SELECT EXISTS(SELECT 1 FROM alerts WHERE state IN ('pending','held'))", 0, 1) == 0)
+		return REG_OK;
 	int rc = reg_begin(db);
 	if (rc) return rc;
 	rc = exec1(db, "UPDATE alerts SET state='held', last_error='held: the check is muted' "

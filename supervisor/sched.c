@@ -60,7 +60,7 @@ struct sched {
 	int64_t last_now, last_mono;
 	int64_t planned_wake;      /* latest time the caller was asked to wake us */
 	int64_t alive_written;
-	sqlite3_stmt *q_unsched, *q_due, *q_min, *q_reset_all;
+	sqlite3_stmt *q_unsched, *q_due, *q_min, *q_reset_all, *q_maxalert;
 };
 
 /* ---- expected runs ----------------------------------------------------------- */
@@ -191,6 +191,7 @@ sched *sched_new(reg_db *db, const alerts_cfg *cfg)
 	                          -1, &s->q_min, NULL);
 	bad |= sqlite3_prepare_v2(h, "UPDATE checks SET next_deadline_ms = 0 WHERE next_deadline_ms <> 0 AND paused = 0",
 	                          -1, &s->q_reset_all, NULL);
+	bad |= sqlite3_prepare_v2(h, "SELECT coalesce(max(id), 0) FROM alerts", -1, &s->q_maxalert, NULL);
 	if (bad) { sched_free(s); return NULL; }
 	return s;
 }
@@ -202,6 +203,7 @@ void sched_free(sched *s)
 	sqlite3_finalize(s->q_due);
 	sqlite3_finalize(s->q_min);
 	sqlite3_finalize(s->q_reset_all);
+	sqlite3_finalize(s->q_maxalert);
 	free(s);
 }
 
@@ -233,14 +235,17 @@ static int drain(sched *s, sqlite3_stmt *q, int with_now, int64_t now, const sch
 {
 	for (int round = 0; round < 100000; round++) {
 		int64_t ids[BATCH];
-		int n = 0, rc = reg_begin(s->db);
-		if (rc) return rc;
+		int n = 0, rc;
+		/* read outside any transaction: an idle tick takes no write lock;
+		 * each row is re-read inside the transaction before it is judged */
 		sqlite3_reset(q);
 		if (with_now) { sqlite3_bind_int64(q, 1, now); sqlite3_bind_int(q, 2, BATCH); }
 		else sqlite3_bind_int(q, 1, BATCH);
-		int src;
-		while (n < BATCH && (src = sqlite3_step(q)) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(q, 0);
+		while (n < BATCH && sqlite3_step(q) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(q, 0);
 		sqlite3_reset(q);
+		if (n == 0) return REG_OK;
+		rc = reg_begin(s->db);
+		if (rc) return rc;
 		for (int i = 0; i < n; i++) {
 			rc = eval_one(s, ids[i], now, gap, out);
 			if (rc == REG_EBUSY || rc == REG_EIO) break;
@@ -318,6 +323,9 @@ int sched_tick(sched *s, int64_t now, int64_t mono, sched_tick_out *out)
 		if (m < next) next = m;
 	}
 	sqlite3_reset(s->q_min);
+	sqlite3_reset(s->q_maxalert);
+	if (sqlite3_step(s->q_maxalert) == SQLITE_ROW) out->max_alert_id = sqlite3_column_int64(s->q_maxalert, 0);
+	sqlite3_reset(s->q_maxalert);
 	if (next <= now) next = now + 1;
 	/* the alive mark must not go stale by more than its period */
 	if (next > s->alive_written + ALIVE_EVERY_MS) next = max64(now + 1, s->alive_written + ALIVE_EVERY_MS);

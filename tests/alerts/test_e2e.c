@@ -130,9 +130,10 @@ static int64_t sql_i(const char *fmt, const char *slug)
 static void test_deadline_batching_recovery(void **st)
 {
 	(void)st;
-	add_check("e2e-a", "2s", "1s");
-	add_check("e2e-b", "2s", "1s");
-	add_check("e2e-c", "2s", "1s");
+	/* period 3 s + grace 1 s: the deadline is 4 s after the last success */
+	add_check("e2e-a", "3s", "1s");
+	add_check("e2e-b", "3s", "1s");
+	add_check("e2e-c", "3s", "1s");
 	start(1);
 	ping("e2e-a", NULL);
 	ping("e2e-b", NULL);
@@ -146,12 +147,12 @@ static void test_deadline_batching_recovery(void **st)
 		int64_t anchor = sql_i("SELECT last_success_ms FROM checks WHERE slug='%s'", slugs[i]);
 		int64_t fl = sql_i("SELECT f.created_ms FROM flips f JOIN checks c ON c.id=f.check_id "
 		                   "WHERE c.slug='%s' AND f.new_status=3", slugs[i]);
-		assert_true(fl >= anchor + 3000);
-		assert_true(fl < anchor + 3000 + 400);
+		assert_true(fl >= anchor + 4000);
+		assert_true(fl < anchor + 4000 + 1000);   /* woken at the deadline (slack for a loaded box) */
 		assert_non_null(strstr(fs->reqs[0].body, slugs[i]));   /* one message for all three */
 	}
-	assert_true(at >= a0 + 3000 + 1000);          /* not before deadline + grace (+ the window) */
-	assert_true(at <= a1 + 3000 + 1000 + 1500);
+	assert_true(at >= a0 + 4000 + 1000);          /* not before deadline + grace (+ the window) */
+	assert_true(at <= a1 + 4000 + 1000 + 3000);
 	assert_non_null(strstr(fs->reqs[0].body, "3 checks down"));
 	assert_non_null(strstr(fs->reqs[0].body, "Last success:"));
 	assert_null(strstr(fs->reqs[0].body, "never pinged"));
@@ -168,10 +169,10 @@ static void test_deadline_batching_recovery(void **st)
 static void test_retries_until_webhook_recovers(void **st)
 {
 	(void)st;
-	add_check("flaky", "1s", "0");
+	add_check("flaky", "1h", "0");   /* a fail ping, no deadline race */
 	fs_set(fs, FS_500, 3, 0);
 	start(1);
-	ping("flaky", NULL);
+	ping("flaky", "fail");
 	assert_int_equal(fs_wait(fs, 4, 20000), 4);
 	for (int i = 1; i < 4; i++) {
 		assert_string_equal(fs->reqs[i].key, fs->reqs[0].key);
@@ -186,10 +187,10 @@ static void test_retries_until_webhook_recovers(void **st)
 static void test_429_retry_after_honoured(void **st)
 {
 	(void)st;
-	add_check("limited", "1s", "0");
+	add_check("limited", "1h", "0");   /* a fail ping, no deadline race */
 	fs_set(fs, FS_429, 1, 2);
 	start(1);
-	ping("limited", NULL);
+	ping("limited", "fail");
 	assert_int_equal(fs_wait(fs, 2, 20000), 2);
 	assert_true(fs->reqs[1].at_ms - fs->reqs[0].at_ms >= 1950);
 	assert_string_equal(fs->reqs[1].key, fs->reqs[0].key);
@@ -200,14 +201,14 @@ static void test_429_retry_after_honoured(void **st)
 static void test_permanent_failure_recorded(void **st)
 {
 	(void)st;
-	add_check("gone", "1s", "0");
+	add_check("gone", "1h", "0");   /* a fail ping, no deadline race */
 	fs_set(fs, FS_404, -1, 0);
 	start(1);
-	ping("gone", NULL);
+	ping("gone", "fail");
 	assert_int_equal(await_q("SELECT count(*) FROM alerts WHERE state='failed' AND "
 	                         "last_error LIKE 'HTTP 404: no_service%'", 1, 15000), 1);
 	assert_int_equal(fs->n, 1);
-	/* a second down flip after a recovery is a new alert; the failed one is not retried */
+	/* the failed alert is not retried */
 	vt_sleep_ms(1000);
 	assert_int_equal(fs->n, 1);
 	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
@@ -224,14 +225,15 @@ static void test_mute_holds_then_alerts(void **st)
 {
 	(void)st;
 	add_check("muted", "1s", "0");
-	start(1);
-	ping("muted", NULL);
-	const char *args[] = { "--db", db, "check", "mute", "muted", "--for", "4s", "--reason", "disk swap", NULL };
+	/* muted before anything can go down (however slow this machine is) */
+	const char *args[] = { "--db", db, "check", "mute", "muted", "--for", "6s", "--reason", "disk swap", NULL };
 	char out[512], err[512];
 	assert_int_equal(vt_vigil(args, out, sizeof out, err, sizeof err), 0);
 	int64_t until = q("SELECT mute_until_ms FROM checks WHERE slug='muted'");
 	assert_true(until > 0);
-	assert_int_equal(await_q("SELECT count(*) FROM alerts WHERE state='held'", 1, 8000), 1);
+	start(1);
+	ping("muted", NULL);
+	assert_int_equal(await_q("SELECT count(*) > 0 FROM alerts WHERE state='held'", 1, 8000), 1);
 	assert_int_equal(fs->n, 0);
 	assert_int_equal(fs_wait(fs, 1, 15000), 1);
 	assert_true(fs->reqs[0].at_ms >= until);

@@ -450,7 +450,7 @@ static void test_threads_alert_after_deadline(void **st)
 	assert_int_equal(fs_wait(fs, 1, 10000), 1);
 	long long at = fs->reqs[0].at_ms;
 	assert_true(at >= now + 2000);            /* not before deadline + grace */
-	assert_true(at < now + 2000 + 200 + 1500); /* window + scheduling slack */
+	assert_true(at < now + 2000 + 200 + 3000); /* window + scheduling slack (loaded box) */
 	assert_non_null(strstr(fs->reqs[0].body, "quick"));
 	assert_non_null(strstr(fs->reqs[0].body, "never pinged"));
 	/* the row is marked sent once the 2xx is in (await it, bounded) */
