@@ -150,6 +150,8 @@ typedef struct alert_item {
 	char *output;               /* last lines of the newest ping output (malloc'd), NULL none */
 	int output_cut;             /* output had more lines or bytes than shown */
 	int mute_ended;             /* held while muted, sent because still down after */
+	char facts[768];            /* never pinged: what vigil knows (last crontab apply,
+	                             * the script's ping call, similar orphan slugs); "" none */
 } alert_item;
 void alert_items_free(alert_item *items, size_t n);
 

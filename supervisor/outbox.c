@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OUTPUT_LINES 12
@@ -201,6 +202,72 @@ static void output_tail(reg_db *db, alert_item *it)
 	reg_pings_free(p, n);
 }
 
+static int edit_distance_le2(const char *a, const char *b)
+{
+	/* bounded Levenshtein: 1 when a and b are within 2 edits */
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > lb + 2 || lb > la + 2 || la > 64 || lb > 64) return 0;
+	int d[65][65];
+	for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+	for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			int m = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < m) m = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < m) m = d[i][j - 1] + 1;
+			d[i][j] = m;
+		}
+	return d[la][lb] <= 2;
+}
+
+/* "Never pinged": what vigil knows that may explain it. */
+static void never_pinged_facts(reg_db *db, alert_item *it)
+{
+	const reg_check *c = &it->check;
+	size_t k = 0, n = sizeof it->facts;
+	char *f = it->facts;
+	char t[40];
+	int64_t applied = query_i64(db, "SELECT max(created_ms) FROM crontab_revisions WHERE kind='apply'", 0, 0);
+	if (c->source[0] && !strcmp(c->source, "crontab")) {
+		if (applied > 0) {
+			time_t s = (time_t)(applied / 1000);
+			struct tm tm;
+			gmtime_r(&s, &tm);
+			strftime(t, sizeof t, "%Y-%m-%d %H:%M:%S UTC", &tm);
+			k += (size_t)snprintf(f + k, n - k, "Last crontab apply: %s. ", t);
+		} else {
+			k += (size_t)snprintf(f + k, n - k, "No crontab apply on record. ");
+		}
+	}
+	if (c->script[0] && k < n) {
+		FILE *sf = fopen(c->script, "r");
+		if (!sf) k += (size_t)snprintf(f + k, n - k, "Script %s cannot be read. ", c->script);
+		else {
+			char *buf = malloc(1 << 20);
+			size_t got = buf ? fread(buf, 1, (1 << 20) - 1, sf) : 0;
+			if (buf) buf[got] = '\0';
+			int has = buf && strstr(buf, c->slug) != NULL;
+			k += (size_t)snprintf(f + k, n - k, "Script %s %s the slug. ", c->script,
+			                      has ? "mentions" : "does not mention (no ping call?)");
+			free(buf);
+			fclose(sf);
+		}
+	}
+	reg_orphan *o = NULL;
+	size_t no = 0;
+	if (k < n && reg_orphan_list(db, &o, &no) == REG_OK) {
+		int shown = 0;
+		for (size_t i = 0; i < no && k < n && shown < 3; i++) {
+			if (!edit_distance_le2(o[i].slug, c->slug)) continue;
+			k += (size_t)snprintf(f + k, n - k, "%sPings arrived for the unknown slug \"%s\" (%lld)",
+			                      shown ? "; " : "", o[i].slug, (long long)o[i].count);
+			shown++;
+		}
+		if (shown && k < n) k += (size_t)snprintf(f + k, n - k, ": a typo in the job's ping?");
+		free(o);
+	}
+}
+
 /* Loads the batch KEY.  *items malloc'd: alert_items_free(). */
 static int load_batch(outbox *o, const char *key, alert_item **items, size_t *n)
 {
@@ -235,6 +302,7 @@ static int load_batch(outbox *o, const char *key, alert_item **items, size_t *n)
 		(*n)++;
 		if (reg_check_get_id(o->db, cid, &it->check) != REG_OK) { it->check.id = cid; snprintf(it->check.slug, sizeof it->check.slug, "#%lld", (long long)cid); continue; }
 		if (it->new_status != REG_UP && it->new_status != REG_UNKNOWN) output_tail(o->db, it);
+		if (!strcmp(it->reason, "never_pinged") && it->check.last_ping_ms == 0) never_pinged_facts(o->db, it);
 	}
 	sqlite3_finalize(st);
 	if (!rc && src != SQLITE_DONE) rc = REG_EIO;

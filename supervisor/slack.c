@@ -182,6 +182,10 @@ static void check_details(sbuf *b, const alert_item *it, const char *const *scru
 		if (c->last_ping_ms == 0) {
 			fmt_time(c->created_ms, t2, sizeof t2);
 			sb_addf(b, "No ping of any kind on record; check created %s\n", t2);
+			if (it->facts[0]) {
+				char *f = clean(it->facts, scrub, 1);
+				if (f) { sb_addf(b, "%s\n", f); free(f); }
+			}
 		}
 	}
 	if (c->last_ping_ms > 0 && !is_recovery(it)) {

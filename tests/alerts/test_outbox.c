@@ -125,6 +125,7 @@ static void test_batching_window(void **st)
 {
 	(void)st;
 	int64_t a = add("alpha", T0), b = add("beta", T0), c = add("gamma", T0);
+	ping("alpah", REG_PING_SUCCESS, -1, NULL, T0 - 5000);   /* an orphan: a typo of alpha */
 	flip(a, REG_NEW, REG_DOWN, "never_pinged", T0);
 	flip(b, REG_NEW, REG_DOWN, "late", T0 + 200);
 	flip(c, REG_NEW, REG_DOWN, "late", T0 + 400);
@@ -143,6 +144,7 @@ static void test_batching_window(void **st)
 	assert_non_null(strstr(body, "gamma"));
 	assert_non_null(strstr(body, "3 checks down"));
 	assert_non_null(strstr(body, "No ping of any kind on record"));
+	assert_non_null(strstr(body, "Pings arrived for the unknown slug \\\"alpah\\\" (1): a typo"));
 	assert_non_null(strstr(body, fs->reqs[0].key));   /* the key is in the footer */
 	assert_int_equal(strlen(fs->reqs[0].key), 16);
 	assert_int_equal(q("SELECT count(*) FROM alerts WHERE state='sent' AND sent_ms > 0"), 3);
@@ -427,6 +429,37 @@ static void test_gap_digest_and_big_batch(void **st)
 	cfg.batch_max = 200;
 }
 
+static void test_never_pinged_says_what_vigil_knows(void **st)
+{
+	(void)st;
+	char script[160];
+	snprintf(script, sizeof script, "%s/job.sh", dir);
+	FILE *f = fopen(script, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho backing up\n");
+	fclose(f);
+	reg_check c;
+	reg_check_init(&c);
+	snprintf(c.slug, sizeof c.slug, "backup");
+	snprintf(c.schedule, sizeof c.schedule, "0 3 * * *");
+	snprintf(c.source, sizeof c.source, "crontab");
+	snprintf(c.script, sizeof c.script, "%s", script);
+	snprintf(c.crontab_line, sizeof c.crontab_line, "0 3 * * * %s # vigil:backup", script);
+	assert_int_equal(reg_check_add(db, &c, T0), REG_OK);
+	flip(c.id, REG_NEW, REG_DOWN, "never_pinged", T0);
+	outbox *o = ob();
+	outbox_step_out r;
+	assert_int_equal(outbox_step(o, T0 + 1000, &r), REG_OK);
+	assert_int_equal(r.sent, 1);
+	const char *p = fs->reqs[0].body;
+	assert_non_null(strstr(p, "never pinged"));
+	assert_non_null(strstr(p, "No crontab apply on record."));
+	assert_non_null(strstr(p, "does not mention (no ping call?)"));
+	assert_non_null(strstr(p, "Crontab: `0 3 * * * "));
+	assert_non_null(strstr(p, "Schedule: `0 3 * * *` (UTC)"));
+	outbox_free(o);
+}
+
 /* The threads: a real scheduler and sender, the real clock. */
 static void test_threads_alert_after_deadline(void **st)
 {
@@ -476,6 +509,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_and_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crashed_batch_resent_with_its_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_digest_and_big_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_never_pinged_says_what_vigil_knows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads_alert_after_deadline, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
