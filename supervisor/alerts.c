@@ -207,10 +207,12 @@ static void *send_main(void *arg)
 			wait = 1000;
 		} else {
 			if (so.next_wake_ms <= now) continue;
-			/* wake at the next due batch, or soon enough to notice mutes
-			 * changed by another process */
-			wait = so.next_wake_ms == INT64_MAX ? a->cfg.rescan_ms : so.next_wake_ms - now;
-			if (wait > a->cfg.rescan_ms) wait = a->cfg.rescan_ms;
+			/* wake at the next due batch; new outbox rows kick us (the
+			 * scheduler sees them); while alerts are held, look every
+			 * rescan interval for a mute lifted by another process */
+			int64_t cap = so.held_total ? a->cfg.rescan_ms : 60000;
+			wait = so.next_wake_ms == INT64_MAX ? cap : so.next_wake_ms - now;
+			if (wait > cap) wait = cap;
 		}
 		wait_until(a, &a->kick_send, mono + wait);
 	}

@@ -115,6 +115,7 @@ typedef struct outbox_step_out {
 	int64_t next_wake_ms;       /* when there is work again; INT64_MAX none */
 	int sent, retried, failed, held, released, logged;
 	int http_status;            /* of the last POST, 0 none */
+	int64_t held_total;         /* alerts held by mutes now (their mutes may be lifted elsewhere) */
 } outbox_step_out;
 /* *out is freed with outbox_free(); db stays the caller's.  stop (may be
  * NULL) aborts a request in flight when it becomes non-zero. */
@@ -155,9 +156,11 @@ typedef struct alert_item {
 } alert_item;
 void alert_items_free(alert_item *items, size_t n);
 
-/* The summary paragraph of a message, malloc'd.  Today the deterministic
- * summary; the summarizer (local_llm) plugs in here and only here. */
-char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms);
+/* The summary paragraph of a message, malloc'd; *kind says which summary it
+ * is ("deterministic", or the model's once verified), shown in the footer.
+ * Today the deterministic summary; the summarizer (local_llm) plugs in here
+ * and only here (slack.c). */
+char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind);
 char *alerts_summary_deterministic(const alert_item *items, size_t n);
 
 /* Builds the Slack message: Block Kit blocks plus the plain `text` fallback.
@@ -165,7 +168,8 @@ char *alerts_summary_deterministic(const alert_item *items, size_t n);
  * "[redacted]" wherever it would appear.  gap_from_ms is the start of the gap
  * the `unknown` flips come from (0 unknown).  Returns malloc'd JSON; *text
  * (when not NULL) receives the malloc'd plain text. */
-char *slack_render(const alert_item *items, size_t n, const char *summary, const char *key,
+char *slack_render(const alert_item *items, size_t n, const char *summary, const char *summary_kind,
+                   const char *key,
                    int64_t gap_from_ms, const char *const *scrub, char **text);
 
 /* One POST of a JSON body to URL.  *status is the HTTP status (0: no answer),

@@ -36,7 +36,7 @@ int cli_alert(int argc, char **argv, vigil_global *g)
 	snprintf(key, sizeof key, "test-%lld", (long long)ts.tv_sec);
 	const char *summary = "This is a test message from vigil: alerts reach this channel.";
 	const char *scrub[] = { cfg.webhook, NULL };
-	char *text = NULL, *json = slack_render(NULL, 0, summary, key, 0, scrub, &text);
+	char *text = NULL, *json = slack_render(NULL, 0, summary, NULL, key, 0, scrub, &text);
 	if (!json) { fprintf(stderr, "vigil alert test: out of memory\n"); return VIGIL_EXIT_INTERNAL; }
 	int rc;
 	if (!cfg.webhook[0]) {

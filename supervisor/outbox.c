@@ -329,9 +329,10 @@ static int send_batch(outbox *o, const char *key, int64_t now, outbox_step_out *
 	char gapbuf[32] = "";
 	int64_t gap_from = 0;
 	if (reg_setting_get(o->db, "sched.gap_from_ms", gapbuf, sizeof gapbuf) == REG_OK) gap_from = strtoll(gapbuf, NULL, 10);
-	char *summary = alerts_summarize(items, n, now);
+	const char *kind = "deterministic";
+	char *summary = alerts_summarize(items, n, now, &kind);   /* the summarizer's one call site */
 	const char *scrub[] = { o->cfg.webhook, o->ping_key, NULL };
-	char *json = slack_render(items, n, summary, key, gap_from, scrub, NULL);
+	char *json = slack_render(items, n, summary, kind, key, gap_from, scrub, NULL);
 	int attempts = (int)query_i64(o->db, "SELECT max(attempts) FROM alerts WHERE batch_key=(SELECT batch_key FROM alerts WHERE id=?1)",
 	                              items[0].alert_id, 0) + 1;
 	long status = 0;
@@ -394,7 +395,7 @@ static int log_pending(outbox *o, outbox_step_out *out)
 		it.new_status = (reg_status)sqlite3_column_int(st, 4);
 		snprintf(it.reason, sizeof it.reason, "%s", (const char *)sqlite3_column_text(st, 5));
 		if (reg_check_get_id(o->db, sqlite3_column_int64(st, 6), &it.check) != REG_OK) continue;
-		char *text = NULL, *json = slack_render(&it, 1, NULL, "-", 0, scrub, &text);
+		char *text = NULL, *json = slack_render(&it, 1, NULL, NULL, "-", 0, scrub, &text);
 		if (text) {
 			for (char *p = text; *p; p++) if (*p == '\n') *p = ' ';
 			logf_(o, "alert (no webhook configured, kept pending): %s", text);
@@ -480,6 +481,7 @@ wake:;
 	if (t >= 0 && t < w) w = t;
 	if (w != INT64_MAX && w <= now) w = now + 1;
 	out->next_wake_ms = w;
+	out->held_total = query_i64(o->db, "SELECT count(*) FROM alerts WHERE state='held'", 0, 0);
 	return rc;
 }
 

@@ -139,9 +139,10 @@ char *alerts_summary_deterministic(const alert_item *items, size_t n)
 /* The one place the summarizer plugs in (branch `summarizer`): it must return
  * a verified summary or fall back to the deterministic one, within its own
  * time limit, and say which of the two it produced. */
-char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms)
+char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind)
 {
 	(void)now_ms;
+	*kind = "deterministic";
 	return alerts_summary_deterministic(items, n);
 }
 
@@ -251,7 +252,8 @@ static cJSON *section(const char *mrkdwn)
 	return s;
 }
 
-char *slack_render(const alert_item *items, size_t n, const char *summary, const char *key,
+char *slack_render(const alert_item *items, size_t n, const char *summary, const char *summary_kind,
+                   const char *key,
                    int64_t gap_from_ms, const char *const *scrub, char **text_out)
 {
 	if (text_out) *text_out = NULL;
@@ -352,7 +354,8 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 	/* the footer names the message key and the outbox ids, so a repeat (the
 	 * at-least-once window, see outbox.c) is recognisable as one */
 	sbuf fb = {0};
-	sb_addf(&fb, "vigil · message %s · summary: deterministic", key ? key : "-");
+	sb_addf(&fb, "vigil · message %s", key ? key : "-");
+	if (summary && summary_kind) sb_addf(&fb, " · summary: %s", summary_kind);
 	if (n && n <= 30) {
 		sb_add(&fb, " · alerts");
 		for (size_t i = 0; i < n; i++) sb_addf(&fb, " #%lld", (long long)items[i].alert_id);
