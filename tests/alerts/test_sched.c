@@ -172,6 +172,50 @@ static void test_max_runtime_vs_grace(void **st)
 	assert_int_equal(d.next_deadline_ms, T0 + 3900 * S);
 }
 
+static void test_direct_and_remaining_transitions(void **st)
+{
+	(void)st;
+	/* new, judged only after deadline + grace (a late wake below the gap
+	 * threshold): straight to down, never pinged */
+	add("n", 60, 30, 0, T0);
+	sched_decision d = decide_at("n", T0 + 95 * S, NULL);
+	assert_int_equal(d.to, REG_DOWN);
+	assert_string_equal(d.reason, "never_pinged");
+	assert_true(d.alert);
+	/* started without a max runtime: the start covers the slot; the next
+	 * slot is expected from it, and missing it is grace, then down */
+	add("s", 60, 30, 0, T0);
+	ping("s", REG_PING_START, -1, T0 + 10 * S);
+	d = decide_at("s", T0 + 70 * S, NULL);
+	assert_int_equal(d.to, REG_GRACE);
+	assert_false(d.alert);
+	/* unknown: grace then down from the slot after the mark */
+	reg_check u = get("n");
+	u.status = REG_UNKNOWN;
+	u.status_since_ms = T0 + 200 * S;
+	assert_int_equal(sched_decide(&u, T0 + 259 * S, NULL, &cfg, &d), 0);
+	assert_false(d.change);
+	assert_int_equal(d.next_deadline_ms, T0 + 260 * S);
+	assert_int_equal(sched_decide(&u, T0 + 260 * S, NULL, &cfg, &d), 0);
+	assert_int_equal(d.to, REG_GRACE);
+	assert_int_equal(sched_decide(&u, T0 + 290 * S, NULL, &cfg, &d), 0);
+	assert_int_equal(d.to, REG_DOWN);
+	/* a check in grace that gets its ping goes up through the ping path and
+	 * is judged from the new ping */
+	add("g", 60, 30, 0, T0);
+	ping("g", REG_PING_SUCCESS, -1, T0);
+	sched *sc = sched_new(db, &cfg);
+	sched_tick_out o;
+	assert_int_equal(sched_tick(sc, T0 + 60 * S, 60000, &o), REG_OK);
+	assert_int_equal(get("g").status, REG_GRACE);
+	ping("g", REG_PING_SUCCESS, -1, T0 + 70 * S);
+	assert_int_equal(get("g").status, REG_UP);
+	assert_int_equal(sched_tick(sc, T0 + 71 * S, 71000, &o), REG_OK);
+	assert_int_equal(get("g").next_deadline_ms, T0 + 130 * S);
+	assert_int_equal(count("SELECT count(*) FROM alerts a JOIN flips f ON f.id=a.flip_id JOIN checks c ON c.id=f.check_id WHERE c.slug='g'"), 0);
+	sched_free(sc);
+}
+
 static void test_pause_and_down_have_no_deadline(void **st)
 {
 	(void)st;
@@ -521,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_up_grace_down_boundaries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_never_pinged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_runtime_vs_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_and_remaining_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pause_and_down_have_no_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_marks_unknown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anchor_in_future_is_clamped, setup, teardown),
