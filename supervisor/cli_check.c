@@ -57,7 +57,7 @@ static int cmd_add(int argc, char **argv, vigil_global *g)
 	reg_check_init(&c);
 	if (set_text(c.slug, sizeof c.slug, argv[2], "slug")) return VIGIL_EXIT_USAGE;
 	int have_sched = 0;
-	for (int i = 3; i < argc; i++) {
+	for (int i = 3; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v) { fprintf(stderr, "vigil check add: option %s needs a value\n", a); return VIGIL_EXIT_USAGE; }
 		long long d;
@@ -90,7 +90,6 @@ static int cmd_add(int argc, char **argv, vigil_global *g)
 			fprintf(stderr, "vigil check add: unknown option \"%s\"\n", a);
 			return check_usage();
 		}
-		i++;
 	}
 	if (have_sched != 1) {
 		fprintf(stderr, "vigil check add: give exactly one of --cron EXPR or --every DUR\n");
@@ -142,9 +141,9 @@ static int cmd_slug_op(int argc, char **argv, vigil_global *g)
 	const char *reason = NULL;
 	int64_t now = ops_now_ms();
 	if (!strcmp(op, "mute")) {
-		for (int i = 3; i < argc; i++) {
+		for (int i = 3; i < argc;) {
 			const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-			if (!strcmp(a, "--indefinite")) { indefinite = 1; continue; }
+			if (!strcmp(a, "--indefinite")) { indefinite = 1; i++; continue; }
 			if (!v) { fprintf(stderr, "vigil check mute: option %s needs a value\n", a); return VIGIL_EXIT_USAGE; }
 			if (!strcmp(a, "--reason")) reason = v;
 			else if (!strcmp(a, "--until")) {
@@ -161,7 +160,7 @@ static int cmd_slug_op(int argc, char **argv, vigil_global *g)
 				}
 				until = now + d * 1000;
 			} else { fprintf(stderr, "vigil check mute: unknown option \"%s\"\n", a); return check_usage(); }
-			i++;
+			i += 2;
 		}
 	} else if (argc != 3) {
 		fprintf(stderr, "vigil check %s: unexpected argument \"%s\"\n", op, argv[3]);

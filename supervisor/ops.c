@@ -1,6 +1,7 @@
 /* supervisor/ops.c — check operations shared by the CLI and the API. */
 #include "supervisor/ops.h"
 
+#include "crontab/crontab.h"
 #include "supervisor/cli.h"
 
 #include <ctype.h>
@@ -30,32 +31,22 @@ int ops_zone_valid(const char *zone)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* A simple 5-field check until the crontab engine's parser is wired in:
- * five blank-separated fields of digits, letters and , - * / or a macro. */
+/* The crontab engine's parser decides (Debian's rules, stricter where an
+ * operator never means what Debian silently accepts). */
 int ops_schedule_valid(const char *expr, char *err, size_t errlen)
 {
-	static const char *const macros[] = {"@yearly", "@annually", "@monthly", "@weekly", "@daily",
-	                                     "@midnight", "@hourly"};
-	for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
-		if (!strcmp(expr, macros[i])) return 0;
-	int fields = 0;
-	const char *p = expr;
-	while (*p) {
-		while (*p == ' ' || *p == '\t') p++;
-		if (!*p) break;
-		const char *start = p;
-		while (*p && *p != ' ' && *p != '\t') {
-			if (!isalnum((unsigned char)*p) && !strchr(",-*/", *p)) {
-				snprintf(err, errlen, "schedule \"%s\": unexpected character '%c' in field %d", expr, *p, fields + 1);
-				return -1;
-			}
-			p++;
-		}
-		(void)start;
-		fields++;
+	cron_expr e;
+	cron_error ce;
+	if (cron_expr_parse(expr, &e, &ce)) {
+		snprintf(err, errlen, "schedule \"%s\": column %d: %s", expr, ce.col, ce.msg);
+		return -1;
 	}
-	if (fields != 5) {
-		snprintf(err, errlen, "schedule \"%s\": expected 5 fields (minute hour day-of-month month day-of-week), got %d", expr, fields);
+	if (e.flags & CRON_REBOOT) {
+		snprintf(err, errlen, "schedule \"%s\": @reboot is not periodic; a check needs a schedule that repeats", expr);
+		return -1;
+	}
+	if (cron_expr_never(&e)) {
+		snprintf(err, errlen, "schedule \"%s\" never fires", expr);
 		return -1;
 	}
 	return 0;
@@ -163,6 +154,12 @@ int64_t ops_next_expected(const reg_check *c, int64_t after_ms)
 		int64_t next = base + c->period_s * 1000;
 		return next;
 	}
+	cron_expr e;
+	cron_error ce;
+	int64_t t;
+	if (c->schedule[0] && !cron_expr_parse(c->schedule, &e, &ce) &&
+	    cron_next(&e, c->tz, after_ms / 1000, &t) == CRON_OK)
+		return t * 1000;
 	return c->expected_ms;
 }
 

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <sqlite3.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -71,9 +72,15 @@ struct vigil_server {
 	pthread_t committer;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t ckpt_cv;
+	pthread_t checkpointer;
+	int checkpointer_started;
 	pending *head, *tail;
 	int stop;
 	int committer_started;
+	/* committer statistics, printed at shutdown */
+	uint64_t n_commits, n_pings;
+	double commit_s, fsync_s;
 };
 
 static double mono_now(void)
@@ -109,7 +116,9 @@ static void commit_batch(vigil_server *s, reg_db *db, pending *batch, request **
 		p->status = out.found ? 200 : 404;
 		p->check_id = out.found ? out.check_id : 0;
 	}
+	double tc = mono_now();
 	if (ok && reg_commit(db) != REG_OK) ok = 0;
+	s->fsync_s += mono_now() - tc;
 	if (!ok) {
 		reg_rollback(db);
 		fprintf(stderr, "vigil: cannot record pings: %s\n", reg_errmsg(db));
@@ -136,6 +145,8 @@ static void *committer_main(void *arg)
 	char msg[512];
 	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK)
 		fprintf(stderr, "vigil: committer: %s\n", msg);
+	else	/* checkpoints run on their own thread, off the ping path */
+		sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
 	request **reqs = calloc(BATCH_MAX, sizeof *reqs);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
@@ -157,9 +168,43 @@ static void *committer_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
+		double t0 = mono_now();
 		commit_batch(s, db, batch, reqs, n);
+		s->commit_s += mono_now() - t0;
+		s->n_commits++;
+		s->n_pings += (uint64_t)n;
 	}
 	free(reqs);
+	reg_close(db);
+	return NULL;
+}
+
+/* Moves WAL content into the database file every 500 ms (PASSIVE: never
+ * waits for, nor blocks, the committer), so that the committer's commits
+ * never pay for a checkpoint. */
+static void *checkpointer_main(void *arg)
+{
+	vigil_server *s = arg;
+	reg_db *db = NULL;
+	char msg[512];
+	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK) {
+		fprintf(stderr, "vigil: checkpointer: %s\n", msg);
+		return NULL;
+	}
+	sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+		pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
+		if (s->stop) break;
+		pthread_mutex_unlock(&s->mu);
+		sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
 	reg_close(db);
 	return NULL;
 }
@@ -207,8 +252,9 @@ static int ct_equal(const char *a, const char *b)
 
 /* Parses "/ping/<key>/<slug>[/<suffix>]".  Returns 0 and fills p, or the HTTP
  * status to answer with *why set. */
-static int parse_ping_path(const vigil_server *s, const char *url, pending *p, const char **why)
+int server_parse_ping(const char *url, const char *skey, server_ping_path *p, const char **why)
 {
+	if (strncmp(url, "/ping/", 6)) { *why = "expected /ping/<key>/<slug>"; return 400; }
 	const char *rest = url + strlen("/ping/");
 	const char *k_end = strchr(rest, '/');
 	if (!k_end || k_end == rest) { *why = "expected /ping/<key>/<slug>"; return 400; }
@@ -252,7 +298,18 @@ static int parse_ping_path(const vigil_server *s, const char *url, pending *p, c
 	if (klen >= sizeof key) { *why = "not found"; return 404; }
 	memcpy(key, rest, klen);
 	key[klen] = '\0';
-	if (!ct_equal(key, s->key)) { *why = "unknown ping key"; return 404; }
+	if (!ct_equal(key, skey)) { *why = "unknown ping key"; return 404; }
+	return 0;
+}
+
+static int parse_ping_path(const vigil_server *s, const char *url, pending *p, const char **why)
+{
+	server_ping_path pp;
+	int st = server_parse_ping(url, s->key, &pp, why);
+	if (st) return st;
+	memcpy(p->slug, pp.slug, sizeof p->slug);
+	p->kind = (reg_ping_kind)pp.kind;
+	p->exit_status = pp.exit_status;
 	return 0;
 }
 
@@ -446,6 +503,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	if (!s->o.body_limit) s->o.body_limit = 100 * 1024;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->ckpt_cv, NULL);
 	struct sockaddr_in sa;
 	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8321", &sa, err, errlen)) goto fail;
 	s->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
@@ -460,6 +518,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
+	if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) == 0) s->checkpointer_started = 1;
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -502,11 +561,21 @@ void server_stop(vigil_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
 	pthread_cond_signal(&s->cv);
+	pthread_cond_signal(&s->ckpt_cv);
 	pthread_mutex_unlock(&s->mu);
-	if (s->committer_started) pthread_join(s->committer, NULL);
+	if (s->checkpointer_started) pthread_join(s->checkpointer, NULL);
+	if (s->committer_started) {
+		pthread_join(s->committer, NULL);
+		if (s->n_commits)
+			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT)\n",
+			        (unsigned long long)s->n_pings, (unsigned long long)s->n_commits,
+			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
+			        1000 * s->fsync_s / (double)s->n_commits);
+	}
 	if (s->mhd) MHD_stop_daemon(s->mhd);
 	reg_close(s->web_db);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->ckpt_cv);
 	free(s);
 }

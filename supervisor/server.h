@@ -22,6 +22,16 @@ typedef struct server_opts {
 
 /* Starts the server threads.  *out is freed by server_stop(). */
 int server_start(const server_opts *o, vigil_server **out, char *err, size_t errlen);
+/* A ping URL taken apart. */
+typedef struct server_ping_path {
+	char slug[65];
+	int kind;          /* reg_ping_kind */
+	int exit_status;   /* -1 unless kind is exit */
+} server_ping_path;
+/* Parses "/ping/<key>/<slug>[/start|fail|log|0-255]" against KEY.  Returns 0
+ * (out filled), or the HTTP status to answer (400, 404) with *why set. */
+int server_parse_ping(const char *url, const char *key, server_ping_path *out, const char **why);
+
 /* 0 when LISTEN is a valid "IPv4:PORT"; else -1 with the reason. */
 int server_check_listen(const char *listen, char *err, size_t errlen);
 int server_port(const vigil_server *s);

@@ -28,7 +28,9 @@ expect 2 'give exactly one of --cron EXPR or --every DUR' -- check add x
 expect 2 'give exactly one of'                     -- check add x --every 1m --cron '* * * * *'
 expect 2 '--every "5x": unknown unit'              -- check add x --every 5x
 expect 2 '--every "0": must be at least 1s'        -- check add x --every 0
-expect 2 'expected 5 fields'                       -- check add x --cron '* * *'
+expect 2 'schedule "* * *": column'                -- check add x --cron '* * *'
+expect 2 'never fires'                             -- check add x --cron '0 0 30 2 *'
+expect 2 '@reboot is not periodic'                 -- check add x --cron @reboot
 expect 2 'time zone "Mars/Olympus" is not in the system tz database' -- check add x --every 1m --tz Mars/Olympus
 expect 2 'option --grace needs a value'            -- check add x --every 1m --grace
 expect 2 'unknown option "--bogus"'                -- check add x --every 1m --bogus 1
