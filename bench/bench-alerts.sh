@@ -23,7 +23,8 @@ trap '[ -n "$VPID" ] && kill $VPID 2>/dev/null; [ -n "$HPID" ] && kill $HPID 2>/
 command -v sqlite3 >/dev/null && command -v python3 >/dev/null || { echo "bench-alerts: needs sqlite3 and python3"; exit 0; }
 now_ms() { date +%s%3N; }
 rss_kb() { awk '/^VmRSS/{print $2}' /proc/$1/status; }
-cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat; }
+# on-CPU nanoseconds of every thread (schedstat: finer than clock ticks)
+cpu_ns() { cat /proc/$1/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
 
 # the webhook: records, per down-check slug, when it first arrived
 cat >"$D/hook.py" <<'EOF'
@@ -77,7 +78,7 @@ DB=$D/v.db
 "$V" --db "$DB" key >/dev/null
 NOW=$(now_ms)
 H=$(date -u +%H)
-T0=$((NOW + 35000))   # the first of the down wave's deadlines
+T0=$((NOW + IDLE_S * 1000 + 30000))   # the first of the down wave's deadlines (after the idle window)
 sqlite3 "$DB" <<EOF
 WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < $N - 1)
 INSERT INTO checks(slug, schedule, period_s, tz, grace_s, status, status_since_ms, created_ms,
@@ -104,10 +105,10 @@ done
 t_eval=$(( $(now_ms) - t_start ))
 sleep 2
 rss1=$(rss_kb $VPID)
-hz=$(getconf CLK_TCK)
-c0=$(cpu_ticks $VPID); w0=$(now_ms)
+hz=1000000000
+c0=$(cpu_ns $VPID); w0=$(now_ms)
 sleep "$IDLE_S"
-c1=$(cpu_ticks $VPID); w1=$(now_ms)
+c1=$(cpu_ns $VPID); w1=$(now_ms)
 [ $(now_ms) -lt $T0 ] || echo "bench-alerts: warning: the idle window ran into the down wave"
 
 # the down wave: wait for every down check to reach the webhook
