@@ -8,7 +8,13 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +103,8 @@ struct vigil_alerts {
 	char *db_path;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int kick_sched, kick_send;
+	int kick_send;
+	int sched_efd;             /* eventfd: a ping was committed, or stop */
 	volatile int stop;
 	int64_t sched_ok_mono;     /* last tick that succeeded */
 	pthread_t th_sched, th_send, th_up;
@@ -142,18 +149,74 @@ static void kick(vigil_alerts *a, int *flag)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* The scheduler sleeps in poll() until its next deadline, a kick (eventfd)
+ * or a change of the database file by anyone (inotify on its folder: the
+ * WAL grows on every commit, including those of `vigil check` in another
+ * process).  So it needs no polling; without inotify it falls back to a
+ * rescan every alert.rescan_interval. */
+static int watch_db(const char *db_path, char *base, size_t n)
+{
+	char dir[PATH_MAX], b[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", db_path);
+	snprintf(b, sizeof b, "%s", db_path);
+	snprintf(base, n, "%s", basename(b));
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (fd < 0) return -1;
+	if (inotify_add_watch(fd, dirname(dir), IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void sched_wait(vigil_alerts *a, int ifd, const char *base, int64_t wait_ms)
+{
+	struct pollfd p[2] = { { .fd = a->sched_efd, .events = POLLIN }, { .fd = ifd, .events = POLLIN } };
+	size_t bl = strlen(base);
+	for (;;) {
+		if (a->stop) return;
+		int t = wait_ms > INT_MAX ? INT_MAX : wait_ms < 0 ? 0 : (int)wait_ms;
+		int64_t t0 = clock_ms(CLOCK_MONOTONIC);
+		int n = poll(p, ifd >= 0 ? 2 : 1, t);
+		if (n <= 0) return;   /* timeout (or EINTR: tick anyway) */
+		int wake = 0;
+		if (p[0].revents & POLLIN) {
+			uint64_t v;
+			if (read(a->sched_efd, &v, sizeof v) < 0) { /* drained by a racing read */ }
+			wake = 1;
+		}
+		if (ifd >= 0 && (p[1].revents & POLLIN)) {
+			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+			ssize_t k;
+			while ((k = read(ifd, buf, sizeof buf)) > 0)
+				for (char *q = buf; q < buf + k;) {
+					struct inotify_event *ev = (struct inotify_event *)q;
+					if (ev->len && !strncmp(ev->name, base, bl)) wake = 1;   /* v.db, v.db-wal */
+					q += sizeof *ev + ev->len;
+				}
+		}
+		if (wake) return;
+		wait_ms -= clock_ms(CLOCK_MONOTONIC) - t0;
+		if (wait_ms <= 0) return;
+	}
+}
+
 static void *sched_main(void *arg)
 {
 	vigil_alerts *a = arg;
 	reg_db *db = NULL;
 	sched *s = NULL;
-	char msg[512];
+	char msg[512], base[256];
+	int ifd = watch_db(a->db_path, base, sizeof base);
+	alerts_cfg scfg = a->cfg;
+	if (ifd >= 0) scfg.rescan_ms = 30000;   /* changes wake us; this is only a safety net */
+	else alog(NULL, "scheduler: inotify unavailable; looking for changed checks every alert.rescan_interval");
 	while (!a->stop && !s) {
-		if (reg_open(a->db_path, &db, msg, sizeof msg) == REG_OK && (s = sched_new(db, &a->cfg))) break;
+		if (reg_open(a->db_path, &db, msg, sizeof msg) == REG_OK && (s = sched_new(db, &scfg))) break;
 		alog(NULL, db ? "scheduler: cannot prepare its queries; retrying" : msg);
 		reg_close(db);
 		db = NULL;
-		wait_until(a, &a->kick_sched, clock_ms(CLOCK_MONOTONIC) + 5000);
+		sched_wait(a, -1, "", 5000);
 	}
 	int64_t last_alert = -1;
 	while (!a->stop) {
@@ -175,10 +238,11 @@ static void *sched_main(void *arg)
 			wait = o.next_wake_ms - now;
 			if (wait < 0) wait = 0;
 		}
-		wait_until(a, &a->kick_sched, mono + wait);
+		sched_wait(a, ifd, base, wait);
 	}
 	sched_free(s);
 	reg_close(db);
+	if (ifd >= 0) close(ifd);
 	return NULL;
 }
 
@@ -276,8 +340,9 @@ int alerts_start(const alerts_opts *opt, vigil_alerts **out, char *err, size_t e
 	pthread_cond_init(&a->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&a->mu, NULL);
+	a->sched_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (!a->db_path || pthread_create(&a->th_sched, NULL, sched_main, a)) goto fail;
+	if (!a->db_path || a->sched_efd < 0 || pthread_create(&a->th_sched, NULL, sched_main, a)) goto fail;
 	a->n_threads = 1;
 	if (pthread_create(&a->th_send, NULL, send_main, a)) goto fail;
 	a->have_send = 1;
@@ -300,10 +365,9 @@ void alerts_notify(vigil_alerts *a, int64_t check_id)
 {
 	(void)check_id;   /* the ping's transaction reset its deadline (trigger) */
 	if (!a) return;
-	pthread_mutex_lock(&a->mu);
-	a->kick_sched = 1;   /* it wakes the sender when the ping wrote an outbox row */
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	/* it wakes the sender when the ping wrote an outbox row */
+	uint64_t one = 1;
+	if (write(a->sched_efd, &one, sizeof one) < 0) { /* counter full: a wake is pending anyway */ }
 }
 
 /* Frees a. */
@@ -314,11 +378,14 @@ void alerts_stop(vigil_alerts *a)
 	a->stop = 1;
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
+	uint64_t one = 1;
+	if (a->sched_efd >= 0 && write(a->sched_efd, &one, sizeof one) < 0) { /* a wake is pending */ }
 	if (a->n_threads) pthread_join(a->th_sched, NULL);
 	if (a->have_send) pthread_join(a->th_send, NULL);
 	if (a->have_up) pthread_join(a->th_up, NULL);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
+	if (a->sched_efd >= 0) close(a->sched_efd);
 	curl_global_cleanup();
 	free(a->db_path);
 	free(a);

@@ -48,8 +48,10 @@ void alerts_stop(vigil_alerts *a);
  *   alert.retry_base          2s    first retry delay (doubles, with jitter)
  *   alert.retry_max           5m    longest retry delay
  *   alert.http_timeout        15s   whole-request timeout for the webhook
- *   alert.rescan_interval     2s    how often to look for checks changed by other
- *                                   processes (an indexed, usually empty query) */
+ *   alert.rescan_interval     2s    only where inotify is unavailable: how often to
+ *                                   look for checks changed by other processes
+ *                                   (otherwise a change of the database wakes the
+ *                                   scheduler, which sleeps until its next deadline) */
 typedef struct alerts_cfg {
 	char webhook[2048];          /* "" none: alerts go to the log, stay pending */
 	char upstream_url[2048];     /* "" none */

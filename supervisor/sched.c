@@ -11,6 +11,9 @@
  *      -1   nothing to wait for (down, paused, a schedule that never fires)
  * A tick costs O(log n) per due check (index range scan) and one indexed,
  * empty lookup when nothing is due.  The scheduler keeps no per-check memory.
+ * Its thread (alerts.c) sleeps until the earliest deadline, a ping, or a
+ * change of the database file by any process (inotify); no polling, except
+ * the 30 s sign of life below.
  *
  * Time.  Nothing here reads a clock: sched_tick() gets the wall-clock and the
  * monotonic time of the caller's one reading.  The kinds of clock trouble:

@@ -319,6 +319,27 @@ static void test_upstream_heartbeat(void **st)
 	write_cfg(NULL);
 }
 
+/* A check added by another process while vigil runs is picked up at once:
+ * the scheduler sleeps until its next deadline or a change of the database
+ * (inotify), with no polling (the rescan interval is set to a minute here). */
+static void test_check_added_elsewhere_is_seen(void **st)
+{
+	(void)st;
+	write_cfg("alert.rescan_interval = 60s\n");
+	start(1);
+	vt_sleep_ms(300);   /* the scheduler is asleep, with nothing to wait for */
+	add_check("newcomer", "1s", "0");
+	int64_t created = q("SELECT created_ms FROM checks WHERE slug='newcomer'");
+	assert_int_equal(fs_wait(fs, 1, 15000), 1);
+	assert_non_null(strstr(fs->reqs[0].body, "newcomer"));
+	assert_non_null(strstr(fs->reqs[0].body, "never pinged"));
+	int64_t fl = q("SELECT created_ms FROM flips WHERE new_status=3");
+	assert_true(fl >= created + 1000);
+	assert_true(fl < created + 1000 + 1500);
+	vt_server_stop(&srv, SIGTERM);
+	write_cfg(NULL);
+}
+
 /* kill -9 at random points while alerts are being sent; then every alert is
  * delivered, and none appears under two message keys. */
 static void test_kill9_no_duplicates(void **st)
@@ -392,6 +413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_webhook_goes_to_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_test_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upstream_heartbeat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_added_elsewhere_is_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_no_duplicates, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
