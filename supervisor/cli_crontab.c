@@ -5,8 +5,9 @@
  *       every error as "FILE:LINE:COL: error: MESSAGE" (stdout); exit 0 when
  *       the file is clean, 1 when it has errors, 2 when it cannot be read.
  *   vigil crontab next FILE [-n N] [--from RFC3339] [--tz ZONE] [--format text|json]
- *       each job's next N runs (default 3) as the cron daemon in ZONE (the
- *       system zone by default) starts them; errors as for check (exit 1). */
+ *       each job's next N runs (default 3) as the cron daemon in ZONE starts
+ *       them (default: the config's crontab.tz, else the system zone, which
+ *       is the cron daemon's); errors as for check (exit 1). */
 #include "supervisor/cli.h"
 #include "crontab/crontab.h"
 
@@ -110,13 +111,13 @@ static int do_check(int argc, char **argv)
 	return rc ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 }
 
-static int do_next(int argc, char **argv)
+static int do_next(int argc, char **argv, const vigil_config *cfg)
 {
 	opts o;
 	if (parse_opts(argc, argv, &o, 1)) return VIGIL_EXIT_USAGE;
 	char sys[256];
 	cron_error err;
-	const char *tz = o.tz;
+	const char *tz = o.tz ? o.tz : cfg_get(cfg, "crontab.tz");
 	if (!tz) { cron_zone_system(sys, sizeof sys); tz = sys; }
 	const cron_zone *z = cron_zone_get(tz, &err);
 	if (!z) { fprintf(stderr, "vigil crontab: %s\n", err.msg); return VIGIL_EXIT_USAGE; }
@@ -145,6 +146,9 @@ static int do_next(int argc, char **argv)
 			cJSON_AddNumberToObject(jo, "line", j->line);
 			cJSON_AddStringToObject(jo, "schedule", j->schedule);
 			cJSON_AddStringToObject(jo, "command", j->command);
+			cJSON_AddStringToObject(jo, "shell_command", j->shell_command);
+			if (j->input) cJSON_AddStringToObject(jo, "input", j->input);
+			else cJSON_AddNullToObject(jo, "input");
 			runs = cJSON_AddArrayToObject(jo, "next");
 			cJSON_AddItemToArray(jobs, jo);
 		} else {
@@ -169,13 +173,12 @@ static int do_next(int argc, char **argv)
 
 int cli_crontab(int argc, char **argv, vigil_global *g)
 {
-	(void)g;
 	if (argc < 2) {
 		fprintf(stderr, "usage: vigil crontab check FILE [--format json] | next FILE [-n N] [--from T] [--tz ZONE]\n");
 		return VIGIL_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "check")) return do_check(argc, argv);
-	if (!strcmp(argv[1], "next")) return do_next(argc, argv);
+	if (!strcmp(argv[1], "next")) return do_next(argc, argv, g->cfg);
 	static const char *const later[] = { "apply", "diff", "history", "rollback", "show" };
 	for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
 		if (!strcmp(argv[1], later[i])) {

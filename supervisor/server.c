@@ -127,7 +127,8 @@ static void commit_batch(vigil_server *s, reg_db *db, pending *batch, request **
 	(void)batch;
 	for (int i = 0; i < n; i++) {
 		pending *p = &reqs[i]->p;
-		web_count_ping(p->kind, p->status == 200);
+		if (p->status == 200 || p->status == 404)	/* 503: not recorded, not counted */
+			web_count_ping(p->kind, p->status == 200);
 		if (p->status == 200 && s->o.alerts) alerts_notify(s->o.alerts, p->check_id);
 	}
 	pthread_mutex_lock(&s->mu);
