@@ -42,8 +42,8 @@ if [ "$mode" = test ]; then
 	TAIL=12 step kernels build/gpu/check_kernels test
 	grep -E '^FAIL' "$out/kernels.log" | head -40
 	if command -v compute-sanitizer >/dev/null 2>&1; then
-		step memcheck compute-sanitizer --tool memcheck --error-exitcode 3 build/gpu/check_kernels test quick
-		step racecheck compute-sanitizer --tool racecheck --error-exitcode 3 build/gpu/check_kernels test quick
+		step memcheck timeout 200 compute-sanitizer --tool memcheck --error-exitcode 3 build/gpu/check_kernels test quick
+		step racecheck timeout 200 compute-sanitizer --tool racecheck --error-exitcode 3 build/gpu/check_kernels test quick
 	else
 		echo "compute-sanitizer not found: sanitizer runs skipped"
 	fi
