@@ -77,6 +77,8 @@ typedef struct kern_attn_shape {
 	float rope_theta;
 	int rope_neox;                   /* 1: pairs (i, i+d/2) (qwen); 0: (2i, 2i+1) (llama) */
 	float eps;                       /* qk-norm epsilon */
+	const float *d_inv_freq;         /* [head_dim/2] device: theta_i = pos * inv_freq[i]; computed
+	                                    on the host as the CPU path does; NULL = powf here */
 } kern_attn_shape;
 
 /* For n tokens at positions *d_pos + i: qkv [n][q_dim + 2*kv_dim] (q, k, v) ->
@@ -114,6 +116,16 @@ int kern_sample(const float *d_x, int n, float temp, int top_k, float top_p, flo
 int kern_dequant(const kern_mat *W, void *d_dst, int dst_type, void *stream);
 /* n floats -> f16 (dst_type 1) or bf16 (30). */
 int kern_convert(const float *d_src, void *d_dst, int dst_type, size_t n, void *stream);
+
+/* ---- the whole-model backend (kernels/llm_cuda.cu): hooks for tests/gpu ---- */
+/* The backend context most recently created in this process (NULL if none). */
+void *llm_cuda_last_ctx(void);
+/* Replays the captured decode graph n times from position pos (token tok first,
+ * then each argmax fed back on the device, no host round trip), and reports
+ * the device time per token.  Fills *kernels with the kernel nodes per token
+ * and *vram with the bytes the backend holds.  Returns 0 or -1 with err. */
+int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,
+                          int *kernels, size_t *vram, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

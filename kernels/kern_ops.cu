@@ -271,7 +271,8 @@ __device__ __forceinline__ float chunk_dot(const uint8_t *__restrict__ q, const 
 
 #define MV_WARPS 8
 
-template <int T>
+/* R rows per warp at a time (R > 1 only without SwiGLU): more loads in flight. */
+template <int T, int R>
 __global__ void __launch_bounds__(MV_WARPS * 32)
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
@@ -305,19 +306,37 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	}
 	__syncthreads();
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	for (int r = blockIdx.x * MV_WARPS + warp; r < rows_out; r += gridDim.x * MV_WARPS) {
-		float acc = 0.f, acc2 = 0.f;
+	for (int r0 = (blockIdx.x * MV_WARPS + warp) * R; r0 < rows_out; r0 += gridDim.x * MV_WARPS * R) {
+		if (R == 1) {
+			float acc = 0.f, acc2 = 0.f;
 #pragma unroll 4
-		for (int c = lane; c < C; c += 32) {
-			const float4 *xp = xs + (c >> 5) * P * 32 + lane;
-			acc += chunk_dot<T>(q, s, cols, r, c, xp);
-			if (swiglu) acc2 += chunk_dot<T>(q, s, cols, r + rows_out, c, xp);
-		}
-		acc = warp_sum(acc);
-		if (swiglu) acc2 = warp_sum(acc2);
-		if (lane == 0) {
-			float v = swiglu ? silu(acc) * acc2 : acc;
-			y[r] = accumulate ? y[r] + v : v;
+			for (int c = lane; c < C; c += 32) {
+				const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+				acc += chunk_dot<T>(q, s, cols, r0, c, xp);
+				if (swiglu) acc2 += chunk_dot<T>(q, s, cols, r0 + rows_out, c, xp);
+			}
+			acc = warp_sum(acc);
+			if (swiglu) acc2 = warp_sum(acc2);
+			if (lane == 0) {
+				float v = swiglu ? silu(acc) * acc2 : acc;
+				y[r0] = accumulate ? y[r0] + v : v;
+			}
+		} else {
+			float acc[R];
+			int rv = rows_out - r0 < R ? rows_out - r0 : R;
+#pragma unroll
+			for (int k = 0; k < R; k++) acc[k] = 0.f;
+			for (int c = lane; c < C; c += 32) {
+				const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+#pragma unroll
+				for (int k = 0; k < R; k++)
+					if (k < rv) acc[k] += chunk_dot<T>(q, s, cols, r0 + k, c, xp);
+			}
+#pragma unroll
+			for (int k = 0; k < R; k++) {
+				float a = warp_sum(acc[k]);
+				if (lane == 0 && k < rv) y[r0 + k] = accumulate ? y[r0 + k] + a : a;
+			}
 		}
 	}
 }
@@ -376,26 +395,38 @@ static int elems_per_block(int type)
 	}
 }
 
-template <int T>
-static int launch_mv(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out,
-                     cudaStream_t st)
+template <int T, int R>
+static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out,
+                       cudaStream_t st)
 {
 	const int E = MvT<T>::E;
 	int C = W->cols / E, ngroups = (C + 31) / 32;
 	size_t smem = (size_t)ngroups * 32 * E * sizeof(float);
 	static size_t smem_set = 0;
 	if (smem > 48 * 1024 && smem > smem_set) {
-		KCHECK(cudaFuncSetAttribute(matvec_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+		KCHECK(cudaFuncSetAttribute(matvec_kernel<T, R>, cudaFuncAttributeMaxDynamicSharedMemorySize,
 		                            (int)smem));
 		smem_set = smem;
 	}
-	int blocks = (rows_out + MV_WARPS - 1) / MV_WARPS, cap = num_sms() * 4;
+	int per = MV_WARPS * R;
+	int blocks = (rows_out + per - 1) / per, cap = num_sms() * 4;
 	if (blocks > cap) blocks = cap;
-	matvec_kernel<T><<<blocks, MV_WARPS * 32, smem, st>>>(
+	matvec_kernel<T, R><<<blocks, MV_WARPS * 32, smem, st>>>(
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
 		o ? o->eps : 0.f, y, o ? o->accumulate : 0, o ? o->swiglu : 0);
 	KLAUNCHED();
 	return 0;
+}
+
+/* Several rows per warp only when the grid stays full (>= 2 blocks per SM). */
+template <int T>
+static int launch_mv(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out,
+                     cudaStream_t st)
+{
+	int swiglu = o ? o->swiglu : 0;
+	if (!swiglu && rows_out >= num_sms() * 2 * MV_WARPS * 4)
+		return launch_mv_r<T, 4>(W, x, y, o, rows_out, st);
+	return launch_mv_r<T, 1>(W, x, y, o, rows_out, st);
 }
 
 extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
@@ -692,7 +723,7 @@ __global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *
 	if (i < D / 2) {
 		pa = s.rope_neox ? i : 2 * i;
 		pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
-		float freq = powf(s.rope_theta, -2.f * (float)i / (float)D);
+		float freq = s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D);
 		float ang = (float)pos * freq, cs, sn;
 		sincosf(ang, &sn, &cs);
 		float x0 = v[pa], x1 = v[pb];

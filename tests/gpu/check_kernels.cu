@@ -428,7 +428,11 @@ static void check_norm_swiglu(int n, int dim)
 static void check_qkv_post(int H, int KVH, int D, int n_ctx, int n, int pos0, int neox, int qkn, int bias, float theta)
 {
 	int qd = H * D, kd = KVH * D, W = qd + 2 * kd;
-	kern_attn_shape s = {H, KVH, D, n_ctx, theta, neox, 1e-6f};
+	std::vector<float> invf(D / 2);
+	for (int i = 0; i < D / 2; i++) invf[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D); /* as the CPU path */
+	float *dinvf = dalloc<float>(D / 2);
+	up(dinvf, invf.data(), D / 2 * 4);
+	kern_attn_shape s = {H, KVH, D, n_ctx, theta, neox, 1e-6f, dinvf};
 	std::vector<float> qkv((size_t)n * W), bq(qd), bk(kd), bv(kd), qn(D), kn(D);
 	for (auto &v : qkv) v = frand(-2, 2);
 	for (auto &v : bq) v = frand(-1, 1);
@@ -475,9 +479,8 @@ static void check_qkv_post(int H, int KVH, int D, int n_ctx, int n, int pos0, in
 				std::vector<double> o(v);
 				for (int i = 0; i < D / 2; i++) {
 					int a = neox ? i : 2 * i, bb = neox ? i + D / 2 : 2 * i + 1;
-					/* the angle as the kernel forms it: float frequency, float product */
-					float freq = powf(theta, -2.f * (float)i / (float)D);
-					double ang = (double)((float)pos * freq);
+					/* the angle as the CPU path forms it: float frequency, float product */
+					double ang = (double)((float)pos * invf[i]);
 					o[a] = v[a] * cos(ang) - v[bb] * sin(ang);
 					o[bb] = v[a] * sin(ang) + v[bb] * cos(ang);
 				}
@@ -507,7 +510,7 @@ static void check_qkv_post(int H, int KVH, int D, int n_ctx, int n, int pos0, in
 	         qkn ? " qknorm" : "", bias ? " bias" : "");
 	report(what, worst, 0, bad, (long)n * (qd + 2 * kd));
 	cudaFree(dqkv); cudaFree(dbq); cudaFree(dbk); cudaFree(dbv); cudaFree(dqn); cudaFree(dkn); cudaFree(dq);
-	cudaFree(dkc); cudaFree(dvc); cudaFree(dpos);
+	cudaFree(dkc); cudaFree(dvc); cudaFree(dpos); cudaFree(dinvf);
 }
 
 /* ---- attention: |o - ref| <= 2e-5 * max|v| + 1e-6 per element (f32 softmax
@@ -515,7 +518,7 @@ static void check_qkv_post(int H, int KVH, int D, int n_ctx, int n, int pos0, in
 static void check_attention(int H, int KVH, int D, int n_ctx, int n, int pos0, int n_split)
 {
 	int qd = H * D, G = H / KVH;
-	kern_attn_shape s = {H, KVH, D, n_ctx, 10000.f, 1, 1e-6f};
+	kern_attn_shape s = {H, KVH, D, n_ctx, 10000.f, 1, 1e-6f, NULL};
 	size_t cache = (size_t)KVH * n_ctx * D;
 	std::vector<uint16_t> kc(cache), vc(cache);
 	for (size_t i = 0; i < cache; i++) {
@@ -707,7 +710,7 @@ static void run_att(void *p)
 static void bench_attention(int H, int KVH, int D, int ctx, int n_split)
 {
 	att_bench a;
-	a.s = {H, KVH, D, 4096 > ctx ? 4096 : ctx, 1e6f, 1, 1e-6f};
+	a.s = {H, KVH, D, 4096 > ctx ? 4096 : ctx, 1e6f, 1, 1e-6f, NULL};
 	size_t cache = (size_t)KVH * a.s.n_ctx * D;
 	std::vector<uint16_t> kv(cache);
 	for (auto &v : kv) v = f2h(frand(-1, 1));
@@ -802,6 +805,9 @@ int main(int argc, char **argv)
 		check_matvec(t, 101, c, 0, 1, 0);
 		check_matvec(t, 99, c, 1, 0, 1);
 		check_matvec(t, 64, c, 1, 1, 1);
+		/* tall matrices take the several-rows-per-warp path */
+		check_matvec(t, 8459, be == 256 ? 512 : 160, 0, 0, 0);
+		check_matvec(t, 8461, be == 256 ? 256 : 96, 1, 1, 0);
 		check_embed_dequant(t, 53, be == 256 ? 512 : be == 32 ? 96 : 77);
 	}
 	check_norm_swiglu(1, 896);
