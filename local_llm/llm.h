@@ -158,4 +158,12 @@ void llm_gen_result_clear(llm_gen_result *res);
 int llm_eval(llm_model *m, const int32_t *toks, int n, int pos, int all_logits,
              float *logits);
 
+/* ---- command line ----------------------------------------------------------------- */
+
+/* The `llm` sub-commands (run, info, tokenize, mkmodel, bench) for `vigil llm`
+ * and `vigil-llm`: argv[0] is the sub-command.  Unlike the rest of this
+ * module it prints (stdout: results, stderr: errors).  Returns the exit
+ * status (0 ok, 1 failed, 2 usage, 4 internal). */
+int llm_cmd(int argc, char **argv, const char *progname);
+
 #endif
