@@ -20,6 +20,15 @@ if ! command -v nvidia-smi >/dev/null 2>&1 || ! nvidia-smi -L >/dev/null 2>&1; t
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv | tee "$out/gpu.txt"
 arch=-arch=native
+# PCRE2 headers/library for local_llm's tokenizer: carried Debian packages
+# (.gpu-deb/*.deb, git-ignored) are unpacked when the system has none.
+if ! echo '#include <pcre2.h>' | cc -DPCRE2_CODE_UNIT_WIDTH=8 -E - >/dev/null 2>&1 && ls .gpu-deb/*.deb >/dev/null 2>&1; then
+	for f in .gpu-deb/*.deb; do dpkg -x "$f" /tmp/pcre2root; done
+	inc=/tmp/pcre2root/usr/include lib=$(dirname "$(find /tmp/pcre2root -name 'libpcre2-8.so*' | head -1)")
+	export CPATH=$inc${CPATH:+:$CPATH} LIBRARY_PATH=$lib${LIBRARY_PATH:+:$LIBRARY_PATH}
+	export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+	echo "using carried PCRE2 from $lib"
+fi
 fail=0
 step() {	# name, command...: runs, logs to $out/name.log, records failure
 	local name=$1; shift
@@ -37,6 +46,11 @@ step build-checker "$NVCC" -O3 -std=c++17 -I. $arch -lineinfo -DVIGIL_CUDA=1 \
 	-o build/gpu/check_kernels tests/gpu/check_kernels.cu kernels/kern_ops.cu || exit 1
 if [ -f tests/gpu/check_model.c ]; then
 	step build-llm make -j"$(nproc)" llm CUDA=1 || exit 1
+	objs=$(ls build/rel/local_llm/*.o build/rel/kernels/*.o build/cu/kernels/*.o | grep -v llm_main.o)
+	cuda=${CUDA_HOME:-/usr/local/cuda}
+	step build-check-model cc -O2 -std=c11 -D_GNU_SOURCE -I. -DVIGIL_CUDA=1 -Wall -Wextra -Werror \
+		-o build/gpu/check_model tests/gpu/check_model.c $objs -lpcre2-8 -lm -pthread \
+		-L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ || exit 1
 fi
 if [ "$mode" = test ]; then
 	TAIL=12 step kernels build/gpu/check_kernels test
@@ -53,7 +67,9 @@ if [ "$mode" = test ]; then
 else
 	TAIL=80 step kernels-bench build/gpu/check_kernels bench
 	if [ -x build/gpu/check_model ]; then
-		TAIL=80 step model-bench build/gpu/check_model bench
+		bw=$(grep -oE '= [0-9]+ GB/s' "$out/kernels-bench.log" | grep -oE '[0-9]+' | head -1)
+		TAIL=20 step model-bench build/gpu/check_model bench "${bw:-0}"
+		VIGIL_CUDA_PREFILL=bf16 TAIL=20 step model-bench-bf16 build/gpu/check_model bench "${bw:-0}"
 	fi
 fi
 echo "gpu $mode: $([ $fail -eq 0 ] && echo PASS || echo FAIL)"
