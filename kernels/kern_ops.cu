@@ -775,63 +775,70 @@ extern "C" int kern_qkv_post(const float *d_qkv, const float *d_bq, const float 
 #define ATT_MAX_CHUNK 256
 #define ATT_MIN_CHUNK 32
 #define ATT_GB 8 /* query heads per pass */
+#define ATT_TK 32 /* keys per shared-memory tile */
 
+/* Key ranges in use for a query that sees L keys (the same in both kernels). */
+__device__ __forceinline__ int attn_eff_splits(int L, int n_split)
+{
+	int eff = (L + ATT_MIN_CHUNK - 1) / ATT_MIN_CHUNK;
+	return eff < n_split ? eff : n_split;
+}
+
+/* K and V are read a tile of 32 keys at a time into shared memory with 16-byte
+ * loads from every thread (the tile is contiguous in the cache), rows padded
+ * by 16 bytes so that reading a key per thread is free of bank conflicts. */
 __global__ void __launch_bounds__(ATT_THREADS)
 attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
                   const int *d_pos, int n_split, kern_attn_shape s, float *part)
 {
-	__shared__ float qs[ATT_GB][256];
+	__shared__ __align__(16) float qs[ATT_GB][256];
 	__shared__ float sc[ATT_GB][ATT_MAX_CHUNK];
 	__shared__ float mstat[ATT_GB], lstat[ATT_GB];
 	__shared__ float oacc[ATT_GB * 256]; /* [sub][g][d] */
+	__shared__ uint4 tile[ATT_TK * (256 + 8) / 8];
 	int kh = blockIdx.x, sp = blockIdx.y, t = blockIdx.z, D = s.head_dim;
 	int G = s.n_head / s.n_head_kv, H = s.n_head;
 	int L = *d_pos + t + 1; /* keys visible to query t */
-	int eff = (L + ATT_MIN_CHUNK - 1) / ATT_MIN_CHUNK;
-	if (eff > n_split) eff = n_split;
+	int eff = attn_eff_splits(L, n_split);
+	if (sp >= eff) return; /* the merge reads only ranges < eff */
 	int chunk = (L + eff - 1) / eff;
 	int start = sp * chunk, end = min(L, start + chunk);
 	float scale = rsqrtf((float)D);
 	size_t pstride = (size_t)D + 2;
+	int DP = D + 8, D8 = D / 8, DP8 = DP / 8; /* padded row, in halves / uint4 */
+	const uint4 *kbase = (const uint4 *)(kc + (size_t)kh * s.n_ctx * D);
+	const uint4 *vbase = (const uint4 *)(vc + (size_t)kh * s.n_ctx * D);
+	const __half *th = (const __half *)tile;
 	for (int g0 = 0; g0 < G; g0 += ATT_GB) {
 		int gn = min(ATT_GB, G - g0);
-		if (sp >= eff || start >= end) { /* empty range */
-			for (int g = threadIdx.x; g < gn; g += blockDim.x) {
-				float *p = part + (((size_t)t * H + kh * G + g0 + g) * n_split + sp) * pstride;
-				p[D] = -INFINITY;
-				p[D + 1] = 0.f;
-			}
-			continue;
-		}
 		__syncthreads();
 		for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
 			int g = i / D, d = i % D;
 			qs[g][d] = qall[(size_t)t * H * D + (size_t)(kh * G + g0 + g) * D + d] * scale;
 		}
-		__syncthreads();
-		/* scores: one thread per key */
-		for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
-			const uint4 *kr = (const uint4 *)(kc + ((size_t)kh * s.n_ctx + p) * D);
-			float acc[ATT_GB];
-#pragma unroll
-			for (int g = 0; g < ATT_GB; g++) acc[g] = 0.f;
-			for (int d8 = 0; d8 < D / 8; d8++) {
-				uint4 w = __ldg(kr + d8);
-				float2 k0 = __half22float2(*(const __half2 *)&w.x), k1 = __half22float2(*(const __half2 *)&w.y);
-				float2 k2 = __half22float2(*(const __half2 *)&w.z), k3 = __half22float2(*(const __half2 *)&w.w);
-#pragma unroll
-				for (int g = 0; g < ATT_GB; g++) {
-					if (g < gn) {
-						const float4 *qq = (const float4 *)&qs[g][d8 * 8];
-						float4 a = qq[0], b = qq[1];
-						acc[g] += k0.x * a.x + k0.y * a.y + k1.x * a.z + k1.y * a.w
-						        + k2.x * b.x + k2.y * b.y + k3.x * b.z + k3.y * b.w;
-					}
+		/* scores, a tile at a time: thread = (g, key) */
+		for (int p0 = start; p0 < end; p0 += ATT_TK) {
+			int nt = min(ATT_TK, end - p0);
+			__syncthreads();
+			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
+				tile[(i / D8) * DP8 + i % D8] = __ldg(kbase + (size_t)p0 * D8 + i);
+			__syncthreads();
+			for (int j = threadIdx.x; j < gn * nt; j += blockDim.x) {
+				int g = j / nt, p = j % nt;
+				const uint4 *kr = tile + p * DP8; /* 16-byte reads: conflict-free with the padding */
+				const float4 *qq = (const float4 *)qs[g];
+				float acc = 0.f;
+#pragma unroll 4
+				for (int d8 = 0; d8 < D8; d8++) {
+					uint4 w = kr[d8];
+					float2 k0 = __half22float2(*(const __half2 *)&w.x), k1 = __half22float2(*(const __half2 *)&w.y);
+					float2 k2 = __half22float2(*(const __half2 *)&w.z), k3 = __half22float2(*(const __half2 *)&w.w);
+					float4 a = qq[2 * d8], b = qq[2 * d8 + 1];
+					acc += k0.x * a.x + k0.y * a.y + k1.x * a.z + k1.y * a.w
+					     + k2.x * b.x + k2.y * b.y + k3.x * b.z + k3.y * b.w;
 				}
+				sc[g][p0 - start + p] = acc;
 			}
-#pragma unroll
-			for (int g = 0; g < ATT_GB; g++)
-				if (g < gn) sc[g][p - start] = acc[g];
 		}
 		__syncthreads();
 		/* softmax statistics per head: warp w takes heads w, w+4, ... */
@@ -852,25 +859,41 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 				lstat[g] = l;
 			}
 		}
-		__syncthreads();
-		/* o[g][d] = sum_p e[g][p] * v[p][d]: thread = (d, sub); the nsub partial
-		 * sums are added in a fixed order (deterministic). */
+		/* o[g][d] = sum_p e[g][p] * v[p][d]: thread = (d, sub), a V tile at a time;
+		 * the nsub partial sums are added in a fixed order (deterministic). */
 		int nsub = D >= ATT_THREADS ? 1 : ATT_THREADS / D;
 		int sub = threadIdx.x / D;
-		if (sub < nsub) {
-			for (int d0 = threadIdx.x % D; d0 < D; d0 += ATT_THREADS) {
-				float acc[ATT_GB];
+		float acc[2][ATT_GB];
 #pragma unroll
-				for (int g = 0; g < ATT_GB; g++) acc[g] = 0.f;
-				for (int p = start + sub; p < end; p += nsub) {
-					float vv = __half2float(vc[((size_t)kh * s.n_ctx + p) * D + d0]);
+		for (int g = 0; g < ATT_GB; g++) acc[0][g] = acc[1][g] = 0.f;
+		for (int p0 = start; p0 < end; p0 += ATT_TK) {
+			int nt = min(ATT_TK, end - p0);
+			__syncthreads();
+			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
+				tile[(i / D8) * DP8 + i % D8] = __ldg(vbase + (size_t)p0 * D8 + i);
+			__syncthreads();
+			if (sub < nsub) {
 #pragma unroll
-					for (int g = 0; g < ATT_GB; g++)
-						if (g < gn) acc[g] += sc[g][p - start] * vv;
+				for (int k = 0; k < 2; k++) {
+					int d0 = threadIdx.x % D + k * ATT_THREADS;
+					if (d0 >= D) break;
+					for (int p = sub; p < nt; p += nsub) {
+						float vv = __half2float(th[p * DP + d0]);
+#pragma unroll
+						for (int g = 0; g < ATT_GB; g++)
+							if (g < gn) acc[k][g] += sc[g][p0 - start + p] * vv;
+					}
 				}
+			}
+		}
+		if (sub < nsub) {
+#pragma unroll
+			for (int k = 0; k < 2; k++) {
+				int d0 = threadIdx.x % D + k * ATT_THREADS;
+				if (d0 >= D) break;
 #pragma unroll
 				for (int g = 0; g < ATT_GB; g++)
-					if (g < gn) oacc[(sub * gn + g) * D + d0] = acc[g];
+					if (g < gn) oacc[(sub * gn + g) * D + d0] = acc[k][g];
 			}
 		}
 		__syncthreads();
@@ -885,30 +908,39 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 				p[D + 1] = lstat[g];
 			}
 		}
-		__syncthreads();
 	}
 }
 
-/* grid (n_head, n), block 64. */
-__global__ void attn_merge_kernel(const float *part, int n_split, int H, int D, float *out)
+/* grid (n_head, n), block 128: weights of the ranges in parallel, then o. */
+__global__ void attn_merge_kernel(const float *part, const int *d_pos, int n_split, int H, int D, float *out)
 {
+	__shared__ float wgt[1024];
+	__shared__ float red[32];
 	int h = blockIdx.x, t = blockIdx.y;
+	int eff = attn_eff_splits(*d_pos + t + 1, n_split);
 	size_t pstride = (size_t)D + 2;
 	const float *base = part + ((size_t)t * H + h) * n_split * pstride;
 	float m = -INFINITY;
-	for (int sp = 0; sp < n_split; sp++) m = fmaxf(m, base[sp * pstride + D]);
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) m = fmaxf(m, base[sp * pstride + D]);
+	m = warp_max(m);
+	if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+	__syncthreads();
+	m = red[0];
+	for (int i = 1; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, red[i]);
+	__syncthreads();
 	float l = 0.f;
-	for (int sp = 0; sp < n_split; sp++) {
-		float ms = base[sp * pstride + D];
-		if (ms != -INFINITY) l += expf(ms - m) * base[sp * pstride + D + 1];
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) {
+		float e = expf(base[sp * pstride + D] - m);
+		wgt[sp] = e;
+		l += e * base[sp * pstride + D + 1];
 	}
+	l = block_sum(l, red);
 	float inv = 1.f / l;
+	__syncthreads();
 	for (int d = threadIdx.x; d < D; d += blockDim.x) {
 		float o = 0.f;
-		for (int sp = 0; sp < n_split; sp++) {
-			float ms = base[sp * pstride + D];
-			if (ms != -INFINITY) o += expf(ms - m) * base[sp * pstride + d];
-		}
+#pragma unroll 4
+		for (int sp = 0; sp < eff; sp++) o += wgt[sp] * base[sp * pstride + d];
 		out[((size_t)t * H + h) * D + d] = o * inv;
 	}
 }
@@ -928,7 +960,7 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
                               const int *d_pos, int n, int n_split, const kern_attn_shape *s,
                               float *d_scratch, void *stream)
 {
-	if (!attn_shape_ok(s) || n < 0 || n_split < kern_attn_min_split(s->n_ctx) || n_split > 65535)
+	if (!attn_shape_ok(s) || n < 0 || n_split < kern_attn_min_split(s->n_ctx) || n_split > 1024)
 		return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
 	cudaStream_t st = as_stream(stream);
@@ -937,7 +969,7 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
 	                                              (const __half *)d_vc, d_pos, n_split, *s, d_scratch);
 	KLAUNCHED();
 	dim3 g2(s->n_head, n);
-	attn_merge_kernel<<<g2, 64, 0, st>>>(d_scratch, n_split, s->n_head, s->head_dim, d_o);
+	attn_merge_kernel<<<g2, 128, 0, st>>>(d_scratch, d_pos, n_split, s->n_head, s->head_dim, d_o);
 	KLAUNCHED();
 	return 0;
 }
