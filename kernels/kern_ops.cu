@@ -164,29 +164,71 @@ template <int T> __device__ __forceinline__ int x4_index(int c, int k)
 	}
 }
 
-/* Dot of chunk c of row r with xs (the k-th float4 at xp[k*32]). */
+/* A chunk's raw bytes in registers (load_chunk), then its dot product with the
+ * staged x (dot_chunk): the kernel issues a whole batch of loads before using
+ * any, so that many are in flight per lane. */
+struct WRaw {
+	uint4 a, b;
+};
+
 template <int T>
-__device__ __forceinline__ float chunk_dot(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s,
-                                           int cols, int r, int c, const float4 *xp)
+__device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int cols,
+                                           int r, int c)
+{
+	WRaw w;
+	w.b = make_uint4(0u, 0u, 0u, 0u);
+	if (T == T_F32) {
+		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
+	} else if (T == T_BF16 || T == T_F16) {
+		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
+	} else if (T == T_Q8_0) {
+		size_t e0 = (size_t)r * cols + (size_t)c * 16;
+		w.a = __ldg((const uint4 *)(q + e0));
+		w.b.x = __ldg((const unsigned short *)s + e0 / 32);
+	} else if (T == T_Q4_0 || T == T_Q4_1) {
+		size_t b = (size_t)r * (cols / 32) + c;
+		w.a = __ldg((const uint4 *)(q + b * 16));
+		w.b.x = T == T_Q4_0 ? (uint32_t)__ldg((const unsigned short *)s + b) : __ldg((const unsigned int *)s + b);
+	} else if (T == T_Q4_K) {
+		int nb = cols / 256, bi = c >> 3, cc = c & 7;
+		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
+		w.a = __ldg((const uint4 *)blk);
+		w.b = __ldg((const uint4 *)(blk + 16 + cc * 16));
+	} else { /* Q6_K */
+		int nb = cols / 256, bi = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
+		int l0 = 4 * (u & 7), qa = 2 * (u >> 3);
+		const uint8_t *blk = q + ((size_t)r * nb + bi) * 210;
+		const unsigned short *ql = (const unsigned short *)(blk + half * 64 + l0);
+		const unsigned short *qh = (const unsigned short *)(blk + 128 + half * 32 + l0);
+		const int8_t *scp = (const int8_t *)(blk + 192) + half * 8 + l0 / 16;
+		w.a.x = (uint32_t)__ldg(ql) | ((uint32_t)__ldg(ql + 1) << 16);
+		w.a.y = (uint32_t)__ldg(ql + 16) | ((uint32_t)__ldg(ql + 17) << 16);
+		w.a.z = (uint32_t)__ldg(qh) | ((uint32_t)__ldg(qh + 1) << 16);
+		w.a.w = __ldg((const unsigned short *)(blk + 208));
+		w.b.x = (uint32_t)(int)__ldg(scp + 2 * qa);
+		w.b.y = (uint32_t)(int)__ldg(scp + 2 * qa + 2);
+	}
+	return w;
+}
+
+template <int T>
+__device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *xp)
 {
 	if (T == T_F32) {
-		float4 w = __ldg((const float4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
-		return dot4(w, xp[0]);
+		float4 f = make_float4(__uint_as_float(w.a.x), __uint_as_float(w.a.y), __uint_as_float(w.a.z),
+		                       __uint_as_float(w.a.w));
+		return dot4(f, xp[0]);
 	} else if (T == T_BF16 || T == T_F16) {
-		uint4 w = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
 		float4 a = xp[0], b = xp[32];
 		if (T == T_BF16)
-			return bf16_lo(w.x) * a.x + bf16_hi(w.x) * a.y + bf16_lo(w.y) * a.z + bf16_hi(w.y) * a.w
-			     + bf16_lo(w.z) * b.x + bf16_hi(w.z) * b.y + bf16_lo(w.w) * b.z + bf16_hi(w.w) * b.w;
-		float2 f0 = __half22float2(*(const __half2 *)&w.x), f1 = __half22float2(*(const __half2 *)&w.y);
-		float2 f2 = __half22float2(*(const __half2 *)&w.z), f3 = __half22float2(*(const __half2 *)&w.w);
+			return bf16_lo(w.a.x) * a.x + bf16_hi(w.a.x) * a.y + bf16_lo(w.a.y) * a.z + bf16_hi(w.a.y) * a.w
+			     + bf16_lo(w.a.z) * b.x + bf16_hi(w.a.z) * b.y + bf16_lo(w.a.w) * b.z + bf16_hi(w.a.w) * b.w;
+		float2 f0 = __half22float2(*(const __half2 *)&w.a.x), f1 = __half22float2(*(const __half2 *)&w.a.y);
+		float2 f2 = __half22float2(*(const __half2 *)&w.a.z), f3 = __half22float2(*(const __half2 *)&w.a.w);
 		return f0.x * a.x + f0.y * a.y + f1.x * a.z + f1.y * a.w
 		     + f2.x * b.x + f2.y * b.y + f3.x * b.z + f3.y * b.w;
 	} else if (T == T_Q8_0) {
-		size_t e0 = (size_t)r * cols + (size_t)c * 16;
-		uint4 w = __ldg((const uint4 *)(q + e0));
-		float d = h2f(__ldg((const unsigned short *)s + e0 / 32));
-		uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+		uint32_t ws[4] = {w.a.x, w.a.y, w.a.z, w.a.w};
 		float acc = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
@@ -195,38 +237,10 @@ __device__ __forceinline__ float chunk_dot(const uint8_t *__restrict__ q, const 
 			acc += (float)(int8_t)(u & 0xff) * x.x + (float)(int8_t)((u >> 8) & 0xff) * x.y
 			     + (float)(int8_t)((u >> 16) & 0xff) * x.z + (float)(int8_t)(u >> 24) * x.w;
 		}
-		return d * acc;
-	} else if (T == T_Q4_0 || T == T_Q4_1) {
-		size_t b = (size_t)r * (cols / 32) + c;
-		uint4 w = __ldg((const uint4 *)(q + b * 16));
-		uint32_t ws[4] = {w.x, w.y, w.z, w.w};
-		float lo = 0.f, hi = 0.f, xsum = 0.f;
-#pragma unroll
-		for (int k = 0; k < 4; k++) {
-			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
-			uint32_t u = ws[k];
-			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
-			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
-			hi += (float)((u >> 4) & 15) * xh.x + (float)((u >> 12) & 15) * xh.y
-			    + (float)((u >> 20) & 15) * xh.z + (float)((u >> 28) & 15) * xh.w;
-			xsum += xl.x + xl.y + xl.z + xl.w + xh.x + xh.y + xh.z + xh.w;
-		}
-		if (T == T_Q4_0) {
-			float d = h2f(__ldg((const unsigned short *)s + b));
-			return d * (lo + hi - 8.f * xsum);
-		}
-		uint32_t dm = __ldg((const unsigned int *)s + b);
-		return h2f((uint16_t)(dm & 0xffff)) * (lo + hi) + h2f((uint16_t)(dm >> 16)) * xsum;
-	} else if (T == T_Q4_K) {
-		int nb = cols / 256, bi = c >> 3, cc = c & 7, j = cc >> 1;
-		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
-		uint4 hdr = __ldg((const uint4 *)blk);
-		uint4 w = __ldg((const uint4 *)(blk + 16 + cc * 16));
-		int s1, m1, s2, m2;
-		q4k_scale_min_w(hdr, 2 * j, &s1, &m1);
-		q4k_scale_min_w(hdr, 2 * j + 1, &s2, &m2);
-		float d = h2f((uint16_t)(hdr.x & 0xffff)), dmin = h2f((uint16_t)(hdr.x >> 16));
-		uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+		return h2f((uint16_t)w.b.x) * acc;
+	} else if (T == T_Q4_0 || T == T_Q4_1 || T == T_Q4_K) {
+		const uint4 qv = T == T_Q4_K ? w.b : w.a;
+		uint32_t ws[4] = {qv.x, qv.y, qv.z, qv.w};
 		float lo = 0.f, hi = 0.f, xl_sum = 0.f, xh_sum = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
@@ -239,39 +253,40 @@ __device__ __forceinline__ float chunk_dot(const uint8_t *__restrict__ q, const 
 			xl_sum += xl.x + xl.y + xl.z + xl.w;
 			xh_sum += xh.x + xh.y + xh.z + xh.w;
 		}
+		if (T == T_Q4_0) return h2f((uint16_t)w.b.x) * (lo + hi - 8.f * (xl_sum + xh_sum));
+		if (T == T_Q4_1)
+			return h2f((uint16_t)(w.b.x & 0xffff)) * (lo + hi) + h2f((uint16_t)(w.b.x >> 16)) * (xl_sum + xh_sum);
+		int j = (c & 7) >> 1, s1, m1, s2, m2;
+		q4k_scale_min_w(w.a, 2 * j, &s1, &m1);
+		q4k_scale_min_w(w.a, 2 * j + 1, &s2, &m2);
+		float d = h2f((uint16_t)(w.a.x & 0xffff)), dmin = h2f((uint16_t)(w.a.x >> 16));
 		return d * ((float)s1 * lo + (float)s2 * hi) - dmin * ((float)m1 * xl_sum + (float)m2 * xh_sum);
 	} else { /* Q6_K */
-		int nb = cols / 256, bi = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
-		int l0 = 4 * (u & 7), qa = 2 * (u >> 3);
-		const uint8_t *blk = q + ((size_t)r * nb + bi) * 210;
-		const unsigned short *ql = (const unsigned short *)(blk + half * 64 + l0);
-		/* quarters qa, qa+1: low nibbles (qa = 0) or high (qa = 2) of ql[l] and ql[l+32] */
-		uint32_t a = (uint32_t)__ldg(ql) | ((uint32_t)__ldg(ql + 1) << 16);
-		uint32_t b = (uint32_t)__ldg(ql + 16) | ((uint32_t)__ldg(ql + 17) << 16);
-		const unsigned short *qh = (const unsigned short *)(blk + 128 + half * 32 + l0);
-		uint32_t h = (uint32_t)__ldg(qh) | ((uint32_t)__ldg(qh + 1) << 16);
-		const int8_t *scp = (const int8_t *)(blk + 192) + half * 8 + l0 / 16;
-		float d = h2f(__ldg((const unsigned short *)(blk + 208)));
+		int u = c & 15, qa = 2 * ((u) >> 3);
 		int sh = qa ? 4 : 0;
+		uint32_t h = w.a.z;
 		float acc = 0.f;
 #pragma unroll
 		for (int k = 0; k < 2; k++) {
 			int quarter = qa + k;
-			uint32_t lb = k == 0 ? a : b;
+			uint32_t lb = k == 0 ? w.a.x : w.a.y;
 			float4 x = xp[k * 32];
 			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * quarter)) & 3) << 4)) - 32);
 			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * quarter)) & 3) << 4)) - 32);
 			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * quarter)) & 3) << 4)) - 32);
 			float v3 = (float)((int)(((lb >> (sh + 24)) & 15) | (((h >> (24 + 2 * quarter)) & 3) << 4)) - 32);
-			acc += (float)__ldg(scp + 2 * quarter) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
+			acc += (float)(int)(k == 0 ? w.b.x : w.b.y) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
 		}
-		return d * acc;
+		return h2f((uint16_t)w.a.w) * acc;
 	}
 }
 
 #define MV_WARPS 8
 
-/* R rows per warp at a time (R > 1 only without SwiGLU): more loads in flight. */
+/* R rows per warp at a time (R > 1 only without SwiGLU), chunks in batches of U
+ * per lane: R*U (or 2*U with SwiGLU) loads in flight per lane.  The first
+ * batch of a warp's first row is loaded before x is staged, so the weight
+ * reads overlap the staging. */
 template <int T, int R>
 __global__ void __launch_bounds__(MV_WARPS * 32)
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
@@ -280,8 +295,25 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 {
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
-	const int E = MvT<T>::E, P = E / 4;
+	const int E = MvT<T>::E, P = E / 4, U = R == 1 ? 4 : 2;
 	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	int stride = gridDim.x * MV_WARPS * R;
+	int r0 = (blockIdx.x * MV_WARPS + warp) * R;
+	int nit = (C + 32 * U - 1) / (32 * U);
+	WRaw w[R][U], w2[U];
+#define MV_LOAD_BATCH(ROW, IT)                                                                       \
+	do {                                                                                             \
+		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
+			int c = (IT) * 32 * U + u * 32 + lane;                                                   \
+			_Pragma("unroll") for (int k = 0; k < R; k++) if (c < C && (ROW) + k < rows_out)        \
+				w[k][u] = load_chunk<T>(q, s, cols, (ROW) + k, c);                                   \
+			if (swiglu && c < C && (ROW) < rows_out)                                                 \
+				w2[u] = load_chunk<T>(q, s, cols, (ROW) + rows_out, c);                              \
+		}                                                                                            \
+	} while (0)
+	MV_LOAD_BATCH(r0, 0);
+	/* stage x (normalised when asked) */
 	float rs = 1.f;
 	if (norm) {
 		float ss = 0.f;
@@ -291,8 +323,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	}
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
 	for (int slot = threadIdx.x; slot < nslot; slot += blockDim.x) {
-		int g = slot / (P * 32), rem = slot % (P * 32), k = rem / 32, lane = rem % 32;
-		int c = g * 32 + lane;
+		int g = slot / (P * 32), rem = slot % (P * 32), k = rem / 32, ln = rem % 32;
+		int c = g * 32 + ln;
 		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
 		if (c < C) {
 			int i4 = x4_index<T>(c, k);
@@ -305,40 +337,41 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		xs[slot] = v;
 	}
 	__syncthreads();
-	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	for (int r0 = (blockIdx.x * MV_WARPS + warp) * R; r0 < rows_out; r0 += gridDim.x * MV_WARPS * R) {
-		if (R == 1) {
-			float acc = 0.f, acc2 = 0.f;
-#pragma unroll 4
-			for (int c = lane; c < C; c += 32) {
-				const float4 *xp = xs + (c >> 5) * P * 32 + lane;
-				acc += chunk_dot<T>(q, s, cols, r0, c, xp);
-				if (swiglu) acc2 += chunk_dot<T>(q, s, cols, r0 + rows_out, c, xp);
+	for (; r0 < rows_out; r0 += stride) {
+		float acc[R], acc2 = 0.f;
+#pragma unroll
+		for (int k = 0; k < R; k++) acc[k] = 0.f;
+		for (int it = 0; it < nit; it++) {
+			if (it > 0) MV_LOAD_BATCH(r0, it);
+#pragma unroll
+			for (int u = 0; u < U; u++) {
+				int c = it * 32 * U + u * 32 + lane;
+				if (c < C) {
+					const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+#pragma unroll
+					for (int k = 0; k < R; k++)
+						if (r0 + k < rows_out) acc[k] += dot_chunk<T>(w[k][u], c, xp);
+					if (swiglu) acc2 += dot_chunk<T>(w2[u], c, xp);
+				}
 			}
-			acc = warp_sum(acc);
-			if (swiglu) acc2 = warp_sum(acc2);
+		}
+		/* next row's first batch before the reductions */
+		if (r0 + stride < rows_out) MV_LOAD_BATCH(r0 + stride, 0);
+		if (swiglu) {
+			float a = warp_sum(acc[0]), b2 = warp_sum(acc2);
 			if (lane == 0) {
-				float v = swiglu ? silu(acc) * acc2 : acc;
+				float v = silu(a) * b2;
 				y[r0] = accumulate ? y[r0] + v : v;
 			}
 		} else {
-			float acc[R];
-			int rv = rows_out - r0 < R ? rows_out - r0 : R;
-#pragma unroll
-			for (int k = 0; k < R; k++) acc[k] = 0.f;
-			for (int c = lane; c < C; c += 32) {
-				const float4 *xp = xs + (c >> 5) * P * 32 + lane;
-#pragma unroll
-				for (int k = 0; k < R; k++)
-					if (k < rv) acc[k] += chunk_dot<T>(q, s, cols, r0 + k, c, xp);
-			}
 #pragma unroll
 			for (int k = 0; k < R; k++) {
 				float a = warp_sum(acc[k]);
-				if (lane == 0 && k < rv) y[r0 + k] = accumulate ? y[r0 + k] + a : a;
+				if (lane == 0 && r0 + k < rows_out) y[r0 + k] = accumulate ? y[r0 + k] + a : a;
 			}
 		}
 	}
+#undef MV_LOAD_BATCH
 }
 
 /* Any type, any cols: one warp per row, element by element (small or odd shapes). */

@@ -412,6 +412,24 @@ int main(int argc, char **argv)
 	}
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	rs ^= (uint64_t)time(NULL) * 2654435761u;
+	if (strcmp(mode, "profile") == 0) { /* one eager + one graph decode step of Qwen2.5-0.5B bf16, for ncu */
+		mem_model m;
+		mem_build(&m, 0, LLM_TYPE_BF16);
+		be g = {0};
+		char err[512];
+		double ms;
+		int k;
+		size_t vr;
+		if (llm_cuda_backend_create(&m.c, &m.w, 256, &g.ops, &g.ctx, err, sizeof err) ||
+		    llm_cuda_bench_decode(llm_cuda_last_ctx(), 1, 100, 1, &ms, &k, &vr, err, sizeof err)) {
+			printf("profile: %s\n", err);
+			return 1;
+		}
+		printf("profile: %d graph nodes per token\n", k);
+		g.ops.destroy(g.ctx);
+		mem_free(&m);
+		return 0;
+	}
 	if (strcmp(mode, "bench") == 0) {
 		double gbs = argc > 2 ? atof(argv[2]) : 0;
 		if (!(gbs > 0)) gbs = 3000;

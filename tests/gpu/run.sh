@@ -70,7 +70,16 @@ else
 		bw=$(grep -oE '= [0-9]+ GB/s' "$out/kernels-bench.log" | grep -oE '[0-9]+' | head -1)
 		TAIL=20 step model-bench build/gpu/check_model bench "${bw:-0}"
 		VIGIL_CUDA_PREFILL=bf16 TAIL=20 step model-bench-bf16 build/gpu/check_model bench "${bw:-0}"
+		if command -v ncu >/dev/null 2>&1; then
+			# per-kernel device time of one eager + one graph decode step
+			step ncu ncu --graph-profiling node --metrics gpu__time_duration.sum --csv \
+				--log-file "$out/ncu.csv" build/gpu/check_model profile
+			python3 tests/gpu/ncu_summary.py "$out/ncu.csv" 2 | tee "$out/ncu-summary.txt"
+		fi
 	fi
 fi
+# few files come back from the device runner: fold the logs into one
+for f in "$out"/*.log; do [ -f "$f" ] && { echo "#### $(basename "$f")"; cat "$f"; }; done >"$out/$mode-logs.txt"
+rm -f "$out"/*.log
 echo "gpu $mode: $([ $fail -eq 0 ] && echo PASS || echo FAIL)"
 exit $fail
