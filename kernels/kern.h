@@ -103,8 +103,11 @@ int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *
 int kern_attn_min_split(int n_ctx);
 
 /* ---- sampling on the device -------------------------------------------------- */
-/* *d_out = index of the largest of d_x[0..n) (lowest index on ties; NaN never wins). */
-int kern_argmax(const float *d_x, int n, int *d_out, void *stream);
+/* *d_out = index of the largest of d_x[0..n) (lowest index on ties; NaN never wins).
+ * d_scratch: KERN_ARGMAX_SCRATCH bytes of device memory zeroed once by the
+ * caller; left zeroed by each call.  One call at a time per scratch. */
+#define KERN_ARGMAX_SCRATCH 16
+int kern_argmax(const float *d_x, int n, int *d_out, void *d_scratch, void *stream);
 /* Top-k (1..1024; <= 0 means 1024), then top-p (0 < p <= 1) over the k, then a
  * draw with uniform u in [0,1) from softmax(x / temp) restricted to them.
  * Candidates ordered by value desc, index asc. *d_out = token. */

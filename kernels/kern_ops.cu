@@ -21,6 +21,60 @@ enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q8_0 = 8, T_Q4_K = 12, T_
 
 static inline cudaStream_t as_stream(void *s) { return (cudaStream_t)s; }
 
+/* ---- programmatic dependent launch (Hopper) -------------------------------------------
+ * Every kernel here is launched with programmatic stream serialisation where the
+ * device supports it (sm_90+; VIGIL_CUDA_NO_PDL=1 turns it off): a kernel may
+ * start while its predecessor finishes.  The rule each kernel keeps: before
+ * pdl_wait() it reads nothing but constant weights and writes nothing; after
+ * it, everything its predecessors wrote is visible (wait returns only once the
+ * whole preceding grid has completed).  pdl_trigger() at entry lets the next
+ * kernel launch as soon as all of this one's blocks are running. */
+__device__ __forceinline__ void pdl_trigger()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+#define PDL_ENTER() do { pdl_trigger(); pdl_wait(); } while (0)
+
+static int g_pdl = -1;
+static int use_pdl(void)
+{
+	if (g_pdl < 0) {
+		int dev = 0, major = 0;
+		const char *off = getenv("VIGIL_CUDA_NO_PDL");
+		g_pdl = cudaGetDevice(&dev) == cudaSuccess &&
+		        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+		        major >= 9 && !(off && *off && strcmp(off, "0") != 0);
+	}
+	return g_pdl;
+}
+
+template <typename... KArgs, typename... Args>
+static int launch(void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, Args... args)
+{
+	cudaLaunchConfig_t cfg = {};
+	cfg.gridDim = grid;
+	cfg.blockDim = block;
+	cfg.dynamicSmemBytes = smem;
+	cfg.stream = st;
+	cudaLaunchAttribute at[1] = {};
+	at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+	at[0].val.programmaticStreamSerializationAllowed = 1;
+	cfg.attrs = at;
+	cfg.numAttrs = use_pdl() ? 1 : 0;
+	cudaError_t e = cudaLaunchKernelEx(&cfg, k, ((KArgs)args)...);
+	if (e == cudaSuccess) e = cudaGetLastError();
+	return (int)e;
+}
+#define KLAUNCH(...) do { int e_ = launch(__VA_ARGS__); if (e_) return e_; } while (0)
+
 /* ---- small helpers ----------------------------------------------------------- */
 
 __device__ __forceinline__ float warp_sum(float v)
@@ -302,6 +356,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	int r0 = (blockIdx.x * MV_WARPS + warp) * R;
 	int nit = (C + 32 * U - 1) / (32 * U);
 	WRaw w[R][U], w2[U];
+	pdl_trigger();
 #define MV_LOAD_BATCH(ROW, IT)                                                                       \
 	do {                                                                                             \
 		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
@@ -312,7 +367,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 				w2[u] = load_chunk<T>(q, s, cols, (ROW) + rows_out, c);                              \
 		}                                                                                            \
 	} while (0)
-	MV_LOAD_BATCH(r0, 0);
+	MV_LOAD_BATCH(r0, 0); /* weights only: constant, safe before the wait */
+	pdl_wait();
 	/* stage x (normalised when asked) */
 	float rs = 1.f;
 	if (norm) {
@@ -379,6 +435,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
                                      const float *__restrict__ x, const float *__restrict__ norm,
                                      float eps, float *y, int accumulate, int swiglu)
 {
+	PDL_ENTER();
 	__shared__ float red[32];
 	float rs = 1.f;
 	if (norm) {
@@ -444,10 +501,9 @@ static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_m
 	int per = MV_WARPS * R;
 	int blocks = (rows_out + per - 1) / per, cap = num_sms() * 4;
 	if (blocks > cap) blocks = cap;
-	matvec_kernel<T, R><<<blocks, MV_WARPS * 32, smem, st>>>(
+	KLAUNCH(matvec_kernel<T, R>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
 		o ? o->eps : 0.f, y, o ? o->accumulate : 0, o ? o->swiglu : 0);
-	KLAUNCHED();
 	return 0;
 }
 
@@ -497,10 +553,9 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	}
 	int blocks = (rows_out + 7) / 8, cap = num_sms() * 4;
 	if (blocks > cap) blocks = cap;
-	matvec_scalar_kernel<<<blocks, 256, 0, st>>>(W->type, W->q, W->s, rows_out, W->cols, d_x,
+	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
 	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
 	                                             o ? o->accumulate : 0, swiglu);
-	KLAUNCHED();
 	return 0;
 }
 
@@ -642,6 +697,7 @@ done:
 __global__ void embed_kernel(int type, const void *q, const void *s, int rows, int cols,
                              const int32_t *tok, float *out)
 {
+	PDL_ENTER();
 	int t = tok[blockIdx.x];
 	float *o = out + (size_t)blockIdx.x * cols;
 	if (t < 0 || t >= rows) { /* out of range: NaN, never a read outside the table */
@@ -655,13 +711,13 @@ extern "C" int kern_embed(const kern_mat *E, const int32_t *d_tokens, int n, flo
 {
 	if (!E || n < 0 || !kern_type_ok(E->type)) return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
-	embed_kernel<<<n, 256, 0, as_stream(stream)>>>(E->type, E->q, E->s, E->rows, E->cols, d_tokens, d_out);
-	KLAUNCHED();
+	KLAUNCH(embed_kernel, dim3(n), dim3(256), 0, as_stream(stream), E->type, E->q, E->s, E->rows, E->cols, d_tokens, d_out);
 	return 0;
 }
 
 __global__ void add_rmsnorm_kernel(float *h, const float *delta, const float *g, float *out, int dim, float eps)
 {
+	PDL_ENTER();
 	__shared__ float red[32];
 	float *hr = h + (size_t)blockIdx.x * dim;
 	const float *dr = delta ? delta + (size_t)blockIdx.x * dim : NULL;
@@ -685,13 +741,13 @@ extern "C" int kern_add_rmsnorm(float *d_h, const float *d_delta, const float *d
 {
 	if (n < 0 || dim <= 0 || !d_h || !d_g || !d_out) return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
-	add_rmsnorm_kernel<<<n, 256, 0, as_stream(stream)>>>(d_h, d_delta, d_g, d_out, dim, eps);
-	KLAUNCHED();
+	KLAUNCH(add_rmsnorm_kernel, dim3(n), dim3(256), 0, as_stream(stream), d_h, d_delta, d_g, d_out, dim, eps);
 	return 0;
 }
 
 __global__ void swiglu_kernel(const float *gu, float *out, int n, int f)
 {
+	PDL_ENTER();
 	size_t total = (size_t)n * f;
 	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
 		size_t t = i / f, j = i % f;
@@ -707,8 +763,7 @@ extern "C" int kern_swiglu(const float *d_gu, float *d_out, int n, int f, void *
 	size_t total = (size_t)n * f;
 	size_t blocks = (total + 255) / 256;
 	if (blocks > 65535) blocks = 65535;
-	swiglu_kernel<<<(unsigned)blocks, 256, 0, as_stream(stream)>>>(d_gu, d_out, n, f);
-	KLAUNCHED();
+	KLAUNCH(swiglu_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), d_gu, d_out, n, f);
 	return 0;
 }
 
@@ -719,6 +774,7 @@ __global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *
                                 const float *qn, const float *kn, float *qout, __half *kc, __half *vc,
                                 const int *d_pos, kern_attn_shape s)
 {
+	PDL_ENTER();
 	__shared__ float v[256];
 	__shared__ float red[32];
 	int hh = blockIdx.x, t = blockIdx.y, D = s.head_dim;
@@ -791,9 +847,8 @@ extern "C" int kern_qkv_post(const float *d_qkv, const float *d_bq, const float 
 	if (!attn_shape_ok(s) || n < 0) return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
 	dim3 grid(s->n_head + 2 * s->n_head_kv, n);
-	qkv_post_kernel<<<grid, 128, 0, as_stream(stream)>>>(d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, d_q,
+	KLAUNCH(qkv_post_kernel, grid, dim3(128), 0, as_stream(stream), d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, d_q,
 	                                                     (__half *)d_kc, (__half *)d_vc, d_pos, *s);
-	KLAUNCHED();
 	return 0;
 }
 
@@ -824,6 +879,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
 attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
                   const int *d_pos, int n_split, kern_attn_shape s, float *part)
 {
+	PDL_ENTER();
 	__shared__ __align__(16) float qs[ATT_GB][256];
 	__shared__ float sc[ATT_GB][ATT_MAX_CHUNK];
 	__shared__ float mstat[ATT_GB], lstat[ATT_GB];
@@ -947,6 +1003,7 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 /* grid (n_head, n), block 128: weights of the ranges in parallel, then o. */
 __global__ void attn_merge_kernel(const float *part, const int *d_pos, int n_split, int H, int D, float *out)
 {
+	PDL_ENTER();
 	__shared__ float wgt[1024];
 	__shared__ float red[32];
 	int h = blockIdx.x, t = blockIdx.y;
@@ -998,12 +1055,10 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
 	if (n == 0) return 0;
 	cudaStream_t st = as_stream(stream);
 	dim3 g1(s->n_head_kv, n_split, n);
-	attn_split_kernel<<<g1, ATT_THREADS, 0, st>>>((const float *)d_q, (const __half *)d_kc,
+	KLAUNCH(attn_split_kernel, g1, dim3(ATT_THREADS), 0, st, (const float *)d_q, (const __half *)d_kc,
 	                                              (const __half *)d_vc, d_pos, n_split, *s, d_scratch);
-	KLAUNCHED();
 	dim3 g2(s->n_head, n);
-	attn_merge_kernel<<<g2, 128, 0, st>>>(d_scratch, d_pos, n_split, s->n_head, s->head_dim, d_o);
-	KLAUNCHED();
+	KLAUNCH(attn_merge_kernel, g2, dim3(128), 0, st, (const float *)d_scratch, d_pos, n_split, s->n_head, s->head_dim, d_o);
 	return 0;
 }
 
@@ -1017,11 +1072,15 @@ __device__ __forceinline__ uint32_t fkey(float f)
 	return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-__global__ void argmax_kernel(const float *x, int n, int *out)
+/* Many blocks: each reduces its share to (key << 32 | ~index) and atomicMax-es it
+ * into scratch[0]; the last block to finish (counter scratch[1]) converts it,
+ * writes *out and zeroes the scratch for the next call. */
+__global__ void argmax_kernel(const float *x, int n, int *out, unsigned long long *best, unsigned int *count)
 {
-	__shared__ uint64_t best[32];
-	uint64_t b = 0; /* (key << 32) | ~index: larger key wins, then lower index */
-	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+	PDL_ENTER();
+	__shared__ uint64_t wbest[32];
+	uint64_t b = 0; /* larger key wins, then lower index */
+	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
 		float v = x[i];
 		if (v != v) continue;
 		uint64_t c = ((uint64_t)fkey(v) << 32) | (uint32_t)(~(uint32_t)i);
@@ -1032,23 +1091,34 @@ __global__ void argmax_kernel(const float *x, int n, int *out)
 		if (other > b) b = other;
 	}
 	int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	if (lane == 0) best[w] = b;
+	if (lane == 0) wbest[w] = b;
 	__syncthreads();
 	if (w == 0) {
-		b = lane < (int)(blockDim.x >> 5) ? best[lane] : 0;
+		b = lane < (int)(blockDim.x >> 5) ? wbest[lane] : 0;
 		for (int o = 16; o > 0; o >>= 1) {
 			uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
 			if (other > b) b = other;
 		}
-		if (lane == 0) *out = b == 0 ? -1 : (int)(~(uint32_t)(b & 0xffffffffu));
+		if (lane == 0) {
+			if (b) atomicMax(best, (unsigned long long)b);
+			__threadfence();
+			unsigned done = atomicAdd(count, 1u);
+			if (done == gridDim.x - 1) {
+				unsigned long long r = atomicExch(best, 0ull);
+				*out = r == 0 ? -1 : (int)(~(uint32_t)(r & 0xffffffffu));
+				*count = 0;
+			}
+		}
 	}
 }
 
-extern "C" int kern_argmax(const float *d_x, int n, int *d_out, void *stream)
+extern "C" int kern_argmax(const float *d_x, int n, int *d_out, void *d_scratch, void *stream)
 {
-	if (!d_x || !d_out || n <= 0) return (int)cudaErrorInvalidValue;
-	argmax_kernel<<<1, 1024, 0, as_stream(stream)>>>(d_x, n, d_out);
-	KLAUNCHED();
+	if (!d_x || !d_out || !d_scratch || n <= 0) return (int)cudaErrorInvalidValue;
+	int blocks = (n + 1023) / 1024;
+	if (blocks > num_sms()) blocks = num_sms();
+	KLAUNCH(argmax_kernel, dim3(blocks), dim3(256), 0, as_stream(stream), d_x, n, d_out,
+	        (unsigned long long *)d_scratch, (unsigned int *)((char *)d_scratch + 8));
 	return 0;
 }
 
@@ -1061,6 +1131,7 @@ extern "C" int kern_argmax(const float *d_x, int n, int *d_out, void *stream)
 __global__ void __launch_bounds__(1024)
 sample_kernel(const float *x, int n, float temp, int k, float top_p, float u, int *out)
 {
+	PDL_ENTER();
 	__shared__ unsigned hist[256];
 	__shared__ uint32_t s_prefix, s_remain, s_count;
 	__shared__ uint64_t cand[SAMPLE_CAP];
@@ -1159,8 +1230,7 @@ extern "C" int kern_sample(const float *d_x, int n, float temp, int top_k, float
 		return (int)cudaErrorInvalidValue;
 	if (top_k <= 0 || top_k > SAMPLE_MAXK) top_k = SAMPLE_MAXK;
 	if (top_k > n) top_k = n;
-	sample_kernel<<<1, 1024, 0, as_stream(stream)>>>(d_x, n, temp, top_k, top_p, u, d_out);
-	KLAUNCHED();
+	KLAUNCH(sample_kernel, dim3(1), dim3(1024), 0, as_stream(stream), d_x, n, temp, top_k, top_p, u, d_out);
 	return 0;
 }
 
@@ -1168,6 +1238,7 @@ extern "C" int kern_sample(const float *d_x, int n, float temp, int top_k, float
 
 __global__ void dequant_kernel(int type, const void *q, const void *s, int rows, int cols, void *dst, int dt)
 {
+	PDL_ENTER();
 	size_t total = (size_t)rows * cols;
 	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
 		int r = (int)(i / cols), e = (int)(i % cols);
@@ -1184,14 +1255,14 @@ extern "C" int kern_dequant(const kern_mat *W, void *d_dst, int dst_type, void *
 		return (int)cudaErrorInvalidValue;
 	size_t total = (size_t)W->rows * W->cols, blocks = (total + 255) / 256;
 	if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
-	dequant_kernel<<<(unsigned)blocks, 256, 0, as_stream(stream)>>>(W->type, W->q, W->s, W->rows, W->cols,
+	KLAUNCH(dequant_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), W->type, W->q, W->s, W->rows, W->cols,
 	                                                                 d_dst, dst_type);
-	KLAUNCHED();
 	return 0;
 }
 
 __global__ void convert_kernel(const float *src, void *dst, int dt, size_t n)
 {
+	PDL_ENTER();
 	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
 		if (dt == T_F16) ((__half *)dst)[i] = __float2half_rn(src[i]);
 		else ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(src[i]);
@@ -1204,7 +1275,6 @@ extern "C" int kern_convert(const float *d_src, void *d_dst, int dst_type, size_
 	if (n == 0) return 0;
 	size_t blocks = (n + 255) / 256;
 	if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
-	convert_kernel<<<(unsigned)blocks, 256, 0, as_stream(stream)>>>(d_src, d_dst, dst_type, n);
-	KLAUNCHED();
+	KLAUNCH(convert_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), d_src, d_dst, dst_type, n);
 	return 0;
 }

@@ -82,6 +82,7 @@ typedef struct cu_backend {
 	int *tok;       /* [PCH] */
 	int *pos;       /* [1] */
 	int *next;      /* [1] argmax of the last decode (bench) */
+	void *amscr;    /* KERN_ARGMAX_SCRATCH bytes, zeroed */
 	int *h_io;      /* pinned [2]: token, position */
 	cudaGraphExec_t graph;
 	size_t graph_kernels;
@@ -200,7 +201,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -246,7 +247,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	}
 	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
 	CU(kern_matvec(&b->out, b->x, b->logits, &on, st), "output");
-	CU(kern_argmax(b->logits, c->n_vocab, b->next, st), "argmax");
+	CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
 	return 0;
 }
 
@@ -459,7 +460,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		int sms = 0, dev = 0;
 		CU(cudaGetDevice(&dev), "device");
 		CU(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "device attribute");
-		int want = (2 * sms + c->n_head_kv - 1) / c->n_head_kv;
+		/* enough key ranges for ~8 blocks per SM at long context (ranges
+		 * shorter than 32 keys are never made: short contexts use fewer) */
+		int want = (8 * sms + c->n_head_kv - 1) / c->n_head_kv;
 		b->split_dec = kern_attn_min_split(n_ctx);
 		if (b->split_dec < want) b->split_dec = want;
 		if (b->split_dec > 1024) b->split_dec = 1024;
@@ -488,6 +491,8 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->tok, PCH * 4), "tokens");
 	CU(dmalloc(b, (void **)&b->pos, 4), "position");
 	CU(dmalloc(b, (void **)&b->next, 4), "argmax");
+	CU(dmalloc(b, &b->amscr, KERN_ARGMAX_SCRATCH), "argmax");
+	CU(cudaMemset(b->amscr, 0, KERN_ARGMAX_SCRATCH), "argmax");
 	CU(cudaMallocHost((void **)&b->h_io, 8), "pinned");
 	/* one eager decode step (position 0: its cache entry is rewritten before any
 	 * read), then the same step captured as a graph */

@@ -580,16 +580,21 @@ static void check_argmax(int n, int ties)
 		if (other < want) want = other;
 	}
 	float *dx = dalloc<float>(n);
-	int *dout = dalloc<int>(1), got = -2;
+	int *dout = dalloc<int>(1), got = -2, bad = 0;
+	void *scr = dalloc<uint8_t>(KERN_ARGMAX_SCRATCH);
+	CK(cudaMemset(scr, 0, KERN_ARGMAX_SCRATCH));
 	up(dx, x.data(), n * 4);
-	poison(dout, 4);
-	CK(kern_argmax(dx, n, dout, NULL));
-	CK(cudaDeviceSynchronize());
-	down(&got, dout, 4);
+	for (int rep = 0; rep < 3; rep++) { /* the scratch must be left reusable */
+		poison(dout, 4);
+		CK(kern_argmax(dx, n, dout, scr, NULL));
+		CK(cudaDeviceSynchronize());
+		down(&got, dout, 4);
+		if (got != want) bad = 1;
+	}
 	char what[128];
-	snprintf(what, sizeof what, "argmax n%d%s", n, ties ? " (tied max)" : "");
-	report(what, got == want ? 0 : 1e9, 0, got != want, 1);
-	cudaFree(dx); cudaFree(dout);
+	snprintf(what, sizeof what, "argmax n%d%s (3 calls)", n, ties ? " (tied max)" : "");
+	report(what, bad ? 1e9 : 0, 0, bad, 1);
+	cudaFree(dx); cudaFree(dout); cudaFree(scr);
 }
 
 static void check_sample(int n, int k, float p, float temp, int draws)

@@ -211,14 +211,16 @@ typedef struct mem_model {
 	int nb;
 } mem_model;
 
-#define POOL 512 /* distinct rows per (type, width); a matrix's rows cycle through them */
+#define POOL 512 /* distinct rows per layer matrix; its rows cycle through them */
 
-static const llm_tensor *mk_tensor(mem_model *m, const char *name, int type, int cols, int rows, float sd)
+/* all_distinct: every row drawn (the embedding / tied head: no tied logits). */
+static const llm_tensor *mk_tensor(mem_model *m, const char *name, int type, int cols, int rows, float sd,
+                                   int all_distinct)
 {
 	llm_tensor *t = &m->t[m->nt++];
 	int64_t rb = llm_type_row_bytes(type, cols);
 	uint8_t *data = malloc((size_t)rb * rows);
-	int np = rows < POOL ? rows : POOL;
+	int np = rows < POOL || all_distinct ? rows : POOL;
 	float *row = malloc(sizeof(float) * cols);
 	for (int r = 0; r < np; r++) {
 		for (int i = 0; i < cols; i++) row[i] = (float)(gauss() * sd);
@@ -277,20 +279,20 @@ static void mem_build(mem_model *m, int qwen3, int type)
 	m->t = calloc((size_t)L * 16 + 8, sizeof(llm_tensor));
 	m->bufs = calloc((size_t)L * 16 + 8, sizeof(void *));
 	m->w.layers = calloc((size_t)L, sizeof(llm_layer));
-	m->w.token_embd = mk_tensor(m, "token_embd", type, E, c->n_vocab, 1.0f);
+	m->w.token_embd = mk_tensor(m, "token_embd", type, E, c->n_vocab, 1.0f, 1);
 	m->w.output = m->w.token_embd;
 	m->w.output_norm = mk_f32(m, "output_norm", E, 1.0f, 0.1f);
 	for (int l = 0; l < L; l++) {
 		llm_layer *y = &m->w.layers[l];
 		y->attn_norm = mk_f32(m, "attn_norm", E, 1.0f, 0.1f);
 		y->ffn_norm = mk_f32(m, "ffn_norm", E, 1.0f, 0.1f);
-		y->wq = mk_tensor(m, "wq", type, E, qd, 1.0f / sqrtf((float)E));
-		y->wk = mk_tensor(m, "wk", type, E, kd, 1.0f / sqrtf((float)E));
-		y->wv = mk_tensor(m, "wv", type, E, kd, 1.0f / sqrtf((float)E));
-		y->wo = mk_tensor(m, "wo", type, qd, E, 1.0f / sqrtf((float)qd));
-		y->w_gate = mk_tensor(m, "w_gate", type, E, F, 1.0f / sqrtf((float)E));
-		y->w_up = mk_tensor(m, "w_up", type, E, F, 1.0f / sqrtf((float)E));
-		y->w_down = mk_tensor(m, "w_down", type, F, E, 1.0f / sqrtf((float)F));
+		y->wq = mk_tensor(m, "wq", type, E, qd, 1.0f / sqrtf((float)E), 0);
+		y->wk = mk_tensor(m, "wk", type, E, kd, 1.0f / sqrtf((float)E), 0);
+		y->wv = mk_tensor(m, "wv", type, E, kd, 1.0f / sqrtf((float)E), 0);
+		y->wo = mk_tensor(m, "wo", type, qd, E, 1.0f / sqrtf((float)qd), 0);
+		y->w_gate = mk_tensor(m, "w_gate", type, E, F, 1.0f / sqrtf((float)E), 0);
+		y->w_up = mk_tensor(m, "w_up", type, E, F, 1.0f / sqrtf((float)E), 0);
+		y->w_down = mk_tensor(m, "w_down", type, F, E, 1.0f / sqrtf((float)F), 0);
 		if (!qwen3) {
 			y->bq = mk_f32(m, "bq", qd, 0.f, 0.1f);
 			y->bk = mk_f32(m, "bk", kd, 0.f, 0.1f);

@@ -8,11 +8,11 @@ h = rows[hdr]
 ki, ui, vi = h.index("Kernel Name"), h.index("Metric Unit"), h.index("Metric Value")
 steps = float(sys.argv[2])
 tot, cnt = collections.defaultdict(float), collections.Counter()
-scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}
+scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3, "second": 1e6, "s": 1e6}
 for r in rows[hdr + 1:]:
     if len(r) <= vi or r[ui] not in scale:
         continue
-    name = r[ki].split("(")[0]
+    name = r[ki].split("(")[0].replace("void ", "")
     tot[name] += float(r[vi].replace(",", "")) * scale[r[ui]]
     cnt[name] += 1
 all_us = sum(tot.values())

@@ -69,10 +69,12 @@ else
 	if [ -x build/gpu/check_model ]; then
 		bw=$(grep -oE '= [0-9]+ GB/s' "$out/kernels-bench.log" | grep -oE '[0-9]+' | head -1)
 		TAIL=20 step model-bench build/gpu/check_model bench "${bw:-0}"
-		VIGIL_CUDA_PREFILL=bf16 TAIL=20 step model-bench-bf16 build/gpu/check_model bench "${bw:-0}"
+		# second pass: tensor-core (bf16) prefill, and decode without programmatic dependent launch
+		VIGIL_CUDA_PREFILL=bf16 VIGIL_CUDA_NO_PDL=1 TAIL=20 step model-bench-bf16-nopdl build/gpu/check_model bench "${bw:-0}"
 		if command -v ncu >/dev/null 2>&1; then
 			# per-kernel device time of one eager + one graph decode step
-			step ncu ncu --graph-profiling node --metrics gpu__time_duration.sum --csv \
+			step ncu ncu --graph-profiling node --clock-control none --cache-control none \
+				--metrics gpu__time_duration.sum --csv \
 				--log-file "$out/ncu.csv" build/gpu/check_model profile
 			python3 tests/gpu/ncu_summary.py "$out/ncu.csv" 2 | tee "$out/ncu-summary.txt"
 		fi
