@@ -337,37 +337,41 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 
 #define MV_WARPS 8
 
-/* R rows per warp at a time (R > 1 only without SwiGLU), chunks in batches of U
- * per lane: R*U (or 2*U with SwiGLU) loads in flight per lane.  The first
- * batch of a warp's first row is loaded before x is staged, so the weight
- * reads overlap the staging. */
+/* R rows per warp at a time (R > 1 only without SwiGLU and with wpr == 1);
+ * wpr warps per row (1, 2, 4, 8) split a long row's chunks between them and add
+ * their sums through shared memory: short, wide matrices (the down projection)
+ * then still fill the chip.  Chunks come in batches of U per lane: R*U (or 2*U
+ * with SwiGLU) loads in flight per lane.  The first batch of a warp's first
+ * row is loaded before the PDL wait and before x is staged, so the weight
+ * reads overlap the previous kernel's tail and the staging. */
 template <int T, int R>
 __global__ void __launch_bounds__(MV_WARPS * 32)
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
-              int accumulate, int swiglu)
+              int accumulate, int swiglu, int wpr)
 {
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
+	__shared__ float part[2][MV_WARPS];
 	const int E = MvT<T>::E, P = E / 4, U = R == 1 ? 4 : 2;
 	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-	int stride = gridDim.x * MV_WARPS * R;
-	int r0 = (blockIdx.x * MV_WARPS + warp) * R;
-	int nit = (C + 32 * U - 1) / (32 * U);
+	int slot = warp / wpr, sub = warp % wpr, rpb = (MV_WARPS / wpr) * R; /* rows per block pass */
+	int nit = (C + 32 * U * wpr - 1) / (32 * U * wpr);
+	int rb = blockIdx.x;
 	WRaw w[R][U], w2[U];
 	pdl_trigger();
 #define MV_LOAD_BATCH(ROW, IT)                                                                       \
 	do {                                                                                             \
 		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
-			int c = (IT) * 32 * U + u * 32 + lane;                                                   \
+			int c = (((IT) * wpr + sub) * U + u) * 32 + lane;                                        \
 			_Pragma("unroll") for (int k = 0; k < R; k++) if (c < C && (ROW) + k < rows_out)        \
 				w[k][u] = load_chunk<T>(q, s, cols, (ROW) + k, c);                                   \
 			if (swiglu && c < C && (ROW) < rows_out)                                                 \
 				w2[u] = load_chunk<T>(q, s, cols, (ROW) + rows_out, c);                              \
 		}                                                                                            \
 	} while (0)
-	MV_LOAD_BATCH(r0, 0); /* weights only: constant, safe before the wait */
+	MV_LOAD_BATCH(rb * rpb + slot * R, 0); /* weights only: constant, safe before the wait */
 	pdl_wait();
 	/* stage x (normalised when asked) */
 	float rs = 1.f;
@@ -378,8 +382,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		rs = rsqrtf(ss / (float)cols + eps);
 	}
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
-	for (int slot = threadIdx.x; slot < nslot; slot += blockDim.x) {
-		int g = slot / (P * 32), rem = slot % (P * 32), k = rem / 32, ln = rem % 32;
+	for (int sl = threadIdx.x; sl < nslot; sl += blockDim.x) {
+		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
 		int c = g * 32 + ln;
 		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
 		if (c < C) {
@@ -390,32 +394,52 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
 			}
 		}
-		xs[slot] = v;
+		xs[sl] = v;
 	}
 	__syncthreads();
-	for (; r0 < rows_out; r0 += stride) {
+	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
+		int r0 = rb * rpb + slot * R;
 		float acc[R], acc2 = 0.f;
 #pragma unroll
 		for (int k = 0; k < R; k++) acc[k] = 0.f;
-		for (int it = 0; it < nit; it++) {
-			if (it > 0) MV_LOAD_BATCH(r0, it);
+		if (r0 < rows_out) {
+			for (int it = 0; it < nit; it++) {
+				if (it > 0) MV_LOAD_BATCH(r0, it);
 #pragma unroll
-			for (int u = 0; u < U; u++) {
-				int c = it * 32 * U + u * 32 + lane;
-				if (c < C) {
-					const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+				for (int u = 0; u < U; u++) {
+					int c = ((it * wpr + sub) * U + u) * 32 + lane;
+					if (c < C) {
+						const float4 *xp = xs + (c >> 5) * P * 32 + lane;
 #pragma unroll
-					for (int k = 0; k < R; k++)
-						if (r0 + k < rows_out) acc[k] += dot_chunk<T>(w[k][u], c, xp);
-					if (swiglu) acc2 += dot_chunk<T>(w2[u], c, xp);
+						for (int k = 0; k < R; k++)
+							if (r0 + k < rows_out) acc[k] += dot_chunk<T>(w[k][u], c, xp);
+						if (swiglu) acc2 += dot_chunk<T>(w2[u], c, xp);
+					}
 				}
 			}
 		}
-		/* next row's first batch before the reductions */
-		if (r0 + stride < rows_out) MV_LOAD_BATCH(r0 + stride, 0);
-		if (swiglu) {
-			float a = warp_sum(acc[0]), b2 = warp_sum(acc2);
+		/* next pass's first batch before the reductions */
+		if ((rb + (int)gridDim.x) * rpb + slot * R < rows_out) MV_LOAD_BATCH((rb + gridDim.x) * rpb + slot * R, 0);
+		if (wpr > 1) { /* R == 1 here */
+			float a = warp_sum(acc[0]), b2 = swiglu ? warp_sum(acc2) : 0.f;
 			if (lane == 0) {
+				part[0][warp] = a;
+				part[1][warp] = b2;
+			}
+			__syncthreads();
+			if (sub == 0 && lane == 0 && r0 < rows_out) {
+				float ta = 0.f, tb = 0.f;
+				for (int k = 0; k < wpr; k++) {
+					ta += part[0][warp + k];
+					tb += part[1][warp + k];
+				}
+				float v = swiglu ? silu(ta) * tb : ta;
+				y[r0] = accumulate ? y[r0] + v : v;
+			}
+			__syncthreads();
+		} else if (swiglu) {
+			float a = warp_sum(acc[0]), b2 = warp_sum(acc2);
+			if (lane == 0 && r0 < rows_out) {
 				float v = silu(a) * b2;
 				y[r0] = accumulate ? y[r0] + v : v;
 			}
@@ -498,12 +522,17 @@ static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_m
 		                            (int)smem));
 		smem_set = smem;
 	}
-	int per = MV_WARPS * R;
+	/* warps per row: split long rows while the chip would be under-filled (fewer
+	 * than ~24 warps per SM) and each warp keeps at least half a batch of chunks */
+	int wpr = 1;
+	if (R == 1)
+		while (wpr < MV_WARPS && (long)rows_out * wpr < (long)num_sms() * 24 && C >= 32 * 4 * wpr) wpr *= 2;
+	int per = (MV_WARPS / wpr) * R;
 	int blocks = (rows_out + per - 1) / per, cap = num_sms() * 4;
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_kernel<T, R>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
-		o ? o->eps : 0.f, y, o ? o->accumulate : 0, o ? o->swiglu : 0);
+		o ? o->eps : 0.f, y, o ? o->accumulate : 0, o ? o->swiglu : 0, wpr);
 	return 0;
 }
 

@@ -810,6 +810,9 @@ int main(int argc, char **argv)
 		check_matvec(t, 101, c, 0, 1, 0);
 		check_matvec(t, 99, c, 1, 0, 1);
 		check_matvec(t, 64, c, 1, 1, 1);
+		/* few, long rows: several warps per row */
+		check_matvec(t, 45, be == 1 ? 4864 : 4864, 1, 0, 1);
+		check_matvec(t, 7, 3072, 0, 1, 0);
 		/* tall matrices take the several-rows-per-warp path */
 		check_matvec(t, 8459, be == 256 ? 512 : 160, 0, 0, 0);
 		check_matvec(t, 8461, be == 256 ? 256 : 96, 1, 1, 0);
