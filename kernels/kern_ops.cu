@@ -345,7 +345,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
  * row is loaded before the PDL wait and before x is staged, so the weight
  * reads overlap the previous kernel's tail and the staging. */
 template <int T, int R>
-__global__ void __launch_bounds__(MV_WARPS * 32)
+__global__ void __launch_bounds__(MV_WARPS * 32, 2)
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
               int accumulate, int swiglu, int wpr)
@@ -353,7 +353,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
 	__shared__ float part[2][MV_WARPS];
-	const int E = MvT<T>::E, P = E / 4, U = R == 1 ? 4 : 2;
+	const int E = MvT<T>::E, P = E / 4, U = R == 1 ? 4 : (T == T_Q4_K ? 1 : 2);
 	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	int slot = warp / wpr, sub = warp % wpr, rpb = (MV_WARPS / wpr) * R; /* rows per block pass */
