@@ -4,11 +4,12 @@ transformers / tokenizers (PyTorch on the CPU).  Needs: torch, transformers,
 tokenizers, gguf, accelerate (pip), a built ./vigil, the real models in
 var/models/ (tests/llm/fetch-models.sh) and ../shared/models/qwen2-tokenizer.
 
-    python3 tests/llm/make-fixtures.py [tok] [real] [mk]
+    python3 tests/llm/make-fixtures.py [tok] [tokreal] [real] [mk]
 
 Writes (all small, committed):
   fixtures/tok_corpus.json   the tokenizer corpus (strings as hex bytes)
   fixtures/tok_qwen2.json    HF ids of each corpus string, Qwen2 vocabulary
+  fixtures/tok_smollm2.json  llama.cpp ids of each corpus string, SmolLM2 vocabulary
   fixtures/real_<model>.json top-k logits and greedy continuations, real GGUFs
   fixtures/mk_<arch>_<type>.json the same for `vigil llm mkmodel` models
 `make test` compares against these files without PyTorch.
@@ -105,6 +106,20 @@ def make_tok():
     dump("tok_qwen2.json", ids)
 
 
+def make_tokreal():
+    """SmolLM2's vocabulary: ids from llama.cpp (llama-cpp-python), whose
+    "smollm" pre-tokenizer (single digits, then GPT-2's regex) follows the
+    model's tokenizer.json; transformers' GGUF conversion drops the digit
+    split, so it is not used as the reference here.  (Qwen GGUF vocabularies
+    are checked against tok_qwen2.json: the same vocabulary.)"""
+    import llama_cpp
+    path = os.path.join(ROOT, "var/models/smollm2-135m-instruct-q4_1.gguf")
+    c = [bytes.fromhex(h) for h in json.load(open(os.path.join(FIX, "tok_corpus.json")))]
+    ll = llama_cpp.Llama(model_path=path, vocab_only=True, verbose=False)
+    ids = [ll.tokenize(s.decode("utf-8", "replace").encode(), add_bos=False, special=True) for s in c]
+    dump("tok_smollm2.json", ids)
+
+
 # ---- models --------------------------------------------------------------------------
 
 PROMPTS = [
@@ -195,6 +210,8 @@ if __name__ == "__main__":
     what = sys.argv[1:] or ["tok", "real", "mk"]
     if "tok" in what:
         make_tok()
+    if "tokreal" in what:
+        make_tokreal()
     if "mk" in what:
         make_mk()
     if "real" in what:
