@@ -93,13 +93,12 @@ int kern_qkv_post(const float *d_qkv, const float *d_bq, const float *d_bk, cons
 size_t kern_attn_scratch_floats(const kern_attn_shape *s, int n, int n_split);
 /* Split-K ("flash-decoding") causal attention: query i (d_q [n][q_dim], at
  * position *d_pos + i) attends to cache positions [0, *d_pos + i]; out
- * d_o [n][q_dim].  n_split >= 1 key ranges per (query, kv head) (at most
- * 1024), merged by the last block of each (query, kv head) to finish; ranges
- * are never shorter than 32 keys (fewer are used) nor longer than 256.  d_scratch: kern_attn_scratch_floats floats.  d_count: n*n_head_kv
- * counters, zeroed by the caller once; every call leaves them zero. */
+ * d_o [n][q_dim].  n_split >= 1 key ranges per (query, kv head), merged by a
+ * second kernel; ranges are never shorter than 32 keys, never longer than
+ * kern_attn_max_chunk.  d_scratch: kern_attn_scratch_floats floats. */
 int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *d_o,
                    const int *d_pos, int n, int n_split, const kern_attn_shape *s,
-                   float *d_scratch, unsigned int *d_count, void *stream);
+                   float *d_scratch, void *stream);
 /* Smallest n_split that keeps every key range <= 256 for a cache of n_ctx. */
 int kern_attn_min_split(int n_ctx);
 

@@ -373,9 +373,14 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	} while (0)
 	MV_LOAD_BATCH(rb * rpb + slot * R, 0); /* weights only: constant, safe before the wait */
 	pdl_wait();
-	/* stage x (times the norm weight when asked) in one pass that also sums
-	 * x^2; the RMS factor rs is applied to the finished dot products */
-	float rs = 1.f, ss = 0.f;
+	/* stage x (normalised when asked) */
+	float rs = 1.f;
+	if (norm) {
+		float ss = 0.f;
+		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+	}
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
 	for (int sl = threadIdx.x; sl < nslot; sl += blockDim.x) {
 		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
@@ -386,15 +391,10 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 			v = x4[i4];
 			if (norm) {
 				float4 gg = g4[i4];
-				ss += dot4(v, v);
-				v.x *= gg.x; v.y *= gg.y; v.z *= gg.z; v.w *= gg.w;
+				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
 			}
 		}
 		xs[sl] = v;
-	}
-	if (norm) {
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)cols + eps);
 	}
 	__syncthreads();
 	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
@@ -421,7 +421,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		/* next pass's first batch before the reductions */
 		if ((rb + (int)gridDim.x) * rpb + slot * R < rows_out) MV_LOAD_BATCH((rb + gridDim.x) * rpb + slot * R, 0);
 		if (wpr > 1) { /* R == 1 here */
-			float a = warp_sum(acc[0]) * rs, b2 = swiglu ? warp_sum(acc2) * rs : 0.f;
+			float a = warp_sum(acc[0]), b2 = swiglu ? warp_sum(acc2) : 0.f;
 			if (lane == 0) {
 				part[0][warp] = a;
 				part[1][warp] = b2;
@@ -438,7 +438,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 			}
 			__syncthreads();
 		} else if (swiglu) {
-			float a = warp_sum(acc[0]) * rs, b2 = warp_sum(acc2) * rs;
+			float a = warp_sum(acc[0]), b2 = warp_sum(acc2);
 			if (lane == 0 && r0 < rows_out) {
 				float v = silu(a) * b2;
 				y[r0] = accumulate ? y[r0] + v : v;
@@ -446,7 +446,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		} else {
 #pragma unroll
 			for (int k = 0; k < R; k++) {
-				float a = warp_sum(acc[k]) * rs;
+				float a = warp_sum(acc[k]);
 				if (lane == 0 && r0 + k < rows_out) y[r0 + k] = accumulate ? y[r0 + k] + a : a;
 			}
 		}
@@ -886,7 +886,7 @@ extern "C" int kern_qkv_post(const float *d_qkv, const float *d_bq, const float 
  * takes the key range sp of query t for the G = n_head/n_head_kv query heads
  * that share kv head kh (K and V read once for all of them): scores into
  * shared memory, a local softmax (max m, sum l), and o = sum p*v, unnormalised.
- * The last block of each (query, kv head) to finish merges the ranges. */
+ * attn_merge_kernel merges the ranges: o = sum e^(m_s-m) o_s / sum e^(m_s-m) l_s. */
 
 #define ATT_THREADS 128
 #define ATT_MAX_CHUNK 256
@@ -906,8 +906,7 @@ __device__ __forceinline__ int attn_eff_splits(int L, int n_split)
  * by 16 bytes so that reading a key per thread is free of bank conflicts. */
 __global__ void __launch_bounds__(ATT_THREADS)
 attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
-                  const int *d_pos, int n_split, kern_attn_shape s, float *part, float *qall_out,
-                  unsigned int *counters)
+                  const int *d_pos, int n_split, kern_attn_shape s, float *part)
 {
 	PDL_ENTER();
 	__shared__ __align__(16) float qs[ATT_GB][256];
@@ -915,8 +914,6 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 	__shared__ float mstat[ATT_GB], lstat[ATT_GB];
 	__shared__ float oacc[ATT_GB * 256]; /* [sub][g][d] */
 	__shared__ uint4 tile[ATT_TK * (256 + 8) / 8];
-	__shared__ float red[32];
-	__shared__ int s_last;
 	int kh = blockIdx.x, sp = blockIdx.y, t = blockIdx.z, D = s.head_dim;
 	int G = s.n_head / s.n_head_kv, H = s.n_head;
 	int L = *d_pos + t + 1; /* keys visible to query t */
@@ -1030,47 +1027,40 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 			}
 		}
 	}
-	/* The last block of this (query, kv head) to finish merges the ranges:
-	 * o = sum_s e^(m_s - m) o_s / sum_s e^(m_s - m) l_s.  The counter is left
-	 * at zero for the next call. */
-	unsigned int *counter = counters + t * s.n_head_kv + kh;
+}
+
+/* grid (n_head, n), block 128: weights of the ranges in parallel, then o. */
+__global__ void attn_merge_kernel(const float *part, const int *d_pos, int n_split, int H, int D, float *out)
+{
+	PDL_ENTER();
+	__shared__ float wgt[1024];
+	__shared__ float red[32];
+	int h = blockIdx.x, t = blockIdx.y;
+	int eff = attn_eff_splits(*d_pos + t + 1, n_split);
+	size_t pstride = (size_t)D + 2;
+	const float *base = part + ((size_t)t * H + h) * n_split * pstride;
+	float m = -INFINITY;
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) m = fmaxf(m, base[sp * pstride + D]);
+	m = warp_max(m);
+	if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
 	__syncthreads();
-	if (threadIdx.x == 0) {
-		__threadfence();
-		unsigned done = atomicAdd(counter, 1u);
-		s_last = done == (unsigned)eff - 1;
-		if (s_last) *counter = 0;
+	m = red[0];
+	for (int i = 1; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, red[i]);
+	__syncthreads();
+	float l = 0.f;
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) {
+		float e = expf(base[sp * pstride + D] - m);
+		wgt[sp] = e;
+		l += e * base[sp * pstride + D + 1];
 	}
+	l = block_sum(l, red);
+	float inv = 1.f / l;
 	__syncthreads();
-	if (!s_last) return;
-	__threadfence();
-	float *wgt = &sc[0][0]; /* ATT_GB * ATT_MAX_CHUNK >= 1024 floats */
-	for (int g = 0; g < G; g++) {
-		const float *base = part + ((size_t)t * H + kh * G + g) * n_split * pstride;
-		float m = -INFINITY;
-		for (int k = threadIdx.x; k < eff; k += blockDim.x) m = fmaxf(m, __ldcg(base + k * pstride + D));
-		m = warp_max(m);
-		__syncthreads();
-		if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
-		__syncthreads();
-		m = red[0];
-		for (int i = 1; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, red[i]);
-		float l = 0.f;
-		for (int k = threadIdx.x; k < eff; k += blockDim.x) {
-			float e = expf(__ldcg(base + k * pstride + D) - m);
-			wgt[k] = e;
-			l += e * __ldcg(base + k * pstride + D + 1);
-		}
-		l = block_sum(l, red);
-		float inv = 1.f / l;
-		__syncthreads();
-		for (int d = threadIdx.x; d < D; d += blockDim.x) {
-			float o = 0.f;
+	for (int d = threadIdx.x; d < D; d += blockDim.x) {
+		float o = 0.f;
 #pragma unroll 4
-			for (int k = 0; k < eff; k++) o += wgt[k] * __ldcg(base + k * pstride + d);
-			qall_out[((size_t)t * H + kh * G + g) * D + d] = o * inv;
-		}
-		__syncthreads();
+		for (int sp = 0; sp < eff; sp++) o += wgt[sp] * base[sp * pstride + d];
+		out[((size_t)t * H + h) * D + d] = o * inv;
 	}
 }
 
@@ -1087,15 +1077,17 @@ extern "C" size_t kern_attn_scratch_floats(const kern_attn_shape *s, int n, int 
 
 extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *d_o,
                               const int *d_pos, int n, int n_split, const kern_attn_shape *s,
-                              float *d_scratch, unsigned int *d_count, void *stream)
+                              float *d_scratch, void *stream)
 {
-	if (!attn_shape_ok(s) || n < 0 || n_split < kern_attn_min_split(s->n_ctx) || n_split > 1024 || !d_count)
+	if (!attn_shape_ok(s) || n < 0 || n_split < kern_attn_min_split(s->n_ctx) || n_split > 1024)
 		return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
 	cudaStream_t st = as_stream(stream);
 	dim3 g1(s->n_head_kv, n_split, n);
 	KLAUNCH(attn_split_kernel, g1, dim3(ATT_THREADS), 0, st, (const float *)d_q, (const __half *)d_kc,
-	        (const __half *)d_vc, d_pos, n_split, *s, d_scratch, d_o, d_count);
+	                                              (const __half *)d_vc, d_pos, n_split, *s, d_scratch);
+	dim3 g2(s->n_head, n);
+	KLAUNCH(attn_merge_kernel, g2, dim3(128), 0, st, (const float *)d_scratch, d_pos, n_split, s->n_head, s->head_dim, d_o);
 	return 0;
 }
 

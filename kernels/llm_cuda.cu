@@ -77,7 +77,6 @@ typedef struct cu_backend {
 	float *hf;      /* [PCH][n_ff] */
 	float *logits;  /* [LCH][n_vocab] */
 	float *ascr;    /* attention scratch */
-	unsigned int *acnt; /* [PCH][n_head_kv] attention counters, zero between calls */
 	void *wbuf;     /* dequantised weights for prefill GEMMs */
 	void *abuf;     /* activations as bf16/f16 for the bf16 prefill */
 	int *tok;       /* [PCH] */
@@ -202,7 +201,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->acnt};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -233,7 +232,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
 		CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, 1, &b->as, st),
 		   "qkv_post");
-		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, b->acnt, st), "attention");
+		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
 		kern_mv_opts acc = {NULL, 0.f, 1, 0};
 		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
 		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1};
@@ -304,7 +303,7 @@ static int prefill_chunk(cu_backend *b, int m, int pos, char *err, size_t errlen
 		if (lin_gemm(b, &L->qkv, b->xb, b->qkv, m, b->qkv_dim, err, errlen)) return -1;
 		CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, m, &b->as, st),
 		   "qkv_post");
-		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, m, b->split_pre, &b->as, b->ascr, b->acnt, st), "attention");
+		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, m, b->split_pre, &b->as, b->ascr, st), "attention");
 		if (gemm(b, &L->wo, b->att, b->x, m, E, 1, err, errlen)) return -1;
 		CU(kern_add_rmsnorm(b->x, NULL, L->ffn_norm, b->xb, m, E, c->rms_eps, st), "ffn_norm");
 		if (lin_gemm(b, &L->gu, b->xb, b->gu, m, 2 * F, err, errlen)) return -1;
@@ -482,8 +481,6 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec);
 		size_t s2 = kern_attn_scratch_floats(&b->as, PCH, b->split_pre);
 		CU(dmalloc(b, (void **)&b->ascr, (s1 > s2 ? s1 : s2) * 4), "attention scratch");
-		CU(dmalloc(b, (void **)&b->acnt, (size_t)PCH * c->n_head_kv * 4), "attention counters");
-		CU(cudaMemset(b->acnt, 0, (size_t)PCH * c->n_head_kv * 4), "attention counters");
 	}
 	CU(dmalloc(b, &b->wbuf, maxw * 4), "prefill weights");
 	{

@@ -533,17 +533,12 @@ static void check_attention(int H, int KVH, int D, int n_ctx, int n, int pos0, i
 	int *dpos = dalloc<int>(1);
 	up(dkc, kc.data(), cache * 2); up(dvc, vc.data(), cache * 2); up(dq, q.data(), q.size() * 4); up(dpos, &pos0, 4);
 	poison(dout, o.size() * 4);
-	size_t scr = kern_attn_scratch_floats(&s, n, n_split);
-	unsigned int *dcnt = dalloc<unsigned int>((size_t)n * KVH);
-	poison(dscr, scr * 4);
-	CK(cudaMemset(dcnt, 0, (size_t)n * KVH * 4));
-	double worst = 0;
-	int bad = 0;
-	for (int rep = 0; rep < 2; rep++) { /* twice: the counters must be left at zero */
-	poison(dout, o.size() * 4);
-	CK(kern_attention(dq, dkc, dvc, dout, dpos, n, n_split, &s, dscr, dcnt, NULL));
+	poison(dscr, kern_attn_scratch_floats(&s, n, n_split) * 4);
+	CK(kern_attention(dq, dkc, dvc, dout, dpos, n, n_split, &s, dscr, NULL));
 	CK(cudaDeviceSynchronize());
 	down(o.data(), dout, o.size() * 4);
+	double worst = 0;
+	int bad = 0;
 	for (int t = 0; t < n; t++)
 		for (int h = 0; h < H; h++) {
 			int kh = h / G, L = pos0 + t + 1;
@@ -565,11 +560,10 @@ static void check_attention(int H, int KVH, int D, int n_ctx, int n, int pos0, i
 				if (e > worst || e != e) worst = e;
 			}
 		}
-	}
 	char what[160];
 	snprintf(what, sizeof what, "attention H%d/%d D%d ctx%d n%d pos%d split%d", H, KVH, D, n_ctx, n, pos0, n_split);
 	report(what, worst, 0, bad, (long)n * qd);
-	cudaFree(dkc); cudaFree(dvc); cudaFree(dq); cudaFree(dout); cudaFree(dscr); cudaFree(dpos); cudaFree(dcnt);
+	cudaFree(dkc); cudaFree(dvc); cudaFree(dq); cudaFree(dout); cudaFree(dscr); cudaFree(dpos);
 }
 
 /* ---- argmax (exact) and sampling (the same token, unless u falls within 1e-4 of
@@ -711,11 +705,11 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	cudaFree(b.x); cudaFree(b.y);
 }
 
-struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; unsigned int *cnt; int *pos; int n_split; kern_attn_shape s; };
+struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; int *pos; int n_split; kern_attn_shape s; };
 static void run_att(void *p)
 {
 	att_bench *a = (att_bench *)p;
-	CK(kern_attention(a->q, a->kc, a->vc, a->o, a->pos, 1, a->n_split, &a->s, a->scr, a->cnt, NULL));
+	CK(kern_attention(a->q, a->kc, a->vc, a->o, a->pos, 1, a->n_split, &a->s, a->scr, NULL));
 }
 
 static void bench_attention(int H, int KVH, int D, int ctx, int n_split)
@@ -737,15 +731,13 @@ static void bench_attention(int H, int KVH, int D, int ctx, int n_split)
 	a.o = dalloc<float>(H * D);
 	a.n_split = n_split;
 	a.scr = dalloc<float>(kern_attn_scratch_floats(&a.s, 1, n_split));
-	a.cnt = dalloc<unsigned int>(KVH);
-	CK(cudaMemset(a.cnt, 0, KVH * 4));
 	int pos = ctx - 1;
 	a.pos = dalloc<int>(1);
 	up(a.pos, &pos, 4);
 	float ms = time_ms(run_att, &a, 50);
 	printf("time   attention H%d/%d D%d ctx %5d split %3d  %8.2f us  (%.1f MB of K+V)\n", H, KVH, D, ctx, n_split,
 	       ms * 1e3, 2.0 * KVH * ctx * D * 2 / 1e6);
-	cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.pos); cudaFree(a.cnt);
+	cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.pos);
 }
 
 struct cp_bench { void *a, *b; size_t n; };
