@@ -14,10 +14,12 @@
  *   Q4_0:              q = u8 [rows][cols/2] (each block's 16 bytes as in
  *                      GGUF); s = half d[rows][cols/32].
  *   Q4_1:              as Q4_0; s = half2 (d, m) [rows][cols/32].
+ *   Q5_0:              as Q4_0 (low 4 bits); s = 8 bytes per block: half d,
+ *                      2 zero bytes, u32 qh (the fifth bits).
  *   Q4_K / Q6_K:       q = the GGUF blocks unchanged (144 / 210 bytes each).
- * The first three are a lossless split of each GGUF block into its quants and
- * its scale so that every row starts 16-byte aligned (34-, 18- and 20-byte
- * blocks are not); the kernels then read 16 bytes per load. */
+ * The first four are a lossless split of each GGUF block into its quants and
+ * its scale so that every row starts 16-byte aligned (34-, 18-, 20- and
+ * 22-byte blocks are not); the kernels then read 16 bytes per load. */
 #ifndef VIGIL_KERN_H
 #define VIGIL_KERN_H
 
@@ -35,7 +37,7 @@ typedef struct kern_mat {
 	void *s;         /* device scales or NULL; owned */
 } kern_mat;
 
-/* 1 when the type is one the kernels read (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q4_K Q6_K). */
+/* 1 when the type is one the kernels read (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q4_K Q6_K). */
 int kern_type_ok(int type);
 
 /* Number of CUDA devices usable by this process, 0 when none; *why gets the

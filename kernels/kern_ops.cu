@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14,
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14,
        T_BF16 = 30 };
 
 #define KCHECK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) return (int)e_; } while (0)
@@ -156,6 +156,15 @@ __device__ float deq_elem(int type, const void *q, const void *s, int cols, int 
 		const uint16_t *dm = (const uint16_t *)s + 2 * b;
 		return h2f(dm[0]) * (float)nib + h2f(dm[1]);
 	}
+	case T_Q5_0: {
+		size_t b = idx / 32;
+		int j = (int)(idx % 32);
+		uint8_t byte = ((const uint8_t *)q)[b * 16 + (j & 15)];
+		int nib = j < 16 ? (byte & 15) : (byte >> 4);
+		const uint8_t *sb = (const uint8_t *)s + b * 8;
+		uint32_t qh = *(const uint32_t *)(sb + 4);
+		return h2f(*(const uint16_t *)sb) * (float)((nib | (int)(((qh >> j) & 1u) << 4)) - 16);
+	}
 	case T_Q4_K: {
 		const uint8_t *blk = (const uint8_t *)q + ((size_t)r * (cols / 256) + e / 256) * 144;
 		int j = e % 256, sub = j / 32, l = j % 32;
@@ -199,6 +208,7 @@ template <> struct MvT<T_BF16> { enum { E = 8 }; };
 template <> struct MvT<T_Q8_0> { enum { E = 16 }; };
 template <> struct MvT<T_Q4_0> { enum { E = 32 }; };
 template <> struct MvT<T_Q4_1> { enum { E = 32 }; };
+template <> struct MvT<T_Q5_0> { enum { E = 32 }; };
 template <> struct MvT<T_Q4_K> { enum { E = 32 }; };
 template <> struct MvT<T_Q6_K> { enum { E = 8 }; };
 
@@ -243,6 +253,12 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 		size_t b = (size_t)r * (cols / 32) + c;
 		w.a = __ldg((const uint4 *)(q + b * 16));
 		w.b.x = T == T_Q4_0 ? (uint32_t)__ldg((const unsigned short *)s + b) : __ldg((const unsigned int *)s + b);
+	} else if (T == T_Q5_0) {
+		size_t b = (size_t)r * (cols / 32) + c;
+		w.a = __ldg((const uint4 *)(q + b * 16));
+		uint2 dh = __ldg((const uint2 *)s + b); /* d (low half of .x), qh (.y) */
+		w.b.x = dh.x;
+		w.b.y = dh.y;
 	} else if (T == T_Q4_K) {
 		int nb = cols / 256, bi = c >> 3, cc = c & 7;
 		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
@@ -292,6 +308,23 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 			     + (float)(int8_t)((u >> 16) & 0xff) * x.z + (float)(int8_t)(u >> 24) * x.w;
 		}
 		return h2f((uint16_t)w.b.x) * acc;
+	} else if (T == T_Q5_0) {
+		uint32_t ws[4] = {w.a.x, w.a.y, w.a.z, w.a.w}, h = w.b.y;
+		float lo = 0.f, hi = 0.f, hs = 0.f, xsum = 0.f;
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
+			uint32_t u = ws[k], hl = h >> (4 * k), hh = h >> (16 + 4 * k);
+			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
+			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
+			hi += (float)((u >> 4) & 15) * xh.x + (float)((u >> 12) & 15) * xh.y
+			    + (float)((u >> 20) & 15) * xh.z + (float)((u >> 28) & 15) * xh.w;
+			hs += (float)(hl & 1) * xl.x + (float)((hl >> 1) & 1) * xl.y + (float)((hl >> 2) & 1) * xl.z
+			    + (float)((hl >> 3) & 1) * xl.w + (float)(hh & 1) * xh.x + (float)((hh >> 1) & 1) * xh.y
+			    + (float)((hh >> 2) & 1) * xh.z + (float)((hh >> 3) & 1) * xh.w;
+			xsum += xl.x + xl.y + xl.z + xl.w + xh.x + xh.y + xh.z + xh.w;
+		}
+		return h2f((uint16_t)(w.b.x & 0xffff)) * (lo + hi + 16.f * hs - 16.f * xsum);
 	} else if (T == T_Q4_0 || T == T_Q4_1 || T == T_Q4_K) {
 		const uint4 qv = T == T_Q4_K ? w.b : w.a;
 		uint32_t ws[4] = {qv.x, qv.y, qv.z, qv.w};
@@ -503,7 +536,7 @@ static int elems_per_block(int type)
 {
 	switch (type) {
 	case T_F32: case T_F16: case T_BF16: return 1;
-	case T_Q8_0: case T_Q4_0: case T_Q4_1: return 32;
+	case T_Q8_0: case T_Q4_0: case T_Q4_1: case T_Q5_0: return 32;
 	case T_Q4_K: case T_Q6_K: return 256;
 	default: return 0;
 	}
@@ -575,6 +608,7 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 		case T_Q8_0: return launch_mv<T_Q8_0>(W, d_x, d_y, o, rows_out, st);
 		case T_Q4_0: return launch_mv<T_Q4_0>(W, d_x, d_y, o, rows_out, st);
 		case T_Q4_1: return launch_mv<T_Q4_1>(W, d_x, d_y, o, rows_out, st);
+		case T_Q5_0: return launch_mv<T_Q5_0>(W, d_x, d_y, o, rows_out, st);
 		case T_Q4_K: return launch_mv<T_Q4_K>(W, d_x, d_y, o, rows_out, st);
 		case T_Q6_K: return launch_mv<T_Q6_K>(W, d_x, d_y, o, rows_out, st);
 		default: break;
@@ -620,7 +654,7 @@ static size_t q_bytes(int type, size_t rows, size_t cols)
 	case T_F32: return rows * cols * 4;
 	case T_F16: case T_BF16: return rows * cols * 2;
 	case T_Q8_0: return rows * cols;
-	case T_Q4_0: case T_Q4_1: return rows * cols / 2;
+	case T_Q4_0: case T_Q4_1: case T_Q5_0: return rows * cols / 2;
 	case T_Q4_K: return rows * (cols / 256) * 144;
 	case T_Q6_K: return rows * (cols / 256) * 210;
 	default: return 0;
@@ -631,6 +665,7 @@ static size_t s_bytes(int type, size_t rows, size_t cols)
 	switch (type) {
 	case T_Q8_0: case T_Q4_0: return rows * (cols / 32) * 2;
 	case T_Q4_1: return rows * (cols / 32) * 4;
+	case T_Q5_0: return rows * (cols / 32) * 8;
 	default: return 0;
 	}
 }
@@ -640,6 +675,7 @@ static size_t gguf_row_bytes(int type, size_t cols)
 	case T_Q8_0: return cols / 32 * 34;
 	case T_Q4_0: return cols / 32 * 18;
 	case T_Q4_1: return cols / 32 * 20;
+	case T_Q5_0: return cols / 32 * 22;
 	default: return q_bytes(type, 1, cols);
 	}
 }
@@ -688,8 +724,10 @@ extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_
 	}
 	/* Split each block into quants and scale, a slab of rows at a time. */
 	size_t nb = cols / 32, gb = gguf_row_bytes(m->type, cols);
-	size_t qsz = m->type == T_Q8_0 ? 32 : 16, ssz = m->type == T_Q4_1 ? 4 : 2;
-	size_t hdr = ssz; /* d (and m) precede the quants in all three */
+	size_t qsz = m->type == T_Q8_0 ? 32 : 16, ssz = m->type == T_Q4_1 ? 4 : m->type == T_Q5_0 ? 8 : 2;
+	/* d (and m, or qh) precede the quants; Q5_0's 6 header bytes go to an
+	 * 8-byte slot: d at 0, qh at 4 */
+	size_t hdr = m->type == T_Q5_0 ? 6 : ssz;
 	size_t slab = n < 256 ? (size_t)n : 256;
 	uint8_t *hq = (uint8_t *)malloc(slab * qrow), *hs = (uint8_t *)malloc(slab * srow);
 	int rc = 0;
@@ -703,7 +741,14 @@ extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_
 			const uint8_t *src = (const uint8_t *)host_rows + (r0 + r) * gb;
 			for (size_t b = 0; b < nb; b++) {
 				const uint8_t *blk = src + b * (hdr + qsz);
-				memcpy(hs + r * srow + b * ssz, blk, ssz);
+				if (m->type == T_Q5_0) {
+					uint8_t *slot = hs + r * srow + b * ssz;
+					memcpy(slot, blk, 2);
+					memset(slot + 2, 0, 2);
+					memcpy(slot + 4, blk + 2, 4);
+				} else {
+					memcpy(hs + r * srow + b * ssz, blk, ssz);
+				}
 				memcpy(hq + r * qrow + b * qsz, blk + hdr, qsz);
 			}
 		}

@@ -25,14 +25,14 @@
 
 #define CK(x) do { int e_ = (int)(x); if (e_) { fprintf(stderr, "%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #x, e_, cudaGetErrorString((cudaError_t)e_)); exit(2); } } while (0)
 
-enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
-static const int ALL_TYPES[] = {T_F32, T_F16, T_BF16, T_Q8_0, T_Q4_0, T_Q4_1, T_Q4_K, T_Q6_K};
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+static const int ALL_TYPES[] = {T_F32, T_F16, T_BF16, T_Q8_0, T_Q4_0, T_Q4_1, T_Q5_0, T_Q4_K, T_Q6_K};
 
 static const char *tname(int t)
 {
 	switch (t) {
 	case T_F32: return "f32"; case T_F16: return "f16"; case T_BF16: return "bf16";
-	case T_Q8_0: return "q8_0"; case T_Q4_0: return "q4_0"; case T_Q4_1: return "q4_1";
+	case T_Q8_0: return "q8_0"; case T_Q4_0: return "q4_0"; case T_Q4_1: return "q4_1"; case T_Q5_0: return "q5_0";
 	case T_Q4_K: return "q4_K"; case T_Q6_K: return "q6_K"; default: return "?";
 	}
 }
@@ -85,6 +85,7 @@ static size_t row_bytes(int t, int cols)
 	case T_Q8_0: return (size_t)cols / 32 * 34;
 	case T_Q4_0: return (size_t)cols / 32 * 18;
 	case T_Q4_1: return (size_t)cols / 32 * 20;
+	case T_Q5_0: return (size_t)cols / 32 * 22;
 	case T_Q4_K: return (size_t)cols / 256 * 144;
 	case T_Q6_K: return (size_t)cols / 256 * 210;
 	}
@@ -92,7 +93,7 @@ static size_t row_bytes(int t, int cols)
 }
 static int block_elems(int t)
 {
-	return t == T_Q4_K || t == T_Q6_K ? 256 : (t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1) ? 32 : 1;
+	return t == T_Q4_K || t == T_Q6_K ? 256 : (t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1 || t == T_Q5_0) ? 32 : 1;
 }
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -122,6 +123,9 @@ static void random_row(int t, int cols, uint8_t *dst)
 			put16(dst + b * 20, f2h(frand(0.01f, 0.2f)));
 			put16(dst + b * 20 + 2, f2h(frand(-1.5f, 0.5f)));
 		}
+		break;
+	case T_Q5_0:
+		for (int b = 0; b < cols / 32; b++) put16(dst + b * 22, f2h(frand(0.005f, 0.1f)));
 		break;
 	case T_Q4_K:
 		for (int b = 0; b < cols / 256; b++) {
@@ -165,6 +169,20 @@ static void ref_dequant(int t, const uint8_t *src, int cols, double *y)
 				int lo = p[hb + j] & 15, hi = p[hb + j] >> 4;
 				y[b * 32 + j] = t == T_Q4_0 ? d * (lo - 8) : d * lo + m;
 				y[b * 32 + 16 + j] = t == T_Q4_0 ? d * (hi - 8) : d * hi + m;
+			}
+		}
+		return;
+	case T_Q5_0: /* d; qh (bit j = fifth bit of value j); qs as Q4_0 */
+		for (int b = 0; b < cols / 32; b++) {
+			const uint8_t *p = src + b * 22;
+			double d = h2f(get16(p));
+			uint32_t qh;
+			memcpy(&qh, p + 2, 4);
+			for (int j = 0; j < 16; j++) {
+				int lo = (p[6 + j] & 15) | (int)(((qh >> j) & 1) << 4);
+				int hi = (p[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+				y[b * 32 + j] = d * (lo - 16);
+				y[b * 32 + 16 + j] = d * (hi - 16);
 			}
 		}
 		return;

@@ -446,8 +446,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
-	               LLM_TYPE_Q4_K, LLM_TYPE_Q6_K};
-	for (int i = 0; i < 8; i++) {
+	               LLM_TYPE_Q5_0, LLM_TYPE_Q4_K, LLM_TYPE_Q6_K};
+	for (int i = 0; i < 9; i++) {
 		gguf_parity(dir, "qwen2", types[i], 2, 256, 4, 2, 0, 512, 40, 256);
 		gguf_parity(dir, "qwen3", types[i], 2, 256, 4, 2, 64, 512, 600, 64);
 		gguf_parity(dir, "llama", types[i], 2, 256, 8, 4, 0, 768, 40, 64);
