@@ -1,0 +1,138 @@
+/* kernels/kern.h — the CUDA kernels of local_llm's GPU backend, as C-callable
+ * launchers.  Used by kernels/llm_cuda.cu (the backend) and by the checkers in
+ * tests/gpu/.  Not a public API of vigil: local_llm reaches the GPU only
+ * through llm_cuda_backend_create() (local_llm/llm_internal.h).
+ *
+ * Every launcher is asynchronous on the given stream (a cudaStream_t passed as
+ * void *), checks its arguments, and returns 0 or a cudaError_t value (never
+ * prints).  All pointers named d_* are device memory; shapes are in comments.
+ *
+ * Device weight layouts (kern_mat): rows of GGUF blocks are uploaded once.
+ *   F32 / F16 / BF16:  q = rows*cols elements, row-major; s = NULL.
+ *   Q8_0:              q = int8 [rows][cols] (the 32 quants of each block,
+ *                      contiguous); s = half d[rows][cols/32].
+ *   Q4_0:              q = u8 [rows][cols/2] (each block's 16 bytes as in
+ *                      GGUF); s = half d[rows][cols/32].
+ *   Q4_1:              as Q4_0; s = half2 (d, m) [rows][cols/32].
+ *   Q5_0:              as Q4_0 (low 4 bits); s = 8 bytes per block: half d,
+ *                      2 zero bytes, u32 qh (the fifth bits).
+ *   Q4_K / Q6_K:       q = the GGUF blocks unchanged (144 / 210 bytes each).
+ * The first four are a lossless split of each GGUF block into its quants and
+ * its scale so that every row starts 16-byte aligned (34-, 18-, 20- and
+ * 22-byte blocks are not); the kernels then read 16 bytes per load. */
+#ifndef VIGIL_KERN_H
+#define VIGIL_KERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kern_mat {
+	int type;        /* llm_type (GGUF numbering) */
+	int rows, cols;  /* n_out, n_in */
+	void *q;         /* device, see above; owned (kern_mat_free) */
+	void *s;         /* device scales or NULL; owned */
+} kern_mat;
+
+/* 1 when the type is one the kernels read (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q4_K Q6_K). */
+int kern_type_ok(int type);
+
+/* Number of CUDA devices usable by this process, 0 when none; *why gets the
+ * reason (a static string) when 0. Never fails otherwise. */
+int kern_device_count(const char **why);
+
+/* Allocates an empty device matrix.  Returns 0 or a cudaError_t
+ * (cudaErrorInvalidValue for a type/shape the kernels cannot read). */
+int kern_mat_alloc(kern_mat *m, int type, int rows, int cols);
+/* Copies n GGUF rows (host, row-major blocks) into rows [row0, row0+n). Sync. */
+int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_rows);
+void kern_mat_free(kern_mat *m);
+/* Device bytes held by m. */
+size_t kern_mat_bytes(const kern_mat *m);
+
+/* ---- decode: y = W x ------------------------------------------------------- */
+typedef struct kern_mv_opts {
+	const float *d_norm;  /* [cols] RMSNorm weight: x is normalised first; or NULL */
+	float eps;            /* RMSNorm epsilon */
+	int accumulate;       /* 1: y += W x (residual add) */
+	int swiglu;           /* 1: rows = 2*n: y[i] = silu(W[i] x) * (W[n+i] x), i < n */
+} kern_mv_opts;
+/* d_x [cols] f32; d_y [rows] f32 (or [rows/2] with swiglu). o may be NULL. */
+int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
+                void *stream);
+
+/* ---- other per-token operations -------------------------------------------- */
+/* out[i][0..cols) = row tokens[i] of E, for i < n.  d_tokens device int32[n]. */
+int kern_embed(const kern_mat *E, const int32_t *d_tokens, int n, float *d_out, void *stream);
+/* h [n][dim] += delta [n][dim] (delta may be NULL); out [n][dim] = rmsnorm(h) * g. */
+int kern_add_rmsnorm(float *d_h, const float *d_delta, const float *d_g, float *d_out,
+                     int n, int dim, float eps, void *stream);
+/* gu [n][2*f] -> out [n][f] = silu(gu[.][i]) * gu[.][f+i]. */
+int kern_swiglu(const float *d_gu, float *d_out, int n, int f, void *stream);
+
+typedef struct kern_attn_shape {
+	int n_head, n_head_kv, head_dim; /* head_dim % 8 == 0, <= 256; n_head % n_head_kv == 0 */
+	int n_ctx;                       /* positions in the cache */
+	float rope_theta;
+	int rope_neox;                   /* 1: pairs (i, i+d/2) (qwen); 0: (2i, 2i+1) (llama) */
+	float eps;                       /* qk-norm epsilon */
+	const float *d_inv_freq;         /* [head_dim/2] device: theta_i = pos * inv_freq[i]; computed
+	                                    on the host as the CPU path does; NULL = powf here */
+} kern_attn_shape;
+
+/* For n tokens at positions *d_pos + i: qkv [n][q_dim + 2*kv_dim] (q, k, v) ->
+ * adds biases (each may be NULL), applies qk-norm (d_qn/d_kn [head_dim], or
+ * NULL), RoPE to q and k; writes q to d_q [n][q_dim] and k, v to the F16 cache
+ * d_kc/d_vc [n_head_kv][n_ctx][head_dim] at their positions. */
+int kern_qkv_post(const float *d_qkv, const float *d_bq, const float *d_bk, const float *d_bv,
+                  const float *d_qn, const float *d_kn, float *d_q, void *d_kc, void *d_vc,
+                  const int *d_pos, int n, const kern_attn_shape *s, void *stream);
+
+/* Scratch floats kern_attention needs for n queries with the given split count. */
+size_t kern_attn_scratch_floats(const kern_attn_shape *s, int n, int n_split);
+/* Split-K ("flash-decoding") causal attention: query i (d_q [n][q_dim], at
+ * position *d_pos + i) attends to cache positions [0, *d_pos + i]; out
+ * d_o [n][q_dim].  n_split >= 1 key ranges per (query, kv head), merged by a
+ * second kernel; ranges are never shorter than 32 keys, never longer than
+ * kern_attn_max_chunk.  d_scratch: kern_attn_scratch_floats floats. */
+int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *d_o,
+                   const int *d_pos, int n, int n_split, const kern_attn_shape *s,
+                   float *d_scratch, void *stream);
+/* Smallest n_split that keeps every key range <= 256 for a cache of n_ctx. */
+int kern_attn_min_split(int n_ctx);
+
+/* ---- sampling on the device -------------------------------------------------- */
+/* *d_out = index of the largest of d_x[0..n) (lowest index on ties; NaN never wins).
+ * d_scratch: KERN_ARGMAX_SCRATCH bytes of device memory zeroed once by the
+ * caller; left zeroed by each call.  One call at a time per scratch. */
+#define KERN_ARGMAX_SCRATCH 16
+int kern_argmax(const float *d_x, int n, int *d_out, void *d_scratch, void *stream);
+/* Top-k (1..1024; <= 0 means 1024), then top-p (0 < p <= 1) over the k, then a
+ * draw with uniform u in [0,1) from softmax(x / temp) restricted to them.
+ * Candidates ordered by value desc, index asc. *d_out = token. */
+int kern_sample(const float *d_x, int n, float temp, int top_k, float top_p, float u,
+                int *d_out, void *stream);
+
+/* ---- prefill helpers --------------------------------------------------------- */
+/* W dequantised to dst [rows][cols]: dst_type 0 = f32, 1 = f16, 30 = bf16. */
+int kern_dequant(const kern_mat *W, void *d_dst, int dst_type, void *stream);
+/* n floats -> f16 (dst_type 1) or bf16 (30). */
+int kern_convert(const float *d_src, void *d_dst, int dst_type, size_t n, void *stream);
+
+/* ---- the whole-model backend (kernels/llm_cuda.cu): hooks for tests/gpu ---- */
+/* The backend context most recently created in this process (NULL if none). */
+void *llm_cuda_last_ctx(void);
+/* Replays the captured decode graph n times from position pos (token tok first,
+ * then each argmax fed back on the device, no host round trip), and reports
+ * the device time per token.  Fills *kernels with the kernel nodes per token
+ * and *vram with the bytes the backend holds.  Returns 0 or -1 with err. */
+int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,
+                          int *kernels, size_t *vram, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

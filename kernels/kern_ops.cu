@@ -1,0 +1,1354 @@
+/* kernels/kern_ops.cu — CUDA kernels for the llama/qwen2/qwen3 forward pass:
+ * quantized matrix-vector products for decode, embedding, RMSNorm, RoPE with
+ * QK-norm and the F16 KV cache write, split-K attention, SwiGLU, dequantization
+ * for prefill GEMMs, and on-device argmax / top-k / top-p sampling.
+ *
+ * CPU references and checkers for every kernel: tests/gpu/check_kernels.cu.
+ * Launchers: kernels/kern.h.  Nothing here prints or exits. */
+#include "kernels/kern.h"
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14,
+       T_BF16 = 30 };
+
+#define KCHECK(call) do { cudaError_t e_ = (call); if (e_ != cudaSuccess) return (int)e_; } while (0)
+#define KLAUNCHED() do { cudaError_t e_ = cudaGetLastError(); if (e_ != cudaSuccess) return (int)e_; } while (0)
+
+static inline cudaStream_t as_stream(void *s) { return (cudaStream_t)s; }
+
+/* ---- programmatic dependent launch (Hopper) -------------------------------------------
+ * Every kernel here is launched with programmatic stream serialisation where the
+ * device supports it (sm_90+; VIGIL_CUDA_NO_PDL=1 turns it off): a kernel may
+ * start while its predecessor finishes.  The rule each kernel keeps: before
+ * pdl_wait() it reads nothing but constant weights and writes nothing; after
+ * it, everything its predecessors wrote is visible (wait returns only once the
+ * whole preceding grid has completed).  pdl_trigger() at entry lets the next
+ * kernel launch as soon as all of this one's blocks are running. */
+__device__ __forceinline__ void pdl_trigger()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait()
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+#define PDL_ENTER() do { pdl_trigger(); pdl_wait(); } while (0)
+
+static int g_pdl = -1;
+static int use_pdl(void)
+{
+	if (g_pdl < 0) {
+		int dev = 0, major = 0;
+		const char *off = getenv("VIGIL_CUDA_NO_PDL");
+		g_pdl = cudaGetDevice(&dev) == cudaSuccess &&
+		        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+		        major >= 9 && !(off && *off && strcmp(off, "0") != 0);
+	}
+	return g_pdl;
+}
+
+template <typename... KArgs, typename... Args>
+static int launch(void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t st, Args... args)
+{
+	cudaLaunchConfig_t cfg = {};
+	cfg.gridDim = grid;
+	cfg.blockDim = block;
+	cfg.dynamicSmemBytes = smem;
+	cfg.stream = st;
+	cudaLaunchAttribute at[1] = {};
+	at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+	at[0].val.programmaticStreamSerializationAllowed = 1;
+	cfg.attrs = at;
+	cfg.numAttrs = use_pdl() ? 1 : 0;
+	cudaError_t e = cudaLaunchKernelEx(&cfg, k, ((KArgs)args)...);
+	if (e == cudaSuccess) e = cudaGetLastError();
+	return (int)e;
+}
+#define KLAUNCH(...) do { int e_ = launch(__VA_ARGS__); if (e_) return e_; } while (0)
+
+/* ---- small helpers ----------------------------------------------------------- */
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+	for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+__device__ __forceinline__ float warp_max(float v)
+{
+	for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+	return v;
+}
+/* Sum over the block (blockDim.x a multiple of 32, <= 1024); all threads get it. */
+__device__ float block_sum(float v, float *red /* [32] */)
+{
+	int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+	v = warp_sum(v);
+	__syncthreads();
+	if (lane == 0) red[w] = v;
+	__syncthreads();
+	v = lane < nw ? red[lane] : 0.f;
+	return warp_sum(v);
+}
+__device__ __forceinline__ float bf16_lo(uint32_t u) { return __uint_as_float(u << 16); }
+__device__ __forceinline__ float bf16_hi(uint32_t u) { return __uint_as_float(u & 0xffff0000u); }
+__device__ __forceinline__ float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+__device__ __forceinline__ float silu(float x) { return x / (1.f + expf(-x)); }
+__device__ __forceinline__ float dot4(float4 a, float4 b)
+{
+	return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+}
+
+/* Q4_K: 6-bit scale and min of sub-block i (0..7) from the 12 packed bytes. */
+__device__ __forceinline__ void q4k_scale_min(const uint8_t *sc, int i, int *s, int *m)
+{
+	if (i < 4) {
+		*s = sc[i] & 63;
+		*m = sc[i + 4] & 63;
+	} else {
+		*s = (sc[i + 4] & 15) | ((sc[i - 4] >> 6) << 4);
+		*m = (sc[i + 4] >> 4) | ((sc[i] >> 6) << 4);
+	}
+}
+
+/* The same from the block header held in registers (bytes 4..15 = scales). */
+__device__ __forceinline__ int q4k_byte(uint4 h, int i)
+{
+	int b = i + 4;
+	uint32_t w = b < 8 ? h.y : (b < 12 ? h.z : h.w);
+	return (int)((w >> (8 * (b & 3))) & 255u);
+}
+__device__ __forceinline__ void q4k_scale_min_w(uint4 h, int i, int *s, int *m)
+{
+	if (i < 4) {
+		*s = q4k_byte(h, i) & 63;
+		*m = q4k_byte(h, i + 4) & 63;
+	} else {
+		*s = (q4k_byte(h, i + 4) & 15) | ((q4k_byte(h, i - 4) >> 6) << 4);
+		*m = (q4k_byte(h, i + 4) >> 4) | ((q4k_byte(h, i) >> 6) << 4);
+	}
+}
+
+/* One element of row r, column e of W (any type): embedding and fallbacks. */
+__device__ float deq_elem(int type, const void *q, const void *s, int cols, int r, int e)
+{
+	size_t idx = (size_t)r * cols + e;
+	switch (type) {
+	case T_F32: return ((const float *)q)[idx];
+	case T_F16: return h2f(((const uint16_t *)q)[idx]);
+	case T_BF16: return __uint_as_float((uint32_t)((const uint16_t *)q)[idx] << 16);
+	case T_Q8_0: return h2f(((const uint16_t *)s)[idx / 32]) * (float)((const int8_t *)q)[idx];
+	case T_Q4_0:
+	case T_Q4_1: {
+		size_t b = idx / 32;
+		int j = (int)(idx % 32);
+		uint8_t byte = ((const uint8_t *)q)[b * 16 + (j & 15)];
+		int nib = j < 16 ? (byte & 15) : (byte >> 4);
+		if (type == T_Q4_0) return h2f(((const uint16_t *)s)[b]) * (float)(nib - 8);
+		const uint16_t *dm = (const uint16_t *)s + 2 * b;
+		return h2f(dm[0]) * (float)nib + h2f(dm[1]);
+	}
+	case T_Q5_0: {
+		size_t b = idx / 32;
+		int j = (int)(idx % 32);
+		uint8_t byte = ((const uint8_t *)q)[b * 16 + (j & 15)];
+		int nib = j < 16 ? (byte & 15) : (byte >> 4);
+		const uint8_t *sb = (const uint8_t *)s + b * 8;
+		uint32_t qh = *(const uint32_t *)(sb + 4);
+		return h2f(*(const uint16_t *)sb) * (float)((nib | (int)(((qh >> j) & 1u) << 4)) - 16);
+	}
+	case T_Q4_K: {
+		const uint8_t *blk = (const uint8_t *)q + ((size_t)r * (cols / 256) + e / 256) * 144;
+		int j = e % 256, sub = j / 32, l = j % 32;
+		int chunk = j / 64, hi = (j % 64) >= 32;
+		uint8_t byte = blk[16 + chunk * 32 + l];
+		int nib = hi ? (byte >> 4) : (byte & 15);
+		int sc, mn;
+		q4k_scale_min(blk + 4, sub, &sc, &mn);
+		float d = h2f(*(const uint16_t *)blk), dmin = h2f(*(const uint16_t *)(blk + 2));
+		return d * (float)sc * (float)nib - dmin * (float)mn;
+	}
+	case T_Q6_K: {
+		const uint8_t *blk = (const uint8_t *)q + ((size_t)r * (cols / 256) + e / 256) * 210;
+		int j = e % 256, half = j / 128, jj = j % 128, quarter = jj / 32, l = jj % 32;
+		const uint8_t *ql = blk + half * 64, *qh = blk + 128 + half * 32;
+		const int8_t *sc = (const int8_t *)(blk + 192) + half * 8;
+		uint8_t lb = ql[l + (quarter & 1) * 32];
+		int lo = quarter < 2 ? (lb & 15) : (lb >> 4);
+		int h = (qh[l] >> (2 * quarter)) & 3;
+		int v = (lo | (h << 4)) - 32;
+		float d = h2f(*(const uint16_t *)(blk + 208));
+		return d * (float)sc[l / 16 + 2 * quarter] * (float)v;
+	}
+	default: return 0.f;
+	}
+}
+
+/* ---- matrix-vector ------------------------------------------------------------------
+ * One warp per output row (two rows for SwiGLU), rows strided over a grid of a
+ * few blocks per SM.  A row is cut into "chunks": the elements one lane reads
+ * with one 16-byte load (F32 4, F16/BF16 8, Q8_0 16, Q4_0/Q4_1/Q4_K 32, Q6_K
+ * 8 via narrower loads).  Lane l takes chunks l, l+32, ...  The input vector
+ * (normalised first when asked) is staged in shared memory, permuted so that
+ * the k-th float4 of the chunk of lane l sits at [(g*P + k)*32 + l] (g = chunk
+ * / 32): the warp's float4 reads are consecutive, free of bank conflicts. */
+
+template <int T> struct MvT;
+template <> struct MvT<T_F32> { enum { E = 4 }; };
+template <> struct MvT<T_F16> { enum { E = 8 }; };
+template <> struct MvT<T_BF16> { enum { E = 8 }; };
+template <> struct MvT<T_Q8_0> { enum { E = 16 }; };
+template <> struct MvT<T_Q4_0> { enum { E = 32 }; };
+template <> struct MvT<T_Q4_1> { enum { E = 32 }; };
+template <> struct MvT<T_Q5_0> { enum { E = 32 }; };
+template <> struct MvT<T_Q4_K> { enum { E = 32 }; };
+template <> struct MvT<T_Q6_K> { enum { E = 8 }; };
+
+/* Logical float4 index (into x) of the k-th float4 of chunk c. */
+template <int T> __device__ __forceinline__ int x4_index(int c, int k)
+{
+	if (T == T_Q4_K) {
+		int b = c >> 3, cc = c & 7, j = cc >> 1, l0 = (cc & 1) * 16;
+		int e = b * 256 + j * 64 + (k >= 4 ? 32 : 0) + l0 + 4 * (k & 3);
+		return e >> 2;
+	} else if (T == T_Q6_K) {
+		int b = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
+		int l0 = 4 * (u & 7), q = 2 * (u >> 3) + k;
+		return (b * 256 + half * 128 + q * 32 + l0) >> 2;
+	} else {
+		return c * (MvT<T>::E / 4) + k;
+	}
+}
+
+/* A chunk's raw bytes in registers (load_chunk), then its dot product with the
+ * staged x (dot_chunk): the kernel issues a whole batch of loads before using
+ * any, so that many are in flight per lane. */
+struct WRaw {
+	uint4 a, b;
+};
+
+template <int T>
+__device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int cols,
+                                           int r, int c)
+{
+	WRaw w;
+	w.b = make_uint4(0u, 0u, 0u, 0u);
+	if (T == T_F32) {
+		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
+	} else if (T == T_BF16 || T == T_F16) {
+		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
+	} else if (T == T_Q8_0) {
+		size_t e0 = (size_t)r * cols + (size_t)c * 16;
+		w.a = __ldg((const uint4 *)(q + e0));
+		w.b.x = __ldg((const unsigned short *)s + e0 / 32);
+	} else if (T == T_Q4_0 || T == T_Q4_1) {
+		size_t b = (size_t)r * (cols / 32) + c;
+		w.a = __ldg((const uint4 *)(q + b * 16));
+		w.b.x = T == T_Q4_0 ? (uint32_t)__ldg((const unsigned short *)s + b) : __ldg((const unsigned int *)s + b);
+	} else if (T == T_Q5_0) {
+		size_t b = (size_t)r * (cols / 32) + c;
+		w.a = __ldg((const uint4 *)(q + b * 16));
+		uint2 dh = __ldg((const uint2 *)s + b); /* d (low half of .x), qh (.y) */
+		w.b.x = dh.x;
+		w.b.y = dh.y;
+	} else if (T == T_Q4_K) {
+		int nb = cols / 256, bi = c >> 3, cc = c & 7;
+		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
+		w.a = __ldg((const uint4 *)blk);
+		w.b = __ldg((const uint4 *)(blk + 16 + cc * 16));
+	} else { /* Q6_K */
+		int nb = cols / 256, bi = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
+		int l0 = 4 * (u & 7), qa = 2 * (u >> 3);
+		const uint8_t *blk = q + ((size_t)r * nb + bi) * 210;
+		const unsigned short *ql = (const unsigned short *)(blk + half * 64 + l0);
+		const unsigned short *qh = (const unsigned short *)(blk + 128 + half * 32 + l0);
+		const int8_t *scp = (const int8_t *)(blk + 192) + half * 8 + l0 / 16;
+		w.a.x = (uint32_t)__ldg(ql) | ((uint32_t)__ldg(ql + 1) << 16);
+		w.a.y = (uint32_t)__ldg(ql + 16) | ((uint32_t)__ldg(ql + 17) << 16);
+		w.a.z = (uint32_t)__ldg(qh) | ((uint32_t)__ldg(qh + 1) << 16);
+		w.a.w = __ldg((const unsigned short *)(blk + 208));
+		w.b.x = (uint32_t)(int)__ldg(scp + 2 * qa);
+		w.b.y = (uint32_t)(int)__ldg(scp + 2 * qa + 2);
+	}
+	return w;
+}
+
+template <int T>
+__device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *xp)
+{
+	if (T == T_F32) {
+		float4 f = make_float4(__uint_as_float(w.a.x), __uint_as_float(w.a.y), __uint_as_float(w.a.z),
+		                       __uint_as_float(w.a.w));
+		return dot4(f, xp[0]);
+	} else if (T == T_BF16 || T == T_F16) {
+		float4 a = xp[0], b = xp[32];
+		if (T == T_BF16)
+			return bf16_lo(w.a.x) * a.x + bf16_hi(w.a.x) * a.y + bf16_lo(w.a.y) * a.z + bf16_hi(w.a.y) * a.w
+			     + bf16_lo(w.a.z) * b.x + bf16_hi(w.a.z) * b.y + bf16_lo(w.a.w) * b.z + bf16_hi(w.a.w) * b.w;
+		float2 f0 = __half22float2(*(const __half2 *)&w.a.x), f1 = __half22float2(*(const __half2 *)&w.a.y);
+		float2 f2 = __half22float2(*(const __half2 *)&w.a.z), f3 = __half22float2(*(const __half2 *)&w.a.w);
+		return f0.x * a.x + f0.y * a.y + f1.x * a.z + f1.y * a.w
+		     + f2.x * b.x + f2.y * b.y + f3.x * b.z + f3.y * b.w;
+	} else if (T == T_Q8_0) {
+		uint32_t ws[4] = {w.a.x, w.a.y, w.a.z, w.a.w};
+		float acc = 0.f;
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float4 x = xp[k * 32];
+			uint32_t u = ws[k];
+			acc += (float)(int8_t)(u & 0xff) * x.x + (float)(int8_t)((u >> 8) & 0xff) * x.y
+			     + (float)(int8_t)((u >> 16) & 0xff) * x.z + (float)(int8_t)(u >> 24) * x.w;
+		}
+		return h2f((uint16_t)w.b.x) * acc;
+	} else if (T == T_Q5_0) {
+		uint32_t ws[4] = {w.a.x, w.a.y, w.a.z, w.a.w}, h = w.b.y;
+		float lo = 0.f, hi = 0.f, hs = 0.f, xsum = 0.f;
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
+			uint32_t u = ws[k], hl = h >> (4 * k), hh = h >> (16 + 4 * k);
+			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
+			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
+			hi += (float)((u >> 4) & 15) * xh.x + (float)((u >> 12) & 15) * xh.y
+			    + (float)((u >> 20) & 15) * xh.z + (float)((u >> 28) & 15) * xh.w;
+			hs += (float)(hl & 1) * xl.x + (float)((hl >> 1) & 1) * xl.y + (float)((hl >> 2) & 1) * xl.z
+			    + (float)((hl >> 3) & 1) * xl.w + (float)(hh & 1) * xh.x + (float)((hh >> 1) & 1) * xh.y
+			    + (float)((hh >> 2) & 1) * xh.z + (float)((hh >> 3) & 1) * xh.w;
+			xsum += xl.x + xl.y + xl.z + xl.w + xh.x + xh.y + xh.z + xh.w;
+		}
+		return h2f((uint16_t)(w.b.x & 0xffff)) * (lo + hi + 16.f * hs - 16.f * xsum);
+	} else if (T == T_Q4_0 || T == T_Q4_1 || T == T_Q4_K) {
+		const uint4 qv = T == T_Q4_K ? w.b : w.a;
+		uint32_t ws[4] = {qv.x, qv.y, qv.z, qv.w};
+		float lo = 0.f, hi = 0.f, xl_sum = 0.f, xh_sum = 0.f;
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
+			uint32_t u = ws[k];
+			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
+			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
+			hi += (float)((u >> 4) & 15) * xh.x + (float)((u >> 12) & 15) * xh.y
+			    + (float)((u >> 20) & 15) * xh.z + (float)((u >> 28) & 15) * xh.w;
+			xl_sum += xl.x + xl.y + xl.z + xl.w;
+			xh_sum += xh.x + xh.y + xh.z + xh.w;
+		}
+		if (T == T_Q4_0) return h2f((uint16_t)w.b.x) * (lo + hi - 8.f * (xl_sum + xh_sum));
+		if (T == T_Q4_1)
+			return h2f((uint16_t)(w.b.x & 0xffff)) * (lo + hi) + h2f((uint16_t)(w.b.x >> 16)) * (xl_sum + xh_sum);
+		int j = (c & 7) >> 1, s1, m1, s2, m2;
+		q4k_scale_min_w(w.a, 2 * j, &s1, &m1);
+		q4k_scale_min_w(w.a, 2 * j + 1, &s2, &m2);
+		float d = h2f((uint16_t)(w.a.x & 0xffff)), dmin = h2f((uint16_t)(w.a.x >> 16));
+		return d * ((float)s1 * lo + (float)s2 * hi) - dmin * ((float)m1 * xl_sum + (float)m2 * xh_sum);
+	} else { /* Q6_K */
+		int u = c & 15, qa = 2 * ((u) >> 3);
+		int sh = qa ? 4 : 0;
+		uint32_t h = w.a.z;
+		float acc = 0.f;
+#pragma unroll
+		for (int k = 0; k < 2; k++) {
+			int quarter = qa + k;
+			uint32_t lb = k == 0 ? w.a.x : w.a.y;
+			float4 x = xp[k * 32];
+			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * quarter)) & 3) << 4)) - 32);
+			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * quarter)) & 3) << 4)) - 32);
+			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * quarter)) & 3) << 4)) - 32);
+			float v3 = (float)((int)(((lb >> (sh + 24)) & 15) | (((h >> (24 + 2 * quarter)) & 3) << 4)) - 32);
+			acc += (float)(int)(k == 0 ? w.b.x : w.b.y) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
+		}
+		return h2f((uint16_t)w.a.w) * acc;
+	}
+}
+
+#define MV_WARPS 8
+
+/* R rows per warp at a time (R > 1 only without SwiGLU and with wpr == 1);
+ * wpr warps per row (1, 2, 4, 8) split a long row's chunks between them and add
+ * their sums through shared memory: short, wide matrices (the down projection)
+ * then still fill the chip.  Chunks come in batches of U per lane: R*U (or 2*U
+ * with SwiGLU) loads in flight per lane.  The first batch of a warp's first
+ * row is loaded before the PDL wait and before x is staged, so the weight
+ * reads overlap the previous kernel's tail and the staging. */
+template <int T, int R>
+__global__ void __launch_bounds__(MV_WARPS * 32, 2)
+matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
+              const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
+              int accumulate, int swiglu, int wpr)
+{
+	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
+	__shared__ float red[32];
+	__shared__ float part[2][MV_WARPS];
+	const int E = MvT<T>::E, P = E / 4, U = R == 1 ? 4 : (T == T_Q4_K ? 1 : 2);
+	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	int slot = warp / wpr, sub = warp % wpr, rpb = (MV_WARPS / wpr) * R; /* rows per block pass */
+	int nit = (C + 32 * U * wpr - 1) / (32 * U * wpr);
+	int rb = blockIdx.x;
+	WRaw w[R][U], w2[U];
+	pdl_trigger();
+#define MV_LOAD_BATCH(ROW, IT)                                                                       \
+	do {                                                                                             \
+		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
+			int c = (((IT) * wpr + sub) * U + u) * 32 + lane;                                        \
+			_Pragma("unroll") for (int k = 0; k < R; k++) if (c < C && (ROW) + k < rows_out)        \
+				w[k][u] = load_chunk<T>(q, s, cols, (ROW) + k, c);                                   \
+			if (swiglu && c < C && (ROW) < rows_out)                                                 \
+				w2[u] = load_chunk<T>(q, s, cols, (ROW) + rows_out, c);                              \
+		}                                                                                            \
+	} while (0)
+	MV_LOAD_BATCH(rb * rpb + slot * R, 0); /* weights only: constant, safe before the wait */
+	pdl_wait();
+	/* stage x (normalised when asked) */
+	float rs = 1.f;
+	if (norm) {
+		float ss = 0.f;
+		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+	}
+	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
+	for (int sl = threadIdx.x; sl < nslot; sl += blockDim.x) {
+		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
+		int c = g * 32 + ln;
+		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+		if (c < C) {
+			int i4 = x4_index<T>(c, k);
+			v = x4[i4];
+			if (norm) {
+				float4 gg = g4[i4];
+				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
+			}
+		}
+		xs[sl] = v;
+	}
+	__syncthreads();
+	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
+		int r0 = rb * rpb + slot * R;
+		float acc[R], acc2 = 0.f;
+#pragma unroll
+		for (int k = 0; k < R; k++) acc[k] = 0.f;
+		if (r0 < rows_out) {
+			for (int it = 0; it < nit; it++) {
+				if (it > 0) MV_LOAD_BATCH(r0, it);
+#pragma unroll
+				for (int u = 0; u < U; u++) {
+					int c = ((it * wpr + sub) * U + u) * 32 + lane;
+					if (c < C) {
+						const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+#pragma unroll
+						for (int k = 0; k < R; k++)
+							if (r0 + k < rows_out) acc[k] += dot_chunk<T>(w[k][u], c, xp);
+						if (swiglu) acc2 += dot_chunk<T>(w2[u], c, xp);
+					}
+				}
+			}
+		}
+		/* next pass's first batch before the reductions */
+		if ((rb + (int)gridDim.x) * rpb + slot * R < rows_out) MV_LOAD_BATCH((rb + gridDim.x) * rpb + slot * R, 0);
+		if (wpr > 1) { /* R == 1 here */
+			float a = warp_sum(acc[0]), b2 = swiglu ? warp_sum(acc2) : 0.f;
+			if (lane == 0) {
+				part[0][warp] = a;
+				part[1][warp] = b2;
+			}
+			__syncthreads();
+			if (sub == 0 && lane == 0 && r0 < rows_out) {
+				float ta = 0.f, tb = 0.f;
+				for (int k = 0; k < wpr; k++) {
+					ta += part[0][warp + k];
+					tb += part[1][warp + k];
+				}
+				float v = swiglu ? silu(ta) * tb : ta;
+				y[r0] = accumulate ? y[r0] + v : v;
+			}
+			__syncthreads();
+		} else if (swiglu) {
+			float a = warp_sum(acc[0]), b2 = warp_sum(acc2);
+			if (lane == 0 && r0 < rows_out) {
+				float v = silu(a) * b2;
+				y[r0] = accumulate ? y[r0] + v : v;
+			}
+		} else {
+#pragma unroll
+			for (int k = 0; k < R; k++) {
+				float a = warp_sum(acc[k]);
+				if (lane == 0 && r0 + k < rows_out) y[r0 + k] = accumulate ? y[r0 + k] + a : a;
+			}
+		}
+	}
+#undef MV_LOAD_BATCH
+}
+
+/* Any type, any cols: one warp per row, element by element (small or odd shapes). */
+__global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int rows_out, int cols,
+                                     const float *__restrict__ x, const float *__restrict__ norm,
+                                     float eps, float *y, int accumulate, int swiglu)
+{
+	PDL_ENTER();
+	__shared__ float red[32];
+	float rs = 1.f;
+	if (norm) {
+		float ss = 0.f;
+		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+	}
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+	for (int r = blockIdx.x * nw + warp; r < rows_out; r += gridDim.x * nw) {
+		float acc = 0.f, acc2 = 0.f;
+		for (int e = lane; e < cols; e += 32) {
+			float xv = norm ? x[e] * rs * norm[e] : x[e];
+			acc += deq_elem(type, q, s, cols, r, e) * xv;
+			if (swiglu) acc2 += deq_elem(type, q, s, cols, r + rows_out, e) * xv;
+		}
+		acc = warp_sum(acc);
+		if (swiglu) acc2 = warp_sum(acc2);
+		if (lane == 0) {
+			float v = swiglu ? silu(acc) * acc2 : acc;
+			y[r] = accumulate ? y[r] + v : v;
+		}
+	}
+}
+
+static int g_num_sms = 0;
+
+static int num_sms(void)
+{
+	if (g_num_sms == 0) {
+		int dev = 0, n = 0;
+		if (cudaGetDevice(&dev) != cudaSuccess ||
+		    cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || n <= 0)
+			n = 80;
+		g_num_sms = n;
+	}
+	return g_num_sms;
+}
+
+static int elems_per_block(int type)
+{
+	switch (type) {
+	case T_F32: case T_F16: case T_BF16: return 1;
+	case T_Q8_0: case T_Q4_0: case T_Q4_1: case T_Q5_0: return 32;
+	case T_Q4_K: case T_Q6_K: return 256;
+	default: return 0;
+	}
+}
+
+template <int T, int R>
+static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out,
+                       cudaStream_t st)
+{
+	const int E = MvT<T>::E;
+	int C = W->cols / E, ngroups = (C + 31) / 32;
+	size_t smem = (size_t)ngroups * 32 * E * sizeof(float);
+	static size_t smem_set = 0;
+	if (smem > 48 * 1024 && smem > smem_set) {
+		KCHECK(cudaFuncSetAttribute(matvec_kernel<T, R>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+		                            (int)smem));
+		smem_set = smem;
+	}
+	/* warps per row: split long rows while the chip would be under-filled (fewer
+	 * than ~24 warps per SM) and each warp keeps at least half a batch of chunks */
+	int wpr = 1;
+	if (R == 1)
+		while (wpr < MV_WARPS && (long)rows_out * wpr < (long)num_sms() * 24 && C >= 32 * 4 * wpr) wpr *= 2;
+	int per = (MV_WARPS / wpr) * R;
+	int blocks = (rows_out + per - 1) / per, cap = num_sms() * 4;
+	if (blocks > cap) blocks = cap;
+	KLAUNCH(matvec_kernel<T, R>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
+		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
+		o ? o->eps : 0.f, y, o ? o->accumulate : 0, o ? o->swiglu : 0, wpr);
+	return 0;
+}
+
+/* Several rows per warp only when the grid stays full (>= 2 blocks per SM). */
+template <int T>
+static int launch_mv(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out,
+                     cudaStream_t st)
+{
+	int swiglu = o ? o->swiglu : 0;
+	if (!swiglu && rows_out >= num_sms() * 2 * MV_WARPS * 4)
+		return launch_mv_r<T, 4>(W, x, y, o, rows_out, st);
+	return launch_mv_r<T, 1>(W, x, y, o, rows_out, st);
+}
+
+extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
+                           void *stream)
+{
+	cudaStream_t st = as_stream(stream);
+	if (!W || !d_x || !d_y || !kern_type_ok(W->type) || W->rows <= 0 || W->cols <= 0)
+		return (int)cudaErrorInvalidValue;
+	int swiglu = o ? o->swiglu : 0;
+	if (swiglu && (W->rows & 1)) return (int)cudaErrorInvalidValue;
+	int rows_out = swiglu ? W->rows / 2 : W->rows;
+	int E = 0;
+	switch (W->type) {
+	case T_F32: E = 4; break;
+	case T_F16: case T_BF16: case T_Q6_K: E = 8; break;
+	case T_Q8_0: E = 16; break;
+	default: E = 32; break;
+	}
+	/* The vector path needs whole chunks and a 16-byte aligned x. */
+	int vec = (W->cols % E) == 0 && ((uintptr_t)d_x & 15) == 0 &&
+	          (!o || !o->d_norm || ((uintptr_t)o->d_norm & 15) == 0) &&
+	          (size_t)((W->cols / E + 31) / 32) * 32 * E * sizeof(float) <= 200 * 1024;
+	if (vec) {
+		switch (W->type) {
+		case T_F32: return launch_mv<T_F32>(W, d_x, d_y, o, rows_out, st);
+		case T_F16: return launch_mv<T_F16>(W, d_x, d_y, o, rows_out, st);
+		case T_BF16: return launch_mv<T_BF16>(W, d_x, d_y, o, rows_out, st);
+		case T_Q8_0: return launch_mv<T_Q8_0>(W, d_x, d_y, o, rows_out, st);
+		case T_Q4_0: return launch_mv<T_Q4_0>(W, d_x, d_y, o, rows_out, st);
+		case T_Q4_1: return launch_mv<T_Q4_1>(W, d_x, d_y, o, rows_out, st);
+		case T_Q5_0: return launch_mv<T_Q5_0>(W, d_x, d_y, o, rows_out, st);
+		case T_Q4_K: return launch_mv<T_Q4_K>(W, d_x, d_y, o, rows_out, st);
+		case T_Q6_K: return launch_mv<T_Q6_K>(W, d_x, d_y, o, rows_out, st);
+		default: break;
+		}
+	}
+	int blocks = (rows_out + 7) / 8, cap = num_sms() * 4;
+	if (blocks > cap) blocks = cap;
+	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
+	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
+	                                             o ? o->accumulate : 0, swiglu);
+	return 0;
+}
+
+/* ---- matrices: allocation and upload ------------------------------------------------ */
+
+extern "C" int kern_type_ok(int type)
+{
+	return elems_per_block(type) != 0;
+}
+
+extern "C" int kern_device_count(const char **why)
+{
+	int n = 0;
+	cudaError_t e = cudaGetDeviceCount(&n);
+	if (e != cudaSuccess || n <= 0) {
+		if (why) {
+			if (e == cudaErrorNoDevice || (e == cudaSuccess && n <= 0))
+				*why = "no CUDA device";
+			else if (e == cudaErrorInsufficientDriver)
+				*why = "no CUDA device (no driver, or the driver is older than the CUDA runtime)";
+			else
+				*why = cudaGetErrorString(e);
+		}
+		(void)cudaGetLastError(); /* clear the sticky-free error state */
+		return 0;
+	}
+	return n;
+}
+
+static size_t q_bytes(int type, size_t rows, size_t cols)
+{
+	switch (type) {
+	case T_F32: return rows * cols * 4;
+	case T_F16: case T_BF16: return rows * cols * 2;
+	case T_Q8_0: return rows * cols;
+	case T_Q4_0: case T_Q4_1: case T_Q5_0: return rows * cols / 2;
+	case T_Q4_K: return rows * (cols / 256) * 144;
+	case T_Q6_K: return rows * (cols / 256) * 210;
+	default: return 0;
+	}
+}
+static size_t s_bytes(int type, size_t rows, size_t cols)
+{
+	switch (type) {
+	case T_Q8_0: case T_Q4_0: return rows * (cols / 32) * 2;
+	case T_Q4_1: return rows * (cols / 32) * 4;
+	case T_Q5_0: return rows * (cols / 32) * 8;
+	default: return 0;
+	}
+}
+static size_t gguf_row_bytes(int type, size_t cols)
+{
+	switch (type) {
+	case T_Q8_0: return cols / 32 * 34;
+	case T_Q4_0: return cols / 32 * 18;
+	case T_Q4_1: return cols / 32 * 20;
+	case T_Q5_0: return cols / 32 * 22;
+	default: return q_bytes(type, 1, cols);
+	}
+}
+
+extern "C" int kern_mat_alloc(kern_mat *m, int type, int rows, int cols)
+{
+	memset(m, 0, sizeof *m);
+	int eb = elems_per_block(type);
+	if (eb == 0 || rows <= 0 || cols <= 0 || cols % eb != 0) return (int)cudaErrorInvalidValue;
+	m->type = type;
+	m->rows = rows;
+	m->cols = cols;
+	size_t qb = q_bytes(type, rows, cols), sb = s_bytes(type, rows, cols);
+	cudaError_t e = cudaMalloc(&m->q, qb);
+	if (e == cudaSuccess && sb) e = cudaMalloc(&m->s, sb);
+	if (e != cudaSuccess) {
+		kern_mat_free(m);
+		return (int)e;
+	}
+	return 0;
+}
+
+extern "C" void kern_mat_free(kern_mat *m)
+{
+	if (!m) return;
+	if (m->q) cudaFree(m->q);
+	if (m->s) cudaFree(m->s);
+	m->q = m->s = NULL;
+}
+
+extern "C" size_t kern_mat_bytes(const kern_mat *m)
+{
+	return q_bytes(m->type, m->rows, m->cols) + s_bytes(m->type, m->rows, m->cols);
+}
+
+extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_rows)
+{
+	if (!m || !m->q || row0 < 0 || n < 0 || row0 + n > m->rows) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	size_t cols = (size_t)m->cols;
+	size_t qrow = q_bytes(m->type, 1, cols), srow = s_bytes(m->type, 1, cols);
+	uint8_t *dq = (uint8_t *)m->q + qrow * row0;
+	if (srow == 0) { /* stored as in GGUF */
+		KCHECK(cudaMemcpy(dq, host_rows, qrow * n, cudaMemcpyHostToDevice));
+		return 0;
+	}
+	/* Split each block into quants and scale, a slab of rows at a time. */
+	size_t nb = cols / 32, gb = gguf_row_bytes(m->type, cols);
+	size_t qsz = m->type == T_Q8_0 ? 32 : 16, ssz = m->type == T_Q4_1 ? 4 : m->type == T_Q5_0 ? 8 : 2;
+	/* d (and m, or qh) precede the quants; Q5_0's 6 header bytes go to an
+	 * 8-byte slot: d at 0, qh at 4 */
+	size_t hdr = m->type == T_Q5_0 ? 6 : ssz;
+	size_t slab = n < 256 ? (size_t)n : 256;
+	uint8_t *hq = (uint8_t *)malloc(slab * qrow), *hs = (uint8_t *)malloc(slab * srow);
+	int rc = 0;
+	if (!hq || !hs) {
+		rc = (int)cudaErrorMemoryAllocation;
+		goto done;
+	}
+	for (size_t r0 = 0; r0 < (size_t)n; r0 += slab) {
+		size_t nr = (size_t)n - r0 < slab ? (size_t)n - r0 : slab;
+		for (size_t r = 0; r < nr; r++) {
+			const uint8_t *src = (const uint8_t *)host_rows + (r0 + r) * gb;
+			for (size_t b = 0; b < nb; b++) {
+				const uint8_t *blk = src + b * (hdr + qsz);
+				if (m->type == T_Q5_0) {
+					uint8_t *slot = hs + r * srow + b * ssz;
+					memcpy(slot, blk, 2);
+					memset(slot + 2, 0, 2);
+					memcpy(slot + 4, blk + 2, 4);
+				} else {
+					memcpy(hs + r * srow + b * ssz, blk, ssz);
+				}
+				memcpy(hq + r * qrow + b * qsz, blk + hdr, qsz);
+			}
+		}
+		cudaError_t e = cudaMemcpy(dq + r0 * qrow, hq, nr * qrow, cudaMemcpyHostToDevice);
+		if (e == cudaSuccess)
+			e = cudaMemcpy((uint8_t *)m->s + (row0 + r0) * srow, hs, nr * srow, cudaMemcpyHostToDevice);
+		if (e != cudaSuccess) {
+			rc = (int)e;
+			goto done;
+		}
+	}
+done:
+	free(hq);
+	free(hs);
+	return rc;
+}
+
+/* ---- embedding, norms, SwiGLU -------------------------------------------------------- */
+
+__global__ void embed_kernel(int type, const void *q, const void *s, int rows, int cols,
+                             const int32_t *tok, float *out)
+{
+	PDL_ENTER();
+	int t = tok[blockIdx.x];
+	float *o = out + (size_t)blockIdx.x * cols;
+	if (t < 0 || t >= rows) { /* out of range: NaN, never a read outside the table */
+		for (int e = threadIdx.x; e < cols; e += blockDim.x) o[e] = __int_as_float(0x7fc00000);
+		return;
+	}
+	for (int e = threadIdx.x; e < cols; e += blockDim.x) o[e] = deq_elem(type, q, s, cols, t, e);
+}
+
+extern "C" int kern_embed(const kern_mat *E, const int32_t *d_tokens, int n, float *d_out, void *stream)
+{
+	if (!E || n < 0 || !kern_type_ok(E->type)) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	KLAUNCH(embed_kernel, dim3(n), dim3(256), 0, as_stream(stream), E->type, E->q, E->s, E->rows, E->cols, d_tokens, d_out);
+	return 0;
+}
+
+__global__ void add_rmsnorm_kernel(float *h, const float *delta, const float *g, float *out, int dim, float eps)
+{
+	PDL_ENTER();
+	__shared__ float red[32];
+	float *hr = h + (size_t)blockIdx.x * dim;
+	const float *dr = delta ? delta + (size_t)blockIdx.x * dim : NULL;
+	float ss = 0.f;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+		float v = hr[i];
+		if (dr) {
+			v += dr[i];
+			hr[i] = v;
+		}
+		ss += v * v;
+	}
+	ss = block_sum(ss, red);
+	float rs = rsqrtf(ss / (float)dim + eps);
+	float *orow = out + (size_t)blockIdx.x * dim;
+	for (int i = threadIdx.x; i < dim; i += blockDim.x) orow[i] = hr[i] * rs * g[i];
+}
+
+extern "C" int kern_add_rmsnorm(float *d_h, const float *d_delta, const float *d_g, float *d_out, int n,
+                                int dim, float eps, void *stream)
+{
+	if (n < 0 || dim <= 0 || !d_h || !d_g || !d_out) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	KLAUNCH(add_rmsnorm_kernel, dim3(n), dim3(256), 0, as_stream(stream), d_h, d_delta, d_g, d_out, dim, eps);
+	return 0;
+}
+
+__global__ void swiglu_kernel(const float *gu, float *out, int n, int f)
+{
+	PDL_ENTER();
+	size_t total = (size_t)n * f;
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+		size_t t = i / f, j = i % f;
+		const float *row = gu + t * 2 * f;
+		out[i] = silu(row[j]) * row[f + j];
+	}
+}
+
+extern "C" int kern_swiglu(const float *d_gu, float *d_out, int n, int f, void *stream)
+{
+	if (n < 0 || f <= 0) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	size_t total = (size_t)n * f;
+	size_t blocks = (total + 255) / 256;
+	if (blocks > 65535) blocks = 65535;
+	KLAUNCH(swiglu_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), d_gu, d_out, n, f);
+	return 0;
+}
+
+/* ---- q/k/v: bias, qk-norm, RoPE, cache write --------------------------------------- */
+
+/* grid (n_head + 2*n_head_kv, n), block 128.  Head hh < n_head: q; then k; then v. */
+__global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *bk, const float *bv,
+                                const float *qn, const float *kn, float *qout, __half *kc, __half *vc,
+                                const int *d_pos, kern_attn_shape s)
+{
+	PDL_ENTER();
+	__shared__ float v[256];
+	__shared__ float red[32];
+	int hh = blockIdx.x, t = blockIdx.y, D = s.head_dim;
+	int q_dim = s.n_head * D, kv_dim = s.n_head_kv * D;
+	int pos = *d_pos + t;
+	const float *row = qkv + (size_t)t * (q_dim + 2 * kv_dim);
+	int kind, h; /* 0 q, 1 k, 2 v */
+	const float *src, *bias, *nw;
+	if (hh < s.n_head) {
+		kind = 0; h = hh; src = row + h * D; bias = bq ? bq + h * D : NULL; nw = qn;
+	} else if (hh < s.n_head + s.n_head_kv) {
+		kind = 1; h = hh - s.n_head; src = row + q_dim + h * D; bias = bk ? bk + h * D : NULL; nw = kn;
+	} else {
+		kind = 2; h = hh - s.n_head - s.n_head_kv; src = row + q_dim + kv_dim + h * D;
+		bias = bv ? bv + h * D : NULL; nw = NULL;
+	}
+	for (int i = threadIdx.x; i < D; i += blockDim.x) v[i] = src[i] + (bias ? bias[i] : 0.f);
+	__syncthreads();
+	if (kind == 2) {
+		__half *dst = vc + ((size_t)h * s.n_ctx + pos) * D;
+		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = __float2half_rn(v[i]);
+		return;
+	}
+	if (nw) {
+		float ss = 0.f;
+		for (int i = threadIdx.x; i < D; i += blockDim.x) ss += v[i] * v[i];
+		ss = block_sum(ss, red);
+		float rs = rsqrtf(ss / (float)D + s.eps);
+		for (int i = threadIdx.x; i < D; i += blockDim.x) v[i] = v[i] * rs * nw[i];
+		__syncthreads();
+	}
+	/* RoPE: D/2 <= 128 pairs, one per thread */
+	int i = threadIdx.x, pa = 0, pb = 0;
+	float o0 = 0.f, o1 = 0.f;
+	if (i < D / 2) {
+		pa = s.rope_neox ? i : 2 * i;
+		pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
+		float freq = s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D);
+		float ang = (float)pos * freq, cs, sn;
+		sincosf(ang, &sn, &cs);
+		float x0 = v[pa], x1 = v[pb];
+		o0 = x0 * cs - x1 * sn;
+		o1 = x0 * sn + x1 * cs;
+	}
+	__syncthreads();
+	if (i < D / 2) {
+		v[pa] = o0;
+		v[pb] = o1;
+	}
+	__syncthreads();
+	if (kind == 0) {
+		float *dst = qout + (size_t)t * q_dim + h * D;
+		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = v[i];
+	} else {
+		__half *dst = kc + ((size_t)h * s.n_ctx + pos) * D;
+		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = __float2half_rn(v[i]);
+	}
+}
+
+static int attn_shape_ok(const kern_attn_shape *s)
+{
+	return s && s->n_head > 0 && s->n_head_kv > 0 && s->n_head % s->n_head_kv == 0 &&
+	       s->head_dim > 0 && s->head_dim <= 256 && s->head_dim % 8 == 0 && s->n_ctx > 0;
+}
+
+extern "C" int kern_qkv_post(const float *d_qkv, const float *d_bq, const float *d_bk, const float *d_bv,
+                             const float *d_qn, const float *d_kn, float *d_q, void *d_kc, void *d_vc,
+                             const int *d_pos, int n, const kern_attn_shape *s, void *stream)
+{
+	if (!attn_shape_ok(s) || n < 0) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	dim3 grid(s->n_head + 2 * s->n_head_kv, n);
+	KLAUNCH(qkv_post_kernel, grid, dim3(128), 0, as_stream(stream), d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, d_q,
+	                                                     (__half *)d_kc, (__half *)d_vc, d_pos, *s);
+	return 0;
+}
+
+/* ---- attention ----------------------------------------------------------------------
+ * attn_split_kernel: grid (n_head_kv, n_split, n), block 128.  Block (kh, sp, t)
+ * takes the key range sp of query t for the G = n_head/n_head_kv query heads
+ * that share kv head kh (K and V read once for all of them): scores into
+ * shared memory, a local softmax (max m, sum l), and o = sum p*v, unnormalised.
+ * attn_merge_kernel merges the ranges: o = sum e^(m_s-m) o_s / sum e^(m_s-m) l_s. */
+
+#define ATT_THREADS 128
+#define ATT_MAX_CHUNK 256
+#define ATT_MIN_CHUNK 32
+#define ATT_GB 8 /* query heads per pass */
+#define ATT_TK 32 /* keys per shared-memory tile */
+
+/* Key ranges in use for a query that sees L keys (the same in both kernels). */
+__device__ __forceinline__ int attn_eff_splits(int L, int n_split)
+{
+	int eff = (L + ATT_MIN_CHUNK - 1) / ATT_MIN_CHUNK;
+	return eff < n_split ? eff : n_split;
+}
+
+/* K and V are read a tile of 32 keys at a time into shared memory with 16-byte
+ * loads from every thread (the tile is contiguous in the cache), rows padded
+ * by 16 bytes so that reading a key per thread is free of bank conflicts. */
+__global__ void __launch_bounds__(ATT_THREADS)
+attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
+                  const int *d_pos, int n_split, kern_attn_shape s, float *part)
+{
+	PDL_ENTER();
+	__shared__ __align__(16) float qs[ATT_GB][256];
+	__shared__ float sc[ATT_GB][ATT_MAX_CHUNK];
+	__shared__ float mstat[ATT_GB], lstat[ATT_GB];
+	__shared__ float oacc[ATT_GB * 256]; /* [sub][g][d] */
+	__shared__ uint4 tile[ATT_TK * (256 + 8) / 8];
+	int kh = blockIdx.x, sp = blockIdx.y, t = blockIdx.z, D = s.head_dim;
+	int G = s.n_head / s.n_head_kv, H = s.n_head;
+	int L = *d_pos + t + 1; /* keys visible to query t */
+	int eff = attn_eff_splits(L, n_split);
+	if (sp >= eff) return; /* the merge reads only ranges < eff */
+	int chunk = (L + eff - 1) / eff;
+	int start = sp * chunk, end = min(L, start + chunk);
+	float scale = rsqrtf((float)D);
+	size_t pstride = (size_t)D + 2;
+	int DP = D + 8, D8 = D / 8, DP8 = DP / 8; /* padded row, in halves / uint4 */
+	const uint4 *kbase = (const uint4 *)(kc + (size_t)kh * s.n_ctx * D);
+	const uint4 *vbase = (const uint4 *)(vc + (size_t)kh * s.n_ctx * D);
+	const __half *th = (const __half *)tile;
+	for (int g0 = 0; g0 < G; g0 += ATT_GB) {
+		int gn = min(ATT_GB, G - g0);
+		__syncthreads();
+		for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
+			int g = i / D, d = i % D;
+			qs[g][d] = qall[(size_t)t * H * D + (size_t)(kh * G + g0 + g) * D + d] * scale;
+		}
+		/* scores, a tile at a time: thread = (g, key) */
+		for (int p0 = start; p0 < end; p0 += ATT_TK) {
+			int nt = min(ATT_TK, end - p0);
+			__syncthreads();
+			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
+				tile[(i / D8) * DP8 + i % D8] = __ldg(kbase + (size_t)p0 * D8 + i);
+			__syncthreads();
+			for (int j = threadIdx.x; j < gn * nt; j += blockDim.x) {
+				int g = j / nt, p = j % nt;
+				const uint4 *kr = tile + p * DP8; /* 16-byte reads: conflict-free with the padding */
+				const float4 *qq = (const float4 *)qs[g];
+				float acc = 0.f;
+#pragma unroll 4
+				for (int d8 = 0; d8 < D8; d8++) {
+					uint4 w = kr[d8];
+					float2 k0 = __half22float2(*(const __half2 *)&w.x), k1 = __half22float2(*(const __half2 *)&w.y);
+					float2 k2 = __half22float2(*(const __half2 *)&w.z), k3 = __half22float2(*(const __half2 *)&w.w);
+					float4 a = qq[2 * d8], b = qq[2 * d8 + 1];
+					acc += k0.x * a.x + k0.y * a.y + k1.x * a.z + k1.y * a.w
+					     + k2.x * b.x + k2.y * b.y + k3.x * b.z + k3.y * b.w;
+				}
+				sc[g][p0 - start + p] = acc;
+			}
+		}
+		__syncthreads();
+		/* softmax statistics per head: warp w takes heads w, w+4, ... */
+		int lane = threadIdx.x & 31, w = threadIdx.x >> 5, n = end - start;
+		for (int g = w; g < gn; g += ATT_THREADS / 32) {
+			float m = -INFINITY;
+			for (int i = lane; i < n; i += 32) m = fmaxf(m, sc[g][i]);
+			m = warp_max(m);
+			float l = 0.f;
+			for (int i = lane; i < n; i += 32) {
+				float e = expf(sc[g][i] - m);
+				sc[g][i] = e;
+				l += e;
+			}
+			l = warp_sum(l);
+			if (lane == 0) {
+				mstat[g] = m;
+				lstat[g] = l;
+			}
+		}
+		/* o[g][d] = sum_p e[g][p] * v[p][d]: thread = (d, sub), a V tile at a time;
+		 * the nsub partial sums are added in a fixed order (deterministic). */
+		int nsub = D >= ATT_THREADS ? 1 : ATT_THREADS / D;
+		int sub = threadIdx.x / D;
+		float acc[2][ATT_GB];
+#pragma unroll
+		for (int g = 0; g < ATT_GB; g++) acc[0][g] = acc[1][g] = 0.f;
+		for (int p0 = start; p0 < end; p0 += ATT_TK) {
+			int nt = min(ATT_TK, end - p0);
+			__syncthreads();
+			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
+				tile[(i / D8) * DP8 + i % D8] = __ldg(vbase + (size_t)p0 * D8 + i);
+			__syncthreads();
+			if (sub < nsub) {
+#pragma unroll
+				for (int k = 0; k < 2; k++) {
+					int d0 = threadIdx.x % D + k * ATT_THREADS;
+					if (d0 >= D) break;
+					for (int p = sub; p < nt; p += nsub) {
+						float vv = __half2float(th[p * DP + d0]);
+#pragma unroll
+						for (int g = 0; g < ATT_GB; g++)
+							if (g < gn) acc[k][g] += sc[g][p0 - start + p] * vv;
+					}
+				}
+			}
+		}
+		if (sub < nsub) {
+#pragma unroll
+			for (int k = 0; k < 2; k++) {
+				int d0 = threadIdx.x % D + k * ATT_THREADS;
+				if (d0 >= D) break;
+#pragma unroll
+				for (int g = 0; g < ATT_GB; g++)
+					if (g < gn) oacc[(sub * gn + g) * D + d0] = acc[k][g];
+			}
+		}
+		__syncthreads();
+		for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
+			int g = i / D, d = i % D;
+			float o = 0.f;
+			for (int k = 0; k < nsub; k++) o += oacc[(k * gn + g) * D + d];
+			float *p = part + (((size_t)t * H + kh * G + g0 + g) * n_split + sp) * pstride;
+			p[d] = o;
+			if (d == 0) {
+				p[D] = mstat[g];
+				p[D + 1] = lstat[g];
+			}
+		}
+	}
+}
+
+/* grid (n_head, n), block 128: weights of the ranges in parallel, then o. */
+__global__ void attn_merge_kernel(const float *part, const int *d_pos, int n_split, int H, int D, float *out)
+{
+	PDL_ENTER();
+	__shared__ float wgt[1024];
+	__shared__ float red[32];
+	int h = blockIdx.x, t = blockIdx.y;
+	int eff = attn_eff_splits(*d_pos + t + 1, n_split);
+	size_t pstride = (size_t)D + 2;
+	const float *base = part + ((size_t)t * H + h) * n_split * pstride;
+	float m = -INFINITY;
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) m = fmaxf(m, base[sp * pstride + D]);
+	m = warp_max(m);
+	if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = m;
+	__syncthreads();
+	m = red[0];
+	for (int i = 1; i < (int)(blockDim.x >> 5); i++) m = fmaxf(m, red[i]);
+	__syncthreads();
+	float l = 0.f;
+	for (int sp = threadIdx.x; sp < eff; sp += blockDim.x) {
+		float e = expf(base[sp * pstride + D] - m);
+		wgt[sp] = e;
+		l += e * base[sp * pstride + D + 1];
+	}
+	l = block_sum(l, red);
+	float inv = 1.f / l;
+	__syncthreads();
+	for (int d = threadIdx.x; d < D; d += blockDim.x) {
+		float o = 0.f;
+#pragma unroll 4
+		for (int sp = 0; sp < eff; sp++) o += wgt[sp] * base[sp * pstride + d];
+		out[((size_t)t * H + h) * D + d] = o * inv;
+	}
+}
+
+extern "C" int kern_attn_min_split(int n_ctx)
+{
+	int s = (n_ctx + ATT_MAX_CHUNK - 1) / ATT_MAX_CHUNK;
+	return s < 1 ? 1 : s;
+}
+
+extern "C" size_t kern_attn_scratch_floats(const kern_attn_shape *s, int n, int n_split)
+{
+	return (size_t)n * s->n_head * n_split * ((size_t)s->head_dim + 2);
+}
+
+extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *d_o,
+                              const int *d_pos, int n, int n_split, const kern_attn_shape *s,
+                              float *d_scratch, void *stream)
+{
+	if (!attn_shape_ok(s) || n < 0 || n_split < kern_attn_min_split(s->n_ctx) || n_split > 1024)
+		return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	cudaStream_t st = as_stream(stream);
+	dim3 g1(s->n_head_kv, n_split, n);
+	KLAUNCH(attn_split_kernel, g1, dim3(ATT_THREADS), 0, st, (const float *)d_q, (const __half *)d_kc,
+	                                              (const __half *)d_vc, d_pos, n_split, *s, d_scratch);
+	dim3 g2(s->n_head, n);
+	KLAUNCH(attn_merge_kernel, g2, dim3(128), 0, st, (const float *)d_scratch, d_pos, n_split, s->n_head, s->head_dim, d_o);
+	return 0;
+}
+
+/* ---- sampling --------------------------------------------------------------------------- */
+
+/* Order-preserving map of a float to uint32 (larger float -> larger key); NaN -> 0. */
+__device__ __forceinline__ uint32_t fkey(float f)
+{
+	if (f != f) return 0u;
+	uint32_t u = __float_as_uint(f);
+	return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* Many blocks: each reduces its share to (key << 32 | ~index) and atomicMax-es it
+ * into scratch[0]; the last block to finish (counter scratch[1]) converts it,
+ * writes *out and zeroes the scratch for the next call. */
+__global__ void argmax_kernel(const float *x, int n, int *out, unsigned long long *best, unsigned int *count)
+{
+	PDL_ENTER();
+	__shared__ uint64_t wbest[32];
+	uint64_t b = 0; /* larger key wins, then lower index */
+	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+		float v = x[i];
+		if (v != v) continue;
+		uint64_t c = ((uint64_t)fkey(v) << 32) | (uint32_t)(~(uint32_t)i);
+		if (c > b) b = c;
+	}
+	for (int o = 16; o > 0; o >>= 1) {
+		uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
+		if (other > b) b = other;
+	}
+	int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+	if (lane == 0) wbest[w] = b;
+	__syncthreads();
+	if (w == 0) {
+		b = lane < (int)(blockDim.x >> 5) ? wbest[lane] : 0;
+		for (int o = 16; o > 0; o >>= 1) {
+			uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
+			if (other > b) b = other;
+		}
+		if (lane == 0) {
+			if (b) atomicMax(best, (unsigned long long)b);
+			__threadfence();
+			unsigned done = atomicAdd(count, 1u);
+			if (done == gridDim.x - 1) {
+				unsigned long long r = atomicExch(best, 0ull);
+				*out = r == 0 ? -1 : (int)(~(uint32_t)(r & 0xffffffffu));
+				*count = 0;
+			}
+		}
+	}
+}
+
+extern "C" int kern_argmax(const float *d_x, int n, int *d_out, void *d_scratch, void *stream)
+{
+	if (!d_x || !d_out || !d_scratch || n <= 0) return (int)cudaErrorInvalidValue;
+	int blocks = (n + 1023) / 1024;
+	if (blocks > num_sms()) blocks = num_sms();
+	KLAUNCH(argmax_kernel, dim3(blocks), dim3(256), 0, as_stream(stream), d_x, n, d_out,
+	        (unsigned long long *)d_scratch, (unsigned int *)((char *)d_scratch + 8));
+	return 0;
+}
+
+#define SAMPLE_CAP 2048
+#define SAMPLE_MAXK 1024
+
+/* One block of 1024 threads.  1. radix-select the key of the k-th largest value;
+ * 2. gather candidates with key >= it (ties beyond SAMPLE_CAP dropped);
+ * 3. bitonic sort by (value desc, index asc), keep k; 4. softmax, top-p, draw. */
+__global__ void __launch_bounds__(1024)
+sample_kernel(const float *x, int n, float temp, int k, float top_p, float u, int *out)
+{
+	PDL_ENTER();
+	__shared__ unsigned hist[256];
+	__shared__ uint32_t s_prefix, s_remain, s_count;
+	__shared__ uint64_t cand[SAMPLE_CAP];
+	if (threadIdx.x == 0) {
+		s_prefix = 0;
+		s_remain = (uint32_t)k;
+		s_count = 0;
+	}
+	__syncthreads();
+	for (int pass = 3; pass >= 0; pass--) {
+		for (int i = threadIdx.x; i < 256; i += blockDim.x) hist[i] = 0;
+		__syncthreads();
+		uint32_t prefix = s_prefix;
+		int shift = pass * 8;
+		uint32_t hmask = pass == 3 ? 0u : (0xffffffffu << (shift + 8));
+		for (int i = threadIdx.x; i < n; i += blockDim.x) {
+			uint32_t key = fkey(x[i]);
+			if ((key & hmask) == (prefix & hmask)) atomicAdd(&hist[(key >> shift) & 255], 1u);
+		}
+		__syncthreads();
+		if (threadIdx.x == 0) {
+			uint32_t rem = s_remain, cum = 0;
+			int bin = 255;
+			for (; bin > 0; bin--) {
+				if (cum + hist[bin] >= rem) break;
+				cum += hist[bin];
+			}
+			s_prefix = (prefix & hmask) | ((uint32_t)bin << shift);
+			s_remain = rem - cum;
+		}
+		__syncthreads();
+	}
+	uint32_t thr = s_prefix;
+	for (int i = threadIdx.x; i < n; i += blockDim.x) {
+		uint32_t key = fkey(x[i]);
+		if (key >= thr) {
+			uint32_t slot = atomicAdd(&s_count, 1u);
+			if (slot < SAMPLE_CAP) cand[slot] = ((uint64_t)key << 32) | (uint32_t)(~(uint32_t)i);
+		}
+	}
+	__syncthreads();
+	int m = (int)min(s_count, (uint32_t)SAMPLE_CAP);
+	for (int i = m + threadIdx.x; i < SAMPLE_CAP; i += blockDim.x) cand[i] = 0;
+	__syncthreads();
+	/* bitonic sort, descending */
+	for (int size = 2; size <= SAMPLE_CAP; size <<= 1) {
+		for (int stride = size >> 1; stride > 0; stride >>= 1) {
+			for (int i = threadIdx.x; i < SAMPLE_CAP; i += blockDim.x) {
+				int j = i ^ stride;
+				if (j > i) {
+					bool desc = (i & size) == 0;
+					uint64_t a = cand[i], b = cand[j];
+					if (desc ? (a < b) : (a > b)) {
+						cand[i] = b;
+						cand[j] = a;
+					}
+				}
+			}
+			__syncthreads();
+		}
+	}
+	if (threadIdx.x == 0) {
+		int kk = min(k, m);
+		float vmax = x[~(uint32_t)(cand[0] & 0xffffffffu)];
+		float total = 0.f;
+		for (int i = 0; i < kk; i++) total += expf((x[~(uint32_t)(cand[i] & 0xffffffffu)] - vmax) / temp);
+		/* top-p: the shortest prefix whose mass reaches top_p */
+		float cum = 0.f;
+		int keep = kk;
+		for (int i = 0; i < kk; i++) {
+			cum += expf((x[~(uint32_t)(cand[i] & 0xffffffffu)] - vmax) / temp) / total;
+			if (cum >= top_p) {
+				keep = i + 1;
+				break;
+			}
+		}
+		float mass = 0.f;
+		for (int i = 0; i < keep; i++) mass += expf((x[~(uint32_t)(cand[i] & 0xffffffffu)] - vmax) / temp);
+		float target = u * mass, acc = 0.f;
+		int pick = keep - 1;
+		for (int i = 0; i < keep; i++) {
+			acc += expf((x[~(uint32_t)(cand[i] & 0xffffffffu)] - vmax) / temp);
+			if (target < acc) {
+				pick = i;
+				break;
+			}
+		}
+		*out = m > 0 ? (int)(~(uint32_t)(cand[pick] & 0xffffffffu)) : -1;
+	}
+}
+
+extern "C" int kern_sample(const float *d_x, int n, float temp, int top_k, float top_p, float u, int *d_out,
+                           void *stream)
+{
+	if (!d_x || !d_out || n <= 0 || !(temp > 0.f) || !(top_p > 0.f) || top_p > 1.f || !(u >= 0.f) || u >= 1.f)
+		return (int)cudaErrorInvalidValue;
+	if (top_k <= 0 || top_k > SAMPLE_MAXK) top_k = SAMPLE_MAXK;
+	if (top_k > n) top_k = n;
+	KLAUNCH(sample_kernel, dim3(1), dim3(1024), 0, as_stream(stream), d_x, n, temp, top_k, top_p, u, d_out);
+	return 0;
+}
+
+/* ---- prefill helpers ------------------------------------------------------------------ */
+
+__global__ void dequant_kernel(int type, const void *q, const void *s, int rows, int cols, void *dst, int dt)
+{
+	PDL_ENTER();
+	size_t total = (size_t)rows * cols;
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+		int r = (int)(i / cols), e = (int)(i % cols);
+		float v = deq_elem(type, q, s, cols, r, e);
+		if (dt == T_F32) ((float *)dst)[i] = v;
+		else if (dt == T_F16) ((__half *)dst)[i] = __float2half_rn(v);
+		else ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(v);
+	}
+}
+
+extern "C" int kern_dequant(const kern_mat *W, void *d_dst, int dst_type, void *stream)
+{
+	if (!W || !d_dst || !kern_type_ok(W->type) || (dst_type != T_F32 && dst_type != T_F16 && dst_type != T_BF16))
+		return (int)cudaErrorInvalidValue;
+	size_t total = (size_t)W->rows * W->cols, blocks = (total + 255) / 256;
+	if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
+	KLAUNCH(dequant_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), W->type, W->q, W->s, W->rows, W->cols,
+	                                                                 d_dst, dst_type);
+	return 0;
+}
+
+__global__ void convert_kernel(const float *src, void *dst, int dt, size_t n)
+{
+	PDL_ENTER();
+	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+		if (dt == T_F16) ((__half *)dst)[i] = __float2half_rn(src[i]);
+		else ((__nv_bfloat16 *)dst)[i] = __float2bfloat16_rn(src[i]);
+	}
+}
+
+extern "C" int kern_convert(const float *d_src, void *d_dst, int dst_type, size_t n, void *stream)
+{
+	if (!d_src || !d_dst || (dst_type != T_F16 && dst_type != T_BF16)) return (int)cudaErrorInvalidValue;
+	if (n == 0) return 0;
+	size_t blocks = (n + 255) / 256;
+	if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
+	KLAUNCH(convert_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), d_src, d_dst, dst_type, n);
+	return 0;
+}

@@ -1,0 +1,567 @@
+/* kernels/llm_cuda.cu — the CUDA backend of local_llm (llm_cuda_backend_create,
+ * contract in local_llm/llm_internal.h).
+ *
+ * At create: weights uploaded once (q/k/v and gate/up concatenated when their
+ * types agree), the F16 KV cache, every activation buffer and the cuBLAS
+ * handle allocated once; then one decode step is run and captured in a CUDA
+ * graph.  Per token (decode, n == 1) the host copies (token, position) to the
+ * device, replays the graph, and copies the logits back:
+ *
+ *   x = embed(tok)                                           x [n_embd]
+ *   per layer:  qkv = W_qkv · rmsnorm(x)*attn_norm           (one fused kernel)
+ *               q, K/V cache = qkv_post(qkv)                 (bias, qk-norm, RoPE, F16 store)
+ *               att = attention(q, cache)                    (split-K + merge)
+ *               x += W_o · att                               (residual fused)
+ *               h = silu(W_g · rmsnorm(x)*ffn_norm) * (W_u · ...)   (fused)
+ *               x += W_down · h
+ *   logits = W_out · rmsnorm(x)*out_norm
+ *
+ * Prefill (n > 1, or all logits) runs in chunks of up to PCH tokens with cuBLAS
+ * GEMMs.  Default ("f32"): weights dequantised to f32 per matrix and an FP32
+ * SGEMM (no TF32), so the numbers follow the CPU path closely.  With the
+ * environment variable VIGIL_CUDA_PREFILL=bf16: tensor-core GEMMs on bf16/f16
+ * operands (activations rounded to the weight's 16-bit type), faster, looser.
+ *
+ * Library code: never prints, every CUDA call and launch checked. */
+#include "kernels/kern.h"
+extern "C" {
+#include "local_llm/llm_internal.h"
+}
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PCH 512   /* prefill chunk (tokens) */
+#define LCH 16    /* rows of logits computed per copy-out when all are wanted */
+
+typedef struct cu_lin {  /* a linear layer: one matrix, or parts written side by side */
+	kern_mat m[3];
+	int n;           /* parts */
+	int off[3];      /* output offset of each part */
+} cu_lin;
+
+typedef struct cu_layer {
+	cu_lin qkv;              /* -> [q_dim + 2*kv_dim] */
+	cu_lin gu;               /* -> [2*n_ff] (gate, up) */
+	kern_mat wo, wdown;
+	float *attn_norm, *ffn_norm; /* [n_embd] */
+	float *bq, *bk, *bv;     /* or NULL */
+	float *qn, *kn;          /* [head_dim] or NULL */
+	void *kc, *vc;           /* half [n_head_kv][n_ctx][head_dim] */
+} cu_layer;
+
+typedef struct cu_backend {
+	llm_config c;
+	int n_ctx, q_dim, kv_dim, qkv_dim;
+	int prefill_bf16;
+	cudaStream_t st;
+	cublasHandle_t blas;
+	kern_mat embd, out;
+	int out_tied;
+	float *out_norm, *inv_freq;
+	cu_layer *L;
+	kern_attn_shape as;
+	int split_dec, split_pre;
+	/* activations (device) */
+	float *x;       /* [PCH][n_embd] residual stream */
+	float *xb;      /* [PCH][n_embd] normed */
+	float *qkv;     /* [PCH][qkv_dim] */
+	float *q;       /* [PCH][q_dim] */
+	float *att;     /* [PCH][q_dim] */
+	float *gu;      /* [PCH][2*n_ff] */
+	float *hf;      /* [PCH][n_ff] */
+	float *logits;  /* [LCH][n_vocab] */
+	float *ascr;    /* attention scratch */
+	void *wbuf;     /* dequantised weights for prefill GEMMs */
+	void *abuf;     /* activations as bf16/f16 for the bf16 prefill */
+	int *tok;       /* [PCH] */
+	int *pos;       /* [1] */
+	int *next;      /* [1] argmax of the last decode (bench) */
+	void *amscr;    /* KERN_ARGMAX_SCRATCH bytes, zeroed */
+	int *h_io;      /* pinned [2]: token, position */
+	cudaGraphExec_t graph;
+	size_t graph_kernels;
+	size_t vram;
+} cu_backend;
+
+static void *g_last_ctx;
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char buf[400];
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (err && errlen) snprintf(err, errlen, "cuda backend: %s", buf);
+	return -1;
+}
+
+#define CU(call, what) do { int e_ = (int)(call); if (e_) return fail(err, errlen, "%s: %s", what, cudaGetErrorString((cudaError_t)e_)); } while (0)
+#define CB(call, what) do { cublasStatus_t s_ = (call); if (s_ != CUBLAS_STATUS_SUCCESS) return fail(err, errlen, "%s: cuBLAS status %d", what, (int)s_); } while (0)
+
+static int dmalloc(cu_backend *b, void **p, size_t bytes)
+{
+	cudaError_t e = cudaMalloc(p, bytes ? bytes : 16);
+	if (e == cudaSuccess) b->vram += bytes;
+	return (int)e;
+}
+
+static int upload_f32(cu_backend *b, float **dst, const llm_tensor *t, int n, char *err, size_t errlen)
+{
+	*dst = NULL;
+	if (!t) return 0;
+	if (t->type != LLM_TYPE_F32 || t->nbytes < (uint64_t)n * 4)
+		return fail(err, errlen, "tensor %s: expected %d f32 values", t->name, n);
+	CU(dmalloc(b, (void **)dst, (size_t)n * 4), t->name);
+	CU(cudaMemcpy(*dst, t->data, (size_t)n * 4, cudaMemcpyHostToDevice), t->name);
+	return 0;
+}
+
+static int upload_mat(cu_backend *b, kern_mat *m, const llm_tensor *t, int rows, int cols, char *err, size_t errlen)
+{
+	if (!t) return fail(err, errlen, "a weight matrix is missing");
+	if (t->ne[0] != cols || t->ne[1] != rows)
+		return fail(err, errlen, "tensor %s: shape %lldx%lld, expected %dx%d", t->name, (long long)t->ne[0],
+		            (long long)t->ne[1], cols, rows);
+	if (!kern_type_ok(t->type))
+		return fail(err, errlen, "tensor %s: type %d has no CUDA kernel", t->name, t->type);
+	CU(kern_mat_alloc(m, t->type, rows, cols), t->name);
+	b->vram += kern_mat_bytes(m);
+	CU(kern_mat_set_rows(m, 0, rows, t->data), t->name);
+	return 0;
+}
+
+/* parts[i] (rows[i] x cols each) into one matrix when all types agree, else apart. */
+static int upload_lin(cu_backend *b, cu_lin *lin, const llm_tensor *const *parts, const int *rows, int n, int cols,
+                      char *err, size_t errlen)
+{
+	int same = 1, total = 0;
+	for (int i = 0; i < n; i++) {
+		if (!parts[i]) return fail(err, errlen, "a weight matrix is missing");
+		if (parts[i]->type != parts[0]->type) same = 0;
+		total += rows[i];
+	}
+	memset(lin, 0, sizeof *lin);
+	if (!same) {
+		lin->n = n;
+		int off = 0;
+		for (int i = 0; i < n; i++) {
+			if (upload_mat(b, &lin->m[i], parts[i], rows[i], cols, err, errlen)) return -1;
+			lin->off[i] = off;
+			off += rows[i];
+		}
+		return 0;
+	}
+	lin->n = 1;
+	const llm_tensor *t = parts[0];
+	if (!kern_type_ok(t->type)) return fail(err, errlen, "tensor %s: type %d has no CUDA kernel", t->name, t->type);
+	CU(kern_mat_alloc(&lin->m[0], t->type, total, cols), t->name);
+	b->vram += kern_mat_bytes(&lin->m[0]);
+	int r0 = 0;
+	for (int i = 0; i < n; i++) {
+		if (parts[i]->ne[0] != cols || parts[i]->ne[1] != rows[i])
+			return fail(err, errlen, "tensor %s: shape %lldx%lld, expected %dx%d", parts[i]->name,
+			            (long long)parts[i]->ne[0], (long long)parts[i]->ne[1], cols, rows[i]);
+		CU(kern_mat_set_rows(&lin->m[0], r0, rows[i], parts[i]->data), parts[i]->name);
+		r0 += rows[i];
+	}
+	return 0;
+}
+
+static void lin_free(cu_lin *l)
+{
+	for (int i = 0; i < 3; i++) kern_mat_free(&l->m[i]);
+}
+
+static void cu_destroy(void *ctx)
+{
+	cu_backend *b = (cu_backend *)ctx;
+	if (!b) return;
+	if (g_last_ctx == b) g_last_ctx = NULL;
+	if (b->graph) cudaGraphExecDestroy(b->graph);
+	if (b->L) {
+		for (int l = 0; l < b->c.n_layer; l++) {
+			cu_layer *L = &b->L[l];
+			lin_free(&L->qkv);
+			lin_free(&L->gu);
+			kern_mat_free(&L->wo);
+			kern_mat_free(&L->wdown);
+			void *ps[] = {L->attn_norm, L->ffn_norm, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc};
+			for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+				if (ps[i]) cudaFree(ps[i]);
+		}
+		free(b->L);
+	}
+	kern_mat_free(&b->embd);
+	if (!b->out_tied) kern_mat_free(&b->out);
+	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr};
+	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+		if (ps[i]) cudaFree(ps[i]);
+	if (b->h_io) cudaFreeHost(b->h_io);
+	if (b->blas) cublasDestroy(b->blas);
+	if (b->st) cudaStreamDestroy(b->st);
+	free(b);
+}
+
+/* y = lin · x for one token (decode): one launch per part. */
+static int lin_mv(cu_backend *b, const cu_lin *lin, const float *x, float *y, const kern_mv_opts *o)
+{
+	for (int i = 0; i < lin->n; i++) {
+		int rc = kern_matvec(&lin->m[i], x, y + lin->off[i], o, b->st);
+		if (rc) return rc;
+	}
+	return 0;
+}
+
+/* The decode step for the token at b->tok[0], position *b->pos; logits to b->logits. */
+static int decode_step(cu_backend *b, char *err, size_t errlen)
+{
+	const llm_config *c = &b->c;
+	void *st = b->st;
+	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
+	for (int l = 0; l < c->n_layer; l++) {
+		cu_layer *L = &b->L[l];
+		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0};
+		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
+		CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, 1, &b->as, st),
+		   "qkv_post");
+		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
+		kern_mv_opts acc = {NULL, 0.f, 1, 0};
+		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
+		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1};
+		if (L->gu.n == 1) {
+			CU(kern_matvec(&L->gu.m[0], b->x, b->hf, &fn, st), "ffn_gate_up");
+		} else {
+			fn.swiglu = 0;
+			CU(lin_mv(b, &L->gu, b->x, b->gu, &fn), "ffn_gate_up");
+			CU(kern_swiglu(b->gu, b->hf, 1, c->n_ff, st), "swiglu");
+		}
+		CU(kern_matvec(&L->wdown, b->hf, b->x, &acc, st), "ffn_down");
+	}
+	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
+	CU(kern_matvec(&b->out, b->x, b->logits, &on, st), "output");
+	CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
+	return 0;
+}
+
+/* Y[m][rows] (+)= X[m][cols] · W^T through cuBLAS. */
+static int gemm(cu_backend *b, const kern_mat *W, const float *X, float *Y, int m, int ldy, int accumulate,
+                char *err, size_t errlen)
+{
+	float alpha = 1.f, beta = accumulate ? 1.f : 0.f;
+	int M = W->rows, K = W->cols;
+	if (!b->prefill_bf16) {
+		const float *Wf = (const float *)W->q;
+		if (W->type != LLM_TYPE_F32) {
+			CU(kern_dequant(W, b->wbuf, LLM_TYPE_F32, b->st), "dequant");
+			Wf = (const float *)b->wbuf;
+		}
+		CB(cublasSgemm(b->blas, CUBLAS_OP_T, CUBLAS_OP_N, M, m, K, &alpha, Wf, K, X, K, &beta, Y, ldy), "sgemm");
+		return 0;
+	}
+	int t16 = W->type == LLM_TYPE_F16 ? LLM_TYPE_F16 : LLM_TYPE_BF16;
+	cudaDataType dt = t16 == LLM_TYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
+	const void *W16 = W->q;
+	if (W->type != t16) {
+		CU(kern_dequant(W, b->wbuf, t16, b->st), "dequant");
+		W16 = b->wbuf;
+	}
+	CU(kern_convert(X, b->abuf, t16, (size_t)m * K, b->st), "convert");
+	CB(cublasGemmEx(b->blas, CUBLAS_OP_T, CUBLAS_OP_N, M, m, K, &alpha, W16, dt, K, b->abuf, dt, K, &beta, Y,
+	                CUDA_R_32F, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+	   "gemm");
+	return 0;
+}
+
+static int lin_gemm(cu_backend *b, const cu_lin *lin, const float *X, float *Y, int m, int ldy, char *err,
+                    size_t errlen)
+{
+	for (int i = 0; i < lin->n; i++)
+		if (gemm(b, &lin->m[i], X, Y + lin->off[i], m, ldy, 0, err, errlen)) return -1;
+	return 0;
+}
+
+/* Prefill m (<= PCH) tokens already in b->tok at position pos; leaves x. */
+static int prefill_chunk(cu_backend *b, int m, int pos, char *err, size_t errlen)
+{
+	const llm_config *c = &b->c;
+	void *st = b->st;
+	b->h_io[1] = pos;
+	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+	CU(kern_embed(&b->embd, b->tok, m, b->x, st), "embed");
+	int E = c->n_embd, F = c->n_ff;
+	for (int l = 0; l < c->n_layer; l++) {
+		cu_layer *L = &b->L[l];
+		CU(kern_add_rmsnorm(b->x, NULL, L->attn_norm, b->xb, m, E, c->rms_eps, st), "attn_norm");
+		if (lin_gemm(b, &L->qkv, b->xb, b->qkv, m, b->qkv_dim, err, errlen)) return -1;
+		CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, m, &b->as, st),
+		   "qkv_post");
+		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, m, b->split_pre, &b->as, b->ascr, st), "attention");
+		if (gemm(b, &L->wo, b->att, b->x, m, E, 1, err, errlen)) return -1;
+		CU(kern_add_rmsnorm(b->x, NULL, L->ffn_norm, b->xb, m, E, c->rms_eps, st), "ffn_norm");
+		if (lin_gemm(b, &L->gu, b->xb, b->gu, m, 2 * F, err, errlen)) return -1;
+		CU(kern_swiglu(b->gu, b->hf, m, F, st), "swiglu");
+		if (gemm(b, &L->wdown, b->hf, b->x, m, E, 1, err, errlen)) return -1;
+	}
+	return 0;
+}
+
+static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_logits, float *logits, char *err,
+                      size_t errlen)
+{
+	cu_backend *b = (cu_backend *)ctx;
+	const llm_config *c = &b->c;
+	if (n <= 0 || pos < 0 || pos + n > b->n_ctx)
+		return fail(err, errlen, "positions %d..%d outside the cache of %d", pos, pos + n - 1, b->n_ctx);
+	for (int i = 0; i < n; i++)
+		if (tokens[i] < 0 || tokens[i] >= c->n_vocab)
+			return fail(err, errlen, "token %d at %d is outside the vocabulary (%d)", tokens[i], i, c->n_vocab);
+	size_t V = (size_t)c->n_vocab;
+	if (n == 1) {
+		b->h_io[0] = tokens[0];
+		b->h_io[1] = pos;
+		CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
+		CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+		CU(cudaGraphLaunch(b->graph, b->st), "decode graph");
+		CU(cudaMemcpyAsync(logits, b->logits, V * 4, cudaMemcpyDeviceToHost, b->st), "logits");
+		CU(cudaStreamSynchronize(b->st), "decode");
+		return 0;
+	}
+	for (int c0 = 0; c0 < n; c0 += PCH) {
+		int m = n - c0 < PCH ? n - c0 : PCH;
+		CU(cudaMemcpyAsync(b->tok, tokens + c0, (size_t)m * 4, cudaMemcpyHostToDevice, b->st), "tokens");
+		if (prefill_chunk(b, m, pos + c0, err, errlen)) return -1;
+		int first = all_logits ? 0 : (c0 + m == n ? m - 1 : m);
+		for (int t0 = first; t0 < m; t0 += LCH) {
+			int k = m - t0 < LCH ? m - t0 : LCH;
+			for (int i = 0; i < k; i++) {
+				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
+				CU(kern_matvec(&b->out, b->x + (size_t)(t0 + i) * c->n_embd, b->logits + i * V, &on, b->st),
+				   "output");
+			}
+			float *dst = all_logits ? logits + (size_t)(c0 + t0) * V : logits;
+			CU(cudaMemcpyAsync(dst, b->logits, (size_t)k * V * 4, cudaMemcpyDeviceToHost, b->st), "logits");
+		}
+		CU(cudaStreamSynchronize(b->st), "prefill");
+	}
+	return 0;
+}
+
+extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights *w, int n_ctx, llm_backend_ops *ops,
+                                       void **ctx, char *err, size_t errlen)
+{
+	*ctx = NULL;
+	const char *why = NULL;
+	if (kern_device_count(&why) == 0) return fail(err, errlen, "%s", why ? why : "no CUDA device");
+	const llm_config *c = cfg;
+	if (c->head_dim % 8 || c->head_dim > 256 || c->n_head % c->n_head_kv || n_ctx <= 0)
+		return fail(err, errlen, "head_dim %d / heads %d/%d not supported by the kernels", c->head_dim, c->n_head,
+		            c->n_head_kv);
+	cu_backend *b = (cu_backend *)calloc(1, sizeof *b);
+	if (!b) return fail(err, errlen, "out of memory");
+	int rc = -1;
+	size_t free0 = 0, total = 0;
+	b->c = *cfg;
+	b->n_ctx = n_ctx;
+	b->q_dim = c->n_head * c->head_dim;
+	b->kv_dim = c->n_head_kv * c->head_dim;
+	b->qkv_dim = b->q_dim + 2 * b->kv_dim;
+	const char *pm = getenv("VIGIL_CUDA_PREFILL");
+	b->prefill_bf16 = pm && strcmp(pm, "bf16") == 0;
+	int E = c->n_embd, F = c->n_ff, V = c->n_vocab, D = c->head_dim;
+	size_t maxw = 0;
+	cudaGraph_t graph = NULL;
+#undef CU
+#define CU(call, what) do { int e_ = (int)(call); if (e_) { fail(err, errlen, "%s: %s", what, cudaGetErrorString((cudaError_t)e_)); goto out; } } while (0)
+#define TRY(call) do { if ((call) != 0) goto out; } while (0)
+	CU(cudaSetDevice(0), "device 0");
+	CU(cudaMemGetInfo(&free0, &total), "memory info");
+	CU(cudaStreamCreateWithFlags(&b->st, cudaStreamNonBlocking), "stream");
+	if (cublasCreate(&b->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(b->blas, b->st) != CUBLAS_STATUS_SUCCESS) {
+		fail(err, errlen, "cuBLAS initialisation failed");
+		goto out;
+	}
+	/* weights */
+	TRY(upload_mat(b, &b->embd, w->token_embd, V, E, err, errlen));
+	b->out_tied = w->output == w->token_embd || w->output == NULL;
+	if (b->out_tied) b->out = b->embd;
+	else TRY(upload_mat(b, &b->out, w->output, V, E, err, errlen));
+	TRY(upload_f32(b, &b->out_norm, w->output_norm, E, err, errlen));
+	if (!b->out_norm) {
+		fail(err, errlen, "output_norm missing");
+		goto out;
+	}
+	b->L = (cu_layer *)calloc((size_t)c->n_layer, sizeof *b->L);
+	if (!b->L) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int l = 0; l < c->n_layer; l++) {
+		const llm_layer *lw = &w->layers[l];
+		cu_layer *L = &b->L[l];
+		const llm_tensor *qkv[3] = {lw->wq, lw->wk, lw->wv};
+		int qkv_rows[3] = {b->q_dim, b->kv_dim, b->kv_dim};
+		TRY(upload_lin(b, &L->qkv, qkv, qkv_rows, 3, E, err, errlen));
+		const llm_tensor *gu[2] = {lw->w_gate, lw->w_up};
+		int gu_rows[2] = {F, F};
+		TRY(upload_lin(b, &L->gu, gu, gu_rows, 2, E, err, errlen));
+		TRY(upload_mat(b, &L->wo, lw->wo, E, b->q_dim, err, errlen));
+		TRY(upload_mat(b, &L->wdown, lw->w_down, E, F, err, errlen));
+		TRY(upload_f32(b, &L->attn_norm, lw->attn_norm, E, err, errlen));
+		TRY(upload_f32(b, &L->ffn_norm, lw->ffn_norm, E, err, errlen));
+		if (!L->attn_norm || !L->ffn_norm) {
+			fail(err, errlen, "layer %d: norm weights missing", l);
+			goto out;
+		}
+		TRY(upload_f32(b, &L->bq, lw->bq, b->q_dim, err, errlen));
+		TRY(upload_f32(b, &L->bk, lw->bk, b->kv_dim, err, errlen));
+		TRY(upload_f32(b, &L->bv, lw->bv, b->kv_dim, err, errlen));
+		if (c->qk_norm) {
+			TRY(upload_f32(b, &L->qn, lw->q_norm, D, err, errlen));
+			TRY(upload_f32(b, &L->kn, lw->k_norm, D, err, errlen));
+		}
+		size_t kvb = (size_t)c->n_head_kv * n_ctx * D * 2;
+		CU(dmalloc(b, &L->kc, kvb), "K cache");
+		CU(dmalloc(b, &L->vc, kvb), "V cache");
+		CU(cudaMemset(L->kc, 0, kvb), "K cache");
+		CU(cudaMemset(L->vc, 0, kvb), "V cache");
+		const kern_mat *ms[] = {&L->qkv.m[0], &L->qkv.m[1], &L->qkv.m[2], &L->gu.m[0], &L->gu.m[1], &L->wo, &L->wdown};
+		for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+			if (ms[i]->q && (size_t)ms[i]->rows * ms[i]->cols > maxw) maxw = (size_t)ms[i]->rows * ms[i]->cols;
+	}
+	{ /* RoPE frequencies exactly as the CPU path forms them */
+		float *h = (float *)malloc((size_t)D / 2 * 4);
+		if (!h) {
+			fail(err, errlen, "out of memory");
+			goto out;
+		}
+		for (int i = 0; i < D / 2; i++) h[i] = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)D);
+		int e = dmalloc(b, (void **)&b->inv_freq, (size_t)D / 2 * 4);
+		if (!e) e = (int)cudaMemcpy(b->inv_freq, h, (size_t)D / 2 * 4, cudaMemcpyHostToDevice);
+		free(h);
+		CU(e, "rope table");
+	}
+	b->as.n_head = c->n_head;
+	b->as.n_head_kv = c->n_head_kv;
+	b->as.head_dim = D;
+	b->as.n_ctx = n_ctx;
+	b->as.rope_theta = c->rope_theta;
+	b->as.rope_neox = c->rope_form == LLM_ROPE_NEOX;
+	b->as.eps = c->rms_eps;
+	b->as.d_inv_freq = b->inv_freq;
+	{
+		int sms = 0, dev = 0;
+		CU(cudaGetDevice(&dev), "device");
+		CU(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "device attribute");
+		/* enough key ranges for ~8 blocks per SM at long context (ranges
+		 * shorter than 32 keys are never made: short contexts use fewer) */
+		int want = (8 * sms + c->n_head_kv - 1) / c->n_head_kv;
+		b->split_dec = kern_attn_min_split(n_ctx);
+		if (b->split_dec < want) b->split_dec = want;
+		if (b->split_dec > 1024) b->split_dec = 1024;
+		b->split_pre = kern_attn_min_split(n_ctx);
+	}
+	/* activations */
+	CU(dmalloc(b, (void **)&b->x, (size_t)PCH * E * 4), "activations");
+	CU(dmalloc(b, (void **)&b->xb, (size_t)PCH * E * 4), "activations");
+	CU(dmalloc(b, (void **)&b->qkv, (size_t)PCH * b->qkv_dim * 4), "activations");
+	CU(dmalloc(b, (void **)&b->q, (size_t)PCH * b->q_dim * 4), "activations");
+	CU(dmalloc(b, (void **)&b->att, (size_t)PCH * b->q_dim * 4), "activations");
+	CU(dmalloc(b, (void **)&b->gu, (size_t)PCH * 2 * F * 4), "activations");
+	CU(dmalloc(b, (void **)&b->hf, (size_t)PCH * F * 4), "activations");
+	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
+	{
+		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec);
+		size_t s2 = kern_attn_scratch_floats(&b->as, PCH, b->split_pre);
+		CU(dmalloc(b, (void **)&b->ascr, (s1 > s2 ? s1 : s2) * 4), "attention scratch");
+	}
+	CU(dmalloc(b, &b->wbuf, maxw * 4), "prefill weights");
+	{
+		size_t maxin = (size_t)(E > F ? E : F);
+		if ((size_t)b->q_dim > maxin) maxin = (size_t)b->q_dim;
+		CU(dmalloc(b, &b->abuf, (size_t)PCH * maxin * 2), "prefill activations");
+	}
+	CU(dmalloc(b, (void **)&b->tok, PCH * 4), "tokens");
+	CU(dmalloc(b, (void **)&b->pos, 4), "position");
+	CU(dmalloc(b, (void **)&b->next, 4), "argmax");
+	CU(dmalloc(b, &b->amscr, KERN_ARGMAX_SCRATCH), "argmax");
+	CU(cudaMemset(b->amscr, 0, KERN_ARGMAX_SCRATCH), "argmax");
+	CU(cudaMallocHost((void **)&b->h_io, 8), "pinned");
+	/* one eager decode step (position 0: its cache entry is rewritten before any
+	 * read), then the same step captured as a graph */
+	b->h_io[0] = 0;
+	b->h_io[1] = 0;
+	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
+	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+	TRY(decode_step(b, err, errlen));
+	CU(cudaStreamSynchronize(b->st), "first decode step");
+	CU(cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal), "graph capture");
+	if (decode_step(b, err, errlen)) {
+		cudaStreamEndCapture(b->st, &graph);
+		goto out;
+	}
+	CU(cudaStreamEndCapture(b->st, &graph), "graph capture");
+	CU(cudaGraphInstantiate(&b->graph, graph, 0), "graph instantiate");
+	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
+	CU(cudaStreamSynchronize(b->st), "graph");
+	ops->name = "cuda";
+	ops->forward = cu_forward;
+	ops->destroy = cu_destroy;
+	*ctx = b;
+	g_last_ctx = b;
+	rc = 0;
+out:
+	if (graph) cudaGraphDestroy(graph);
+	if (rc) {
+		cu_destroy(b);
+		(void)cudaGetLastError();
+	}
+	return rc;
+}
+
+extern "C" void *llm_cuda_last_ctx(void)
+{
+	return g_last_ctx;
+}
+
+extern "C" int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token, int *kernels,
+                                     size_t *vram, char *err, size_t errlen)
+{
+	cu_backend *b = (cu_backend *)ctx;
+	int rc = -1;
+	int *hpos = NULL;
+	cudaEvent_t e0 = NULL, e1 = NULL;
+	float ms = 0;
+	if (!b || n <= 0 || pos < 0 || pos + n > b->n_ctx) return fail(err, errlen, "bench: bad arguments");
+	CU(cudaMallocHost((void **)&hpos, (size_t)n * 4), "pinned");
+	for (int i = 0; i < n; i++) hpos[i] = pos + i;
+	CU(cudaEventCreate(&e0), "event");
+	CU(cudaEventCreate(&e1), "event");
+	b->h_io[0] = tok;
+	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
+	CU(cudaEventRecord(e0, b->st), "event");
+	for (int i = 0; i < n; i++) {
+		CU(cudaMemcpyAsync(b->pos, &hpos[i], 4, cudaMemcpyHostToDevice, b->st), "position");
+		CU(cudaGraphLaunch(b->graph, b->st), "decode graph");
+		CU(cudaMemcpyAsync(b->tok, b->next, 4, cudaMemcpyDeviceToDevice, b->st), "next token");
+	}
+	CU(cudaEventRecord(e1, b->st), "event");
+	CU(cudaEventSynchronize(e1), "bench");
+	CU(cudaEventElapsedTime(&ms, e0, e1), "event");
+	*ms_per_token = ms / n;
+	if (kernels) *kernels = (int)b->graph_kernels;
+	if (vram) *vram = b->vram;
+	rc = 0;
+out:
+	if (e0) cudaEventDestroy(e0);
+	if (e1) cudaEventDestroy(e1);
+	if (hpos) cudaFreeHost(hpos);
+	return rc;
+}

@@ -1,0 +1,873 @@
+/* tests/gpu/check_kernels.cu — CPU references, checkers and timings for every
+ * kernel in kernels/kern_ops.cu.
+ *
+ *   check_kernels test [quick]   checks on fresh random inputs; exit 1 on any failure
+ *   check_kernels bench          timings at Qwen2.5-0.5B / Qwen3-0.6B shapes and
+ *                                the card's device-to-device copy bandwidth
+ *
+ * Every check draws new random inputs (seed from the clock unless KSEED is set,
+ * printed), poisons the output with NaN bytes first (so an unwritten element
+ * fails), and compares with a reference computed here in double precision from
+ * the raw GGUF blocks (this file's own dequantisation, independent of the
+ * kernels').  Tolerances are stated beside each check. */
+#include "kernels/kern.h"
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <vector>
+#include <algorithm>
+
+#define CK(x) do { int e_ = (int)(x); if (e_) { fprintf(stderr, "%s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #x, e_, cudaGetErrorString((cudaError_t)e_)); exit(2); } } while (0)
+
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q4_1 = 3, T_Q5_0 = 6, T_Q8_0 = 8, T_Q4_K = 12, T_Q6_K = 14, T_BF16 = 30 };
+static const int ALL_TYPES[] = {T_F32, T_F16, T_BF16, T_Q8_0, T_Q4_0, T_Q4_1, T_Q5_0, T_Q4_K, T_Q6_K};
+
+static const char *tname(int t)
+{
+	switch (t) {
+	case T_F32: return "f32"; case T_F16: return "f16"; case T_BF16: return "bf16";
+	case T_Q8_0: return "q8_0"; case T_Q4_0: return "q4_0"; case T_Q4_1: return "q4_1"; case T_Q5_0: return "q5_0";
+	case T_Q4_K: return "q4_K"; case T_Q6_K: return "q6_K"; default: return "?";
+	}
+}
+
+/* ---- random numbers ---------------------------------------------------------- */
+static uint64_t rng_state;
+static uint64_t rnd64(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+static double urand(void) { return (double)(rnd64() >> 11) / 9007199254740992.0; }
+static float frand(float lo, float hi) { return lo + (hi - lo) * (float)urand(); }
+static int irand(int n) { return (int)(rnd64() % (uint64_t)n); }
+
+/* ---- half / bfloat16 on the host ------------------------------------------------ */
+static float h2f(uint16_t h)
+{
+	uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, u;
+	if (e == 0) {
+		if (m == 0) u = s;
+		else { /* subnormal */
+			float f = ldexpf((float)m, -24);
+			return s ? -f : f;
+		}
+	} else if (e == 31) u = s | 0x7f800000u | (m << 13);
+	else u = s | ((e + 112) << 23) | (m << 13);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+static uint16_t f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+static float bf2f(uint16_t b) { uint32_t u = (uint32_t)b << 16; float f; memcpy(&f, &u, 4); return f; }
+static uint16_t f2bf(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+/* ---- GGUF rows: random blocks and the reference dequantisation --------------------- */
+static size_t row_bytes(int t, int cols)
+{
+	switch (t) {
+	case T_F32: return (size_t)cols * 4;
+	case T_F16: case T_BF16: return (size_t)cols * 2;
+	case T_Q8_0: return (size_t)cols / 32 * 34;
+	case T_Q4_0: return (size_t)cols / 32 * 18;
+	case T_Q4_1: return (size_t)cols / 32 * 20;
+	case T_Q5_0: return (size_t)cols / 32 * 22;
+	case T_Q4_K: return (size_t)cols / 256 * 144;
+	case T_Q6_K: return (size_t)cols / 256 * 210;
+	}
+	return 0;
+}
+static int block_elems(int t)
+{
+	return t == T_Q4_K || t == T_Q6_K ? 256 : (t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1 || t == T_Q5_0) ? 32 : 1;
+}
+static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static void random_row(int t, int cols, uint8_t *dst)
+{
+	size_t nb = row_bytes(t, cols);
+	for (size_t i = 0; i < nb; i++) dst[i] = (uint8_t)rnd64();
+	switch (t) {
+	case T_F32:
+		for (int i = 0; i < cols; i++) { float f = frand(-1, 1); memcpy(dst + 4 * i, &f, 4); }
+		break;
+	case T_F16:
+		for (int i = 0; i < cols; i++) put16(dst + 2 * i, f2h(frand(-1, 1)));
+		break;
+	case T_BF16:
+		for (int i = 0; i < cols; i++) put16(dst + 2 * i, f2bf(frand(-1, 1)));
+		break;
+	case T_Q8_0:
+		for (int b = 0; b < cols / 32; b++) put16(dst + b * 34, f2h(frand(0.001f, 0.02f)));
+		break;
+	case T_Q4_0:
+		for (int b = 0; b < cols / 32; b++) put16(dst + b * 18, f2h(frand(0.01f, 0.2f)));
+		break;
+	case T_Q4_1:
+		for (int b = 0; b < cols / 32; b++) {
+			put16(dst + b * 20, f2h(frand(0.01f, 0.2f)));
+			put16(dst + b * 20 + 2, f2h(frand(-1.5f, 0.5f)));
+		}
+		break;
+	case T_Q5_0:
+		for (int b = 0; b < cols / 32; b++) put16(dst + b * 22, f2h(frand(0.005f, 0.1f)));
+		break;
+	case T_Q4_K:
+		for (int b = 0; b < cols / 256; b++) {
+			put16(dst + b * 144, f2h(frand(0.001f, 0.01f)));
+			put16(dst + b * 144 + 2, f2h(frand(0.001f, 0.02f)));
+		}
+		break;
+	case T_Q6_K:
+		for (int b = 0; b < cols / 256; b++) put16(dst + b * 210 + 208, f2h(frand(0.0005f, 0.005f)));
+		break;
+	}
+}
+
+/* Written from the block descriptions in local_llm/llm_internal.h. */
+static void ref_dequant(int t, const uint8_t *src, int cols, double *y)
+{
+	switch (t) {
+	case T_F32:
+		for (int i = 0; i < cols; i++) { float f; memcpy(&f, src + 4 * i, 4); y[i] = f; }
+		return;
+	case T_F16:
+		for (int i = 0; i < cols; i++) y[i] = h2f(get16(src + 2 * i));
+		return;
+	case T_BF16:
+		for (int i = 0; i < cols; i++) y[i] = bf2f(get16(src + 2 * i));
+		return;
+	case T_Q8_0:
+		for (int b = 0; b < cols / 32; b++) {
+			const uint8_t *p = src + b * 34;
+			double d = h2f(get16(p));
+			for (int j = 0; j < 32; j++) y[b * 32 + j] = d * (int8_t)p[2 + j];
+		}
+		return;
+	case T_Q4_0:
+	case T_Q4_1:
+		for (int b = 0; b < cols / 32; b++) {
+			int hb = t == T_Q4_0 ? 2 : 4;
+			const uint8_t *p = src + b * (hb + 16);
+			double d = h2f(get16(p)), m = t == T_Q4_1 ? h2f(get16(p + 2)) : 0;
+			for (int j = 0; j < 16; j++) {
+				int lo = p[hb + j] & 15, hi = p[hb + j] >> 4;
+				y[b * 32 + j] = t == T_Q4_0 ? d * (lo - 8) : d * lo + m;
+				y[b * 32 + 16 + j] = t == T_Q4_0 ? d * (hi - 8) : d * hi + m;
+			}
+		}
+		return;
+	case T_Q5_0: /* d; qh (bit j = fifth bit of value j); qs as Q4_0 */
+		for (int b = 0; b < cols / 32; b++) {
+			const uint8_t *p = src + b * 22;
+			double d = h2f(get16(p));
+			uint32_t qh;
+			memcpy(&qh, p + 2, 4);
+			for (int j = 0; j < 16; j++) {
+				int lo = (p[6 + j] & 15) | (int)(((qh >> j) & 1) << 4);
+				int hi = (p[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4);
+				y[b * 32 + j] = d * (lo - 16);
+				y[b * 32 + 16 + j] = d * (hi - 16);
+			}
+		}
+		return;
+	case T_Q4_K:
+		for (int b = 0; b < cols / 256; b++) {
+			const uint8_t *p = src + b * 144, *sc = p + 4, *qs = p + 16;
+			double d = h2f(get16(p)), dmin = h2f(get16(p + 2));
+			for (int sub = 0; sub < 8; sub++) {
+				int s, m;
+				if (sub < 4) {
+					s = sc[sub] & 63;
+					m = sc[sub + 4] & 63;
+				} else {
+					s = (sc[sub + 4] & 15) | ((sc[sub - 4] >> 6) << 4);
+					m = (sc[sub + 4] >> 4) | ((sc[sub] >> 6) << 4);
+				}
+				/* sub-blocks 2c and 2c+1 share the 32 bytes qs[32c..]: low then high nibbles */
+				int c = sub / 2;
+				for (int l = 0; l < 32; l++) {
+					int q = (sub & 1) ? (qs[32 * c + l] >> 4) : (qs[32 * c + l] & 15);
+					y[b * 256 + sub * 32 + l] = d * s * q - dmin * m;
+				}
+			}
+		}
+		return;
+	case T_Q6_K:
+		for (int b = 0; b < cols / 256; b++) {
+			const uint8_t *p = src + b * 210;
+			double d = h2f(get16(p + 208));
+			for (int half = 0; half < 2; half++) {
+				const uint8_t *ql = p + 64 * half, *qh = p + 128 + 32 * half;
+				const int8_t *sc = (const int8_t *)(p + 192) + 8 * half;
+				for (int l = 0; l < 32; l++) {
+					int q[4];
+					q[0] = ((ql[l] & 15) | (((qh[l] >> 0) & 3) << 4)) - 32;
+					q[1] = ((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32;
+					q[2] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+					q[3] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+					for (int k = 0; k < 4; k++)
+						y[b * 256 + half * 128 + k * 32 + l] = d * sc[l / 16 + 2 * k] * q[k];
+				}
+			}
+		}
+		return;
+	}
+}
+
+/* ---- device helpers ---------------------------------------------------------------- */
+template <typename T> static T *dalloc(size_t n)
+{
+	T *p = NULL;
+	CK(cudaMalloc(&p, n * sizeof(T) + 16));
+	return p;
+}
+static void poison(void *d, size_t bytes) { CK(cudaMemset(d, 0xff, bytes)); } /* NaN floats, NaN halves */
+static void up(void *d, const void *h, size_t b) { CK(cudaMemcpy(d, h, b, cudaMemcpyHostToDevice)); }
+static void down(void *h, const void *d, size_t b) { CK(cudaMemcpy(h, d, b, cudaMemcpyDeviceToHost)); }
+
+static int n_fail = 0, n_pass = 0;
+static void report(const char *what, double worst, double tol_note, int bad, long n)
+{
+	printf("%-6s %-58s worst err/tol %.3g  (%ld values%s)\n", bad ? "FAIL" : "ok", what, worst, n,
+	       bad ? ", some outside tolerance or unwritten" : "");
+	(void)tol_note;
+	if (bad) n_fail++;
+	else n_pass++;
+}
+
+/* Uploads rows of GGUF data as a kern_mat. */
+static kern_mat make_mat(int t, int rows, int cols, const std::vector<uint8_t> &gg)
+{
+	kern_mat m;
+	CK(kern_mat_alloc(&m, t, rows, cols));
+	CK(kern_mat_set_rows(&m, 0, rows, gg.data()));
+	return m;
+}
+
+/* ---- matvec ------------------------------------------------------------------------ */
+/* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
+ * products); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6. */
+static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate, int swiglu)
+{
+	int rows_w = swiglu ? 2 * rows : rows;
+	std::vector<uint8_t> gg(row_bytes(t, cols) * rows_w);
+	for (int r = 0; r < rows_w; r++) random_row(t, cols, gg.data() + r * row_bytes(t, cols));
+	std::vector<float> x(cols), g(cols), y0(rows), y(rows);
+	for (auto &v : x) v = frand(-2, 2);
+	for (auto &v : g) v = frand(0.5f, 1.5f);
+	for (auto &v : y0) v = frand(-1, 1);
+	float eps = 1e-6f;
+	std::vector<double> xn(cols), wrow(cols);
+	double rs = 1;
+	if (use_norm) {
+		double ss = 0;
+		for (int i = 0; i < cols; i++) ss += (double)x[i] * x[i];
+		rs = 1 / sqrt(ss / cols + eps);
+	}
+	for (int i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
+	kern_mat m = make_mat(t, rows_w, cols, gg);
+	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dy = dalloc<float>(rows);
+	up(dx, x.data(), cols * 4);
+	up(dg, g.data(), cols * 4);
+	if (accumulate) up(dy, y0.data(), rows * 4);
+	else poison(dy, rows * 4);
+	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu};
+	CK(kern_matvec(&m, dx, dy, &o, NULL));
+	CK(cudaDeviceSynchronize());
+	down(y.data(), dy, rows * 4);
+	double worst = 0;
+	int bad = 0;
+	for (int r = 0; r < rows; r++) {
+		double a = 0, sa = 0, b = 0, sb = 0;
+		ref_dequant(t, gg.data() + r * row_bytes(t, cols), cols, wrow.data());
+		for (int i = 0; i < cols; i++) { a += wrow[i] * xn[i]; sa += fabs(wrow[i] * xn[i]); }
+		double ref, tol;
+		if (swiglu) {
+			ref_dequant(t, gg.data() + (r + rows) * row_bytes(t, cols), cols, wrow.data());
+			for (int i = 0; i < cols; i++) { b += wrow[i] * xn[i]; sb += fabs(wrow[i] * xn[i]); }
+			double sg = a / (1 + exp(-a));
+			ref = sg * b;
+			tol = 2e-5 * (1.1 * sa * fabs(b) + fabs(sg) * sb) + 1e-6;
+		} else {
+			ref = a;
+			tol = 2e-5 * sa + 1e-6;
+		}
+		if (accumulate) ref += y0[r];
+		double err = fabs((double)y[r] - ref) / tol;
+		if (!(err <= 1)) bad = 1;
+		if (err > worst || err != err) worst = err;
+	}
+	char what[128];
+	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
+	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "");
+	report(what, worst, 0, bad, rows);
+	kern_mat_free(&m);
+	cudaFree(dx); cudaFree(dg); cudaFree(dy);
+}
+
+/* ---- embedding and dequantisation: |v - ref| <= 1e-6 |ref| + 1e-30; f16/bf16
+ * targets: within one rounding of the target type (2^-11 / 2^-8 relative). ---- */
+static void check_embed_dequant(int t, int rows, int cols)
+{
+	std::vector<uint8_t> gg(row_bytes(t, cols) * rows);
+	for (int r = 0; r < rows; r++) random_row(t, cols, gg.data() + r * row_bytes(t, cols));
+	kern_mat m = make_mat(t, rows, cols, gg);
+	int n = 5;
+	std::vector<int32_t> tok(n);
+	for (int i = 0; i < n; i++) tok[i] = i == 0 ? rows - 1 : irand(rows);
+	int32_t *dt = dalloc<int32_t>(n);
+	float *de = dalloc<float>((size_t)n * cols);
+	up(dt, tok.data(), n * 4);
+	poison(de, (size_t)n * cols * 4);
+	CK(kern_embed(&m, dt, n, de, NULL));
+	std::vector<float> e((size_t)n * cols);
+	CK(cudaDeviceSynchronize());
+	down(e.data(), de, e.size() * 4);
+	std::vector<double> ref(cols);
+	double worst = 0;
+	int bad = 0;
+	for (int i = 0; i < n; i++) {
+		ref_dequant(t, gg.data() + tok[i] * row_bytes(t, cols), cols, ref.data());
+		for (int k = 0; k < cols; k++) {
+			double err = fabs(e[(size_t)i * cols + k] - ref[k]) / (1e-6 * fabs(ref[k]) + 1e-30);
+			if (!(err <= 1)) bad = 1;
+			if (err > worst || err != err) worst = err;
+		}
+	}
+	char what[128];
+	snprintf(what, sizeof what, "embed %s %dx%d", tname(t), rows, cols);
+	report(what, worst, 0, bad, (long)n * cols);
+	for (int dt_ : {0, 1, 30}) {
+		size_t es = dt_ == 0 ? 4 : 2, total = (size_t)rows * cols;
+		void *dd = dalloc<uint8_t>(total * es);
+		poison(dd, total * es);
+		CK(kern_dequant(&m, dd, dt_, NULL));
+		std::vector<uint8_t> h(total * es);
+		CK(cudaDeviceSynchronize());
+		down(h.data(), dd, total * es);
+		worst = 0;
+		bad = 0;
+		double rel = dt_ == 0 ? 1e-6 : dt_ == 1 ? 1.0 / 2048 : 1.0 / 256;
+		for (int r = 0; r < rows; r++) {
+			ref_dequant(t, gg.data() + r * row_bytes(t, cols), cols, ref.data());
+			for (int k = 0; k < cols; k++) {
+				size_t i = (size_t)r * cols + k;
+				double v = dt_ == 0 ? (double)((float *)h.data())[i]
+				         : dt_ == 1 ? h2f(((uint16_t *)h.data())[i]) : bf2f(((uint16_t *)h.data())[i]);
+				double err = fabs(v - ref[k]) / (rel * fabs(ref[k]) + 6e-8);
+				if (!(err <= 1)) bad = 1;
+				if (err > worst || err != err) worst = err;
+			}
+		}
+		snprintf(what, sizeof what, "dequant %s %dx%d -> %s", tname(t), rows, cols, dt_ == 0 ? "f32" : dt_ == 1 ? "f16" : "bf16");
+		report(what, worst, 0, bad, (long)total);
+		cudaFree(dd);
+	}
+	kern_mat_free(&m);
+	cudaFree(dt); cudaFree(de);
+}
+
+/* ---- add + RMSNorm, SwiGLU: 1e-5 relative to the row's scale ------------------------- */
+static void check_norm_swiglu(int n, int dim)
+{
+	std::vector<float> h(n * dim), dl(n * dim), g(dim), out(n * dim), h2(n * dim);
+	for (auto &v : h) v = frand(-3, 3);
+	for (auto &v : dl) v = frand(-1, 1);
+	for (auto &v : g) v = frand(0.5, 1.5);
+	float *dh = dalloc<float>(n * dim), *dd = dalloc<float>(n * dim), *dg = dalloc<float>(dim), *dout = dalloc<float>(n * dim);
+	up(dh, h.data(), h.size() * 4);
+	up(dd, dl.data(), dl.size() * 4);
+	up(dg, g.data(), dim * 4);
+	poison(dout, out.size() * 4);
+	CK(kern_add_rmsnorm(dh, dd, dg, dout, n, dim, 1e-6f, NULL));
+	CK(cudaDeviceSynchronize());
+	down(out.data(), dout, out.size() * 4);
+	down(h2.data(), dh, h2.size() * 4);
+	double worst = 0;
+	int bad = 0;
+	for (int t = 0; t < n; t++) {
+		double ss = 0;
+		std::vector<double> hv(dim);
+		for (int i = 0; i < dim; i++) { hv[i] = (double)h[t * dim + i] + dl[t * dim + i]; ss += hv[i] * hv[i]; }
+		double rs = 1 / sqrt(ss / dim + 1e-6);
+		for (int i = 0; i < dim; i++) {
+			double e1 = fabs(out[t * dim + i] - hv[i] * rs * g[i]) / (1e-5 * (fabs(hv[i] * rs * g[i]) + 1e-3));
+			double e2 = fabs(h2[t * dim + i] - hv[i]) / (1e-6 * fabs(hv[i]) + 1e-7);
+			double e = e1 > e2 ? e1 : e2;
+			if (!(e <= 1)) bad = 1;
+			if (e > worst || e != e) worst = e;
+		}
+	}
+	char what[128];
+	snprintf(what, sizeof what, "add_rmsnorm %dx%d", n, dim);
+	report(what, worst, 0, bad, (long)n * dim);
+	/* SwiGLU on [n][2*dim] */
+	std::vector<float> gu(2 * n * dim), so(n * dim);
+	for (auto &v : gu) v = frand(-6, 6);
+	float *dgu = dalloc<float>(gu.size());
+	up(dgu, gu.data(), gu.size() * 4);
+	poison(dout, so.size() * 4);
+	CK(kern_swiglu(dgu, dout, n, dim, NULL));
+	CK(cudaDeviceSynchronize());
+	down(so.data(), dout, so.size() * 4);
+	worst = 0;
+	bad = 0;
+	for (int t = 0; t < n; t++)
+		for (int i = 0; i < dim; i++) {
+			double a = gu[t * 2 * dim + i], b = gu[t * 2 * dim + dim + i];
+			double ref = a / (1 + exp(-a)) * b;
+			double e = fabs(so[t * dim + i] - ref) / (1e-5 * fabs(ref) + 1e-6);
+			if (!(e <= 1)) bad = 1;
+			if (e > worst || e != e) worst = e;
+		}
+	snprintf(what, sizeof what, "swiglu %dx%d", n, dim);
+	report(what, worst, 0, bad, (long)n * dim);
+	cudaFree(dh); cudaFree(dd); cudaFree(dg); cudaFree(dout); cudaFree(dgu);
+}
+
+/* ---- q/k/v post-processing: q within 2e-5 of the head's norm (f32), k and v
+ * within one f16 rounding (2^-11 relative) plus 2e-5 of the head's norm ------------ */
+static void check_qkv_post(int H, int KVH, int D, int n_ctx, int n, int pos0, int neox, int qkn, int bias, float theta)
+{
+	int qd = H * D, kd = KVH * D, W = qd + 2 * kd;
+	std::vector<float> invf(D / 2);
+	for (int i = 0; i < D / 2; i++) invf[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D); /* as the CPU path */
+	float *dinvf = dalloc<float>(D / 2);
+	up(dinvf, invf.data(), D / 2 * 4);
+	kern_attn_shape s = {H, KVH, D, n_ctx, theta, neox, 1e-6f, dinvf};
+	std::vector<float> qkv((size_t)n * W), bq(qd), bk(kd), bv(kd), qn(D), kn(D);
+	for (auto &v : qkv) v = frand(-2, 2);
+	for (auto &v : bq) v = frand(-1, 1);
+	for (auto &v : bk) v = frand(-1, 1);
+	for (auto &v : bv) v = frand(-1, 1);
+	for (auto &v : qn) v = frand(0.5, 1.5);
+	for (auto &v : kn) v = frand(0.5, 1.5);
+	float *dqkv = dalloc<float>(qkv.size()), *dbq = dalloc<float>(qd), *dbk = dalloc<float>(kd), *dbv = dalloc<float>(kd);
+	float *dqn = dalloc<float>(D), *dkn = dalloc<float>(D), *dq = dalloc<float>((size_t)n * qd);
+	size_t cache = (size_t)KVH * n_ctx * D;
+	uint16_t *dkc = dalloc<uint16_t>(cache), *dvc = dalloc<uint16_t>(cache);
+	int *dpos = dalloc<int>(1);
+	up(dqkv, qkv.data(), qkv.size() * 4); up(dbq, bq.data(), qd * 4); up(dbk, bk.data(), kd * 4);
+	up(dbv, bv.data(), kd * 4); up(dqn, qn.data(), D * 4); up(dkn, kn.data(), D * 4); up(dpos, &pos0, 4);
+	poison(dq, (size_t)n * qd * 4);
+	poison(dkc, cache * 2);
+	poison(dvc, cache * 2);
+	CK(kern_qkv_post(dqkv, bias ? dbq : NULL, bias ? dbk : NULL, bias ? dbv : NULL, qkn ? dqn : NULL,
+	                 qkn ? dkn : NULL, dq, dkc, dvc, dpos, n, &s, NULL));
+	CK(cudaDeviceSynchronize());
+	std::vector<float> q((size_t)n * qd);
+	std::vector<uint16_t> kc(cache), vc(cache);
+	down(q.data(), dq, q.size() * 4);
+	down(kc.data(), dkc, cache * 2);
+	down(vc.data(), dvc, cache * 2);
+	double worst = 0;
+	int bad = 0;
+	for (int t = 0; t < n; t++) {
+		int pos = pos0 + t;
+		for (int hh = 0; hh < H + 2 * KVH; hh++) {
+			int kind = hh < H ? 0 : hh < H + KVH ? 1 : 2;
+			int h = kind == 0 ? hh : kind == 1 ? hh - H : hh - H - KVH;
+			const float *src = &qkv[(size_t)t * W + (kind == 0 ? h * D : kind == 1 ? qd + h * D : qd + kd + h * D)];
+			const float *b = kind == 0 ? &bq[h * D] : kind == 1 ? &bk[h * D] : &bv[h * D];
+			std::vector<double> v(D);
+			for (int i = 0; i < D; i++) v[i] = (double)src[i] + (bias ? b[i] : 0);
+			if (kind < 2 && qkn) {
+				double ss = 0;
+				for (int i = 0; i < D; i++) ss += v[i] * v[i];
+				double rs = 1 / sqrt(ss / D + 1e-6);
+				for (int i = 0; i < D; i++) v[i] *= rs * (kind == 0 ? qn[i] : kn[i]);
+			}
+			if (kind < 2) {
+				std::vector<double> o(v);
+				for (int i = 0; i < D / 2; i++) {
+					int a = neox ? i : 2 * i, bb = neox ? i + D / 2 : 2 * i + 1;
+					/* the angle as the CPU path forms it: float frequency, float product */
+					double ang = (double)((float)pos * invf[i]);
+					o[a] = v[a] * cos(ang) - v[bb] * sin(ang);
+					o[bb] = v[a] * sin(ang) + v[bb] * cos(ang);
+				}
+				v = o;
+			}
+			double nrm = 0;
+			for (int i = 0; i < D; i++) nrm += v[i] * v[i];
+			nrm = sqrt(nrm);
+			for (int i = 0; i < D; i++) {
+				double got, tol;
+				if (kind == 0) {
+					got = q[(size_t)t * qd + h * D + i];
+					tol = 2e-5 * nrm + 1e-6;
+				} else {
+					size_t ci = ((size_t)h * n_ctx + pos) * D + i;
+					got = h2f(kind == 1 ? kc[ci] : vc[ci]);
+					tol = fabs(v[i]) / 2048 + 2e-5 * nrm + 1e-6;
+				}
+				double e = fabs(got - v[i]) / tol;
+				if (!(e <= 1)) bad = 1;
+				if (e > worst || e != e) worst = e;
+			}
+		}
+	}
+	char what[160];
+	snprintf(what, sizeof what, "qkv_post H%d/%d D%d n%d pos%d %s%s%s", H, KVH, D, n, pos0, neox ? "neox" : "norm",
+	         qkn ? " qknorm" : "", bias ? " bias" : "");
+	report(what, worst, 0, bad, (long)n * (qd + 2 * kd));
+	cudaFree(dqkv); cudaFree(dbq); cudaFree(dbk); cudaFree(dbv); cudaFree(dqn); cudaFree(dkn); cudaFree(dq);
+	cudaFree(dkc); cudaFree(dvc); cudaFree(dpos); cudaFree(dinvf);
+}
+
+/* ---- attention: |o - ref| <= 2e-5 * max|v| + 1e-6 per element (f32 softmax
+ * and sums over an f16 cache read exactly) ------------------------------------------- */
+static void check_attention(int H, int KVH, int D, int n_ctx, int n, int pos0, int n_split)
+{
+	int qd = H * D, G = H / KVH;
+	kern_attn_shape s = {H, KVH, D, n_ctx, 10000.f, 1, 1e-6f, NULL};
+	size_t cache = (size_t)KVH * n_ctx * D;
+	std::vector<uint16_t> kc(cache), vc(cache);
+	for (size_t i = 0; i < cache; i++) {
+		kc[i] = f2h(frand(-2, 2));
+		vc[i] = f2h(frand(-2, 2));
+	}
+	std::vector<float> q((size_t)n * qd), o((size_t)n * qd);
+	for (auto &v : q) v = frand(-2, 2);
+	uint16_t *dkc = dalloc<uint16_t>(cache), *dvc = dalloc<uint16_t>(cache);
+	float *dq = dalloc<float>(q.size()), *dout = dalloc<float>(o.size());
+	float *dscr = dalloc<float>(kern_attn_scratch_floats(&s, n, n_split));
+	int *dpos = dalloc<int>(1);
+	up(dkc, kc.data(), cache * 2); up(dvc, vc.data(), cache * 2); up(dq, q.data(), q.size() * 4); up(dpos, &pos0, 4);
+	poison(dout, o.size() * 4);
+	poison(dscr, kern_attn_scratch_floats(&s, n, n_split) * 4);
+	CK(kern_attention(dq, dkc, dvc, dout, dpos, n, n_split, &s, dscr, NULL));
+	CK(cudaDeviceSynchronize());
+	down(o.data(), dout, o.size() * 4);
+	double worst = 0;
+	int bad = 0;
+	for (int t = 0; t < n; t++)
+		for (int h = 0; h < H; h++) {
+			int kh = h / G, L = pos0 + t + 1;
+			std::vector<double> sc(L);
+			double m = -1e300, l = 0;
+			for (int p = 0; p < L; p++) {
+				double d = 0;
+				for (int i = 0; i < D; i++) d += (double)q[(size_t)t * qd + h * D + i] * h2f(kc[((size_t)kh * n_ctx + p) * D + i]);
+				sc[p] = d / sqrt((double)D);
+				if (sc[p] > m) m = sc[p];
+			}
+			for (int p = 0; p < L; p++) { sc[p] = exp(sc[p] - m); l += sc[p]; }
+			for (int i = 0; i < D; i++) {
+				double ref = 0;
+				for (int p = 0; p < L; p++) ref += sc[p] * h2f(vc[((size_t)kh * n_ctx + p) * D + i]);
+				ref /= l;
+				double e = fabs(o[(size_t)t * qd + h * D + i] - ref) / (2e-5 * 2 + 1e-6);
+				if (!(e <= 1)) bad = 1;
+				if (e > worst || e != e) worst = e;
+			}
+		}
+	char what[160];
+	snprintf(what, sizeof what, "attention H%d/%d D%d ctx%d n%d pos%d split%d", H, KVH, D, n_ctx, n, pos0, n_split);
+	report(what, worst, 0, bad, (long)n * qd);
+	cudaFree(dkc); cudaFree(dvc); cudaFree(dq); cudaFree(dout); cudaFree(dscr); cudaFree(dpos);
+}
+
+/* ---- argmax (exact) and sampling (the same token, unless u falls within 1e-4 of
+ * the mass of a boundary between two candidates) ------------------------------------ */
+static void check_argmax(int n, int ties)
+{
+	std::vector<float> x(n);
+	for (auto &v : x) v = frand(-10, 10);
+	int want = irand(n);
+	x[want] = 11.f;
+	if (ties && n > 2) {
+		int other = irand(n);
+		x[other] = 11.f;
+		if (other < want) want = other;
+	}
+	float *dx = dalloc<float>(n);
+	int *dout = dalloc<int>(1), got = -2, bad = 0;
+	void *scr = dalloc<uint8_t>(KERN_ARGMAX_SCRATCH);
+	CK(cudaMemset(scr, 0, KERN_ARGMAX_SCRATCH));
+	up(dx, x.data(), n * 4);
+	for (int rep = 0; rep < 3; rep++) { /* the scratch must be left reusable */
+		poison(dout, 4);
+		CK(kern_argmax(dx, n, dout, scr, NULL));
+		CK(cudaDeviceSynchronize());
+		down(&got, dout, 4);
+		if (got != want) bad = 1;
+	}
+	char what[128];
+	snprintf(what, sizeof what, "argmax n%d%s (3 calls)", n, ties ? " (tied max)" : "");
+	report(what, bad ? 1e9 : 0, 0, bad, 1);
+	cudaFree(dx); cudaFree(dout); cudaFree(scr);
+}
+
+static void check_sample(int n, int k, float p, float temp, int draws)
+{
+	std::vector<float> x(n);
+	for (auto &v : x) v = frand(-8, 8);
+	float *dx = dalloc<float>(n);
+	int *dout = dalloc<int>(1);
+	up(dx, x.data(), n * 4);
+	/* reference candidate list */
+	std::vector<int> idx(n);
+	for (int i = 0; i < n; i++) idx[i] = i;
+	int kk = k <= 0 || k > 1024 ? 1024 : k;
+	if (kk > n) kk = n;
+	std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+	                  [&](int a, int b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+	std::vector<double> w(kk);
+	double tot = 0;
+	for (int i = 0; i < kk; i++) { w[i] = exp((x[idx[i]] - x[idx[0]]) / (double)temp); tot += w[i]; }
+	int keep = kk;
+	double cum = 0;
+	for (int i = 0; i < kk; i++) {
+		cum += w[i] / tot;
+		if (cum >= p) { keep = i + 1; break; }
+	}
+	double mass = 0;
+	for (int i = 0; i < keep; i++) mass += w[i];
+	int bad = 0, near = 0;
+	for (int d = 0; d < draws; d++) {
+		float u = (float)urand();
+		if (u >= 1.f) u = 0.f;
+		int got = -2;
+		poison(dout, 4);
+		CK(kern_sample(dx, n, temp, k, p, u, dout, NULL));
+		CK(cudaDeviceSynchronize());
+		down(&got, dout, 4);
+		double target = u * mass, acc = 0, mind = 1e300;
+		int want = idx[keep - 1];
+		for (int i = 0; i < keep; i++) {
+			acc += w[i];
+			if (fabs(acc - target) < mind) mind = fabs(acc - target);
+			if (target < acc) { want = idx[i]; break; }
+		}
+		if (got != want) {
+			if (mind <= 1e-4 * mass) near++;
+			else bad = 1;
+		}
+	}
+	char what[128];
+	snprintf(what, sizeof what, "sample n%d k%d p%.2f T%.1f (%d draws, %d at a boundary)", n, k, p, temp, draws, near);
+	report(what, bad, 0, bad, draws);
+	cudaFree(dx); cudaFree(dout);
+}
+
+/* ---- timing ---------------------------------------------------------------------------- */
+static float time_ms(void (*fn)(void *), void *arg, int reps)
+{
+	cudaEvent_t a, b;
+	CK(cudaEventCreate(&a));
+	CK(cudaEventCreate(&b));
+	for (int i = 0; i < 3; i++) fn(arg);
+	std::vector<float> ts;
+	for (int i = 0; i < reps; i++) {
+		CK(cudaEventRecord(a));
+		fn(arg);
+		CK(cudaEventRecord(b));
+		CK(cudaEventSynchronize(b));
+		float ms;
+		CK(cudaEventElapsedTime(&ms, a, b));
+		ts.push_back(ms);
+	}
+	std::sort(ts.begin(), ts.end());
+	cudaEventDestroy(a);
+	cudaEventDestroy(b);
+	return ts[ts.size() / 2];
+}
+
+struct mv_bench { kern_mat m[4]; int nm, cur; float *x, *y; kern_mv_opts o; };
+static void run_mv(void *p)
+{
+	mv_bench *b = (mv_bench *)p;
+	/* rotate among copies so that a matrix smaller than L2 is not timed from cache */
+	CK(kern_matvec(&b->m[b->cur], b->x, b->y, &b->o, NULL));
+	b->cur = (b->cur + 1) % b->nm;
+}
+
+static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
+{
+	if (cols % (t == T_Q4_K || t == T_Q6_K ? 256 : 32)) return;
+	mv_bench b;
+	size_t bytes = row_bytes(t, cols) * rows;
+	b.nm = bytes < (200u << 20) ? 4 : 1;
+	std::vector<uint8_t> gg(row_bytes(t, cols) * rows);
+	for (int r = 0; r < rows; r++) random_row(t, cols, gg.data() + r * row_bytes(t, cols));
+	for (int i = 0; i < b.nm; i++) b.m[i] = make_mat(t, rows, cols, gg);
+	b.cur = 0;
+	b.x = dalloc<float>(cols);
+	b.y = dalloc<float>(rows);
+	std::vector<float> x(cols);
+	for (auto &v : x) v = frand(-1, 1);
+	up(b.x, x.data(), cols * 4);
+	b.o = {NULL, 1e-6f, 0, swiglu};
+	float ms = time_ms(run_mv, &b, 50);
+	double gbs = bytes / (ms * 1e-3) / 1e9;
+	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw\n", tname(t), rows, cols,
+	       swiglu ? " swiglu" : "       ", ms * 1e3, gbs, 100 * gbs / copy_gbs);
+	for (int i = 0; i < b.nm; i++) kern_mat_free(&b.m[i]);
+	cudaFree(b.x); cudaFree(b.y);
+}
+
+struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; int *pos; int n_split; kern_attn_shape s; };
+static void run_att(void *p)
+{
+	att_bench *a = (att_bench *)p;
+	CK(kern_attention(a->q, a->kc, a->vc, a->o, a->pos, 1, a->n_split, &a->s, a->scr, NULL));
+}
+
+static void bench_attention(int H, int KVH, int D, int ctx, int n_split)
+{
+	att_bench a;
+	a.s = {H, KVH, D, 4096 > ctx ? 4096 : ctx, 1e6f, 1, 1e-6f, NULL};
+	size_t cache = (size_t)KVH * a.s.n_ctx * D;
+	std::vector<uint16_t> kv(cache);
+	for (auto &v : kv) v = f2h(frand(-1, 1));
+	void *kc = dalloc<uint16_t>(cache), *vc = dalloc<uint16_t>(cache);
+	up(kc, kv.data(), cache * 2);
+	up(vc, kv.data(), cache * 2);
+	a.kc = kc; a.vc = vc;
+	float *q = dalloc<float>(H * D);
+	std::vector<float> qh(H * D);
+	for (auto &v : qh) v = frand(-1, 1);
+	up(q, qh.data(), H * D * 4);
+	a.q = q;
+	a.o = dalloc<float>(H * D);
+	a.n_split = n_split;
+	a.scr = dalloc<float>(kern_attn_scratch_floats(&a.s, 1, n_split));
+	int pos = ctx - 1;
+	a.pos = dalloc<int>(1);
+	up(a.pos, &pos, 4);
+	float ms = time_ms(run_att, &a, 50);
+	printf("time   attention H%d/%d D%d ctx %5d split %3d  %8.2f us  (%.1f MB of K+V)\n", H, KVH, D, ctx, n_split,
+	       ms * 1e3, 2.0 * KVH * ctx * D * 2 / 1e6);
+	cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.pos);
+}
+
+struct cp_bench { void *a, *b; size_t n; };
+static void run_cp(void *p)
+{
+	cp_bench *c = (cp_bench *)p;
+	CK(cudaMemcpyAsync(c->b, c->a, c->n, cudaMemcpyDeviceToDevice));
+}
+
+static double copy_bandwidth(void)
+{
+	cp_bench c;
+	c.n = (size_t)1 << 30;
+	CK(cudaMalloc(&c.a, c.n));
+	CK(cudaMalloc(&c.b, c.n));
+	CK(cudaMemset(c.a, 0x5a, c.n));
+	float ms = time_ms(run_cp, &c, 20);
+	cudaFree(c.a);
+	cudaFree(c.b);
+	double gbs = 2.0 * c.n / (ms * 1e-3) / 1e9; /* read + write */
+	printf("time   device copy 1 GiB: %.3f ms = %.0f GB/s (bytes read + written)\n", ms, gbs);
+	return gbs;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "test";
+	int quick = argc > 2 && strcmp(argv[2], "quick") == 0;
+	const char *why = NULL;
+	if (kern_device_count(&why) == 0) {
+		printf("SKIP: %s\n", why ? why : "no CUDA device");
+		return 77;
+	}
+	cudaDeviceProp prop;
+	CK(cudaGetDeviceProperties(&prop, 0));
+	rng_state = getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : (uint64_t)time(NULL) * 2654435761u + 1;
+	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
+	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
+	if (strcmp(mode, "bench") == 0) {
+		double bw = copy_bandwidth();
+		int tys[] = {T_BF16, T_F16, T_Q8_0, T_Q4_0, T_Q4_K, T_Q6_K};
+		/* Qwen2.5-0.5B: qkv 1152x896, o 896x896, gate+up 2x4864x896, down 896x4864, head 151936x896.
+		 * Qwen3-0.6B: qkv 4096x1024, o 1024x2048, gate+up 2x3072x1024, down 1024x3072, head 151936x1024. */
+		int shapes[][3] = {{1152, 896, 0}, {896, 896, 0}, {9728, 896, 1}, {896, 4864, 0}, {151936, 896, 0},
+		                   {4096, 1024, 0}, {1024, 2048, 0}, {6144, 1024, 1}, {1024, 3072, 0}, {151936, 1024, 0}};
+		for (int t : tys)
+			for (auto &sh : shapes) bench_matvec(t, sh[0], sh[1], sh[2], bw);
+		for (int ctx : {128, 1024, 4096}) {
+			bench_attention(14, 2, 64, ctx, kern_attn_min_split(4096) * 4);
+			bench_attention(16, 8, 128, ctx, kern_attn_min_split(4096) * 2);
+		}
+		return 0;
+	}
+	/* matvec: every type; shapes with rows not a multiple of the warps per block,
+	 * cols not a multiple of 32 chunks per warp pass, and (f16/bf16/f32) of the
+	 * 16-byte load width (the scalar path). */
+	for (int t : ALL_TYPES) {
+		int be = block_elems(t);
+		std::vector<int> cols;
+		if (be == 256) cols = {256, 768, 2816, 4864};
+		else if (be == 32) cols = {32, 96, 896, 1000 / 32 * 32, 4864};
+		else cols = {7, 13, 64, 896, 1003, 4864};
+		for (int c : cols)
+			for (int rows : {1, 37, 1157}) {
+				if (quick && rows == 1157 && c > 1000) continue;
+				check_matvec(t, rows, c, 0, 0, 0);
+			}
+		int c = be == 256 ? 1024 : 896;
+		check_matvec(t, 101, c, 1, 0, 0);
+		check_matvec(t, 101, c, 0, 1, 0);
+		check_matvec(t, 99, c, 1, 0, 1);
+		check_matvec(t, 64, c, 1, 1, 1);
+		/* few, long rows: several warps per row */
+		check_matvec(t, 45, be == 1 ? 4864 : 4864, 1, 0, 1);
+		check_matvec(t, 7, 3072, 0, 1, 0);
+		/* tall matrices take the several-rows-per-warp path */
+		check_matvec(t, 8459, be == 256 ? 512 : 160, 0, 0, 0);
+		check_matvec(t, 8461, be == 256 ? 256 : 96, 1, 1, 0);
+		check_embed_dequant(t, 53, be == 256 ? 512 : be == 32 ? 96 : 77);
+	}
+	check_norm_swiglu(1, 896);
+	check_norm_swiglu(7, 1000);
+	check_norm_swiglu(3, 4861);
+	int shapes[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
+	for (auto &sh : shapes) {
+		for (int neox : {0, 1})
+			for (int qkn : {0, 1}) check_qkv_post(sh[0], sh[1], sh[2], 4200, 3, irand(4000), neox, qkn, 1, 1e6f);
+		check_qkv_post(sh[0], sh[1], sh[2], 64, 1, 0, 1, 0, 0, 10000.f);
+		check_qkv_post(sh[0], sh[1], sh[2], 300, 17, 283, 1, 1, 0, 10000.f);
+	}
+	for (auto &sh : shapes) {
+		int H = sh[0], KVH = sh[1], D = sh[2];
+		check_attention(H, KVH, D, 64, 1, 0, 1);
+		check_attention(H, KVH, D, 100, 1, 37, 7);
+		check_attention(H, KVH, D, 300, 5, 290, kern_attn_min_split(300));
+		if (!quick) {
+			check_attention(H, KVH, D, 4096, 1, 4095, 64);
+			check_attention(H, KVH, D, 4096, 1, 127, 64);
+			check_attention(H, KVH, D, 1000, 33, 900, kern_attn_min_split(1000));
+		}
+	}
+	for (int n : {1, 2, 1000, 151936}) {
+		check_argmax(n, 0);
+		check_argmax(n, 1);
+	}
+	for (int n : {1000, 151936}) {
+		check_sample(n, 1, 1.f, 1.f, 5);
+		check_sample(n, 40, 0.9f, 0.7f, quick ? 10 : 50);
+		check_sample(n, 0, 0.95f, 1.0f, quick ? 10 : 50);
+		check_sample(n, 1024, 1.0f, 1.5f, quick ? 10 : 50);
+		check_sample(n, 7, 0.5f, 0.8f, 20);
+	}
+	printf("%d passed, %d failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}

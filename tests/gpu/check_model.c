@@ -1,0 +1,461 @@
+/* tests/gpu/check_model.c — whole-model CPU vs CUDA parity, and decode/prefill
+ * timings, for the CUDA backend of local_llm.
+ *
+ *   check_model test    parity (exit 1 on failure)
+ *   check_model bench   timings at Qwen2.5-0.5B / Qwen3-0.6B shapes
+ *
+ * Models: (a) small GGUF models written by llm_mkmodel and loaded twice through
+ * the public API (llm_load with backend cpu and cuda, llm_eval); (b) models of
+ * Qwen2.5-0.5B and Qwen3-0.6B shape with pseudo-random weights built in memory
+ * (rows drawn from N(0, 1/n_in), quantised by the CPU reference quantiser) and
+ * given to llm_cpu_backend_create / llm_cuda_backend_create directly.
+ *
+ * Parity: for a prompt of random tokens, logits at every position (prefill,
+ * all_logits) must satisfy ||gpu - cpu||_2 / ||cpu||_2 <= LOGIT_TOL per row;
+ * then greedy decoding on each backend from its own choices must give the same
+ * tokens; at any step where the two differ the CPU's top-2 margin is printed
+ * and the check fails unless that margin is below MARGIN_TOL (a near-tie). */
+#include "local_llm/llm.h"
+#include "local_llm/llm_internal.h"
+#include "local_llm/mkmodel.h"
+#include "kernels/kern.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define LOGIT_TOL 5e-3   /* f16 KV cache + f32 sums in another order */
+#define MARGIN_TOL 1e-2  /* a divergence is tolerated only at a CPU near-tie */
+
+static int n_fail, n_pass;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rs = 88172645463325252ULL;
+static uint64_t rnd(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+static double gauss(void)
+{
+	double u1 = ((rnd() >> 11) + 1.0) / 9007199254740993.0, u2 = (rnd() >> 11) / 9007199254740992.0;
+	return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static int argmax(const float *x, int n, double *margin)
+{
+	int b = 0, s = -1;
+	for (int i = 1; i < n; i++)
+		if (x[i] > x[b]) b = i;
+	for (int i = 0; i < n; i++)
+		if (i != b && (s < 0 || x[i] > x[s])) s = i;
+	if (margin) *margin = s < 0 ? 1e30 : (double)x[b] - x[s];
+	return b;
+}
+
+static double rel_l2(const float *a, const float *ref, int n)
+{
+	double d = 0, r = 0;
+	for (int i = 0; i < n; i++) {
+		double e = (double)a[i] - ref[i];
+		d += e * e;
+		r += (double)ref[i] * ref[i];
+	}
+	return sqrt(d / (r > 0 ? r : 1e-300));
+}
+
+/* ---- one parity run over two forward functions --------------------------------------- */
+typedef int (*fwd_fn)(void *u, const int32_t *t, int n, int pos, int all, float *logits);
+
+static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu_, int V, int n_prompt, int n_gen)
+{
+	int32_t *prompt = malloc(sizeof(int32_t) * n_prompt);
+	float *lc = malloc(sizeof(float) * (size_t)V * n_prompt), *lg = malloc(sizeof(float) * (size_t)V * n_prompt);
+	for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)(rnd() % (uint64_t)V);
+	double t0 = now_s();
+	int rc = cpu(cu_, prompt, n_prompt, 0, 1, lc);
+	double t1 = now_s();
+	rc |= gpu(gu_, prompt, n_prompt, 0, 1, lg);
+	double t2 = now_s();
+	if (rc) {
+		printf("FAIL   %s: forward failed\n", name);
+		n_fail++;
+		goto done;
+	}
+	double worst = 0;
+	for (int t = 0; t < n_prompt; t++) {
+		double e = rel_l2(lg + (size_t)t * V, lc + (size_t)t * V, V);
+		if (!(e <= worst)) worst = e;
+	}
+	int ok = worst <= LOGIT_TOL;
+	printf("%-6s %s: prefill logits at %d positions, worst rel L2 %.2e (tol %.0e)  [cpu %.2fs, gpu %.3fs]\n",
+	       ok ? "ok" : "FAIL", name, n_prompt, worst, LOGIT_TOL, t1 - t0, t2 - t1);
+	ok ? n_pass++ : n_fail++;
+	/* greedy decoding, each backend on its own choices */
+	{
+		float *c1 = lc + (size_t)(n_prompt - 1) * V, *g1 = lg + (size_t)(n_prompt - 1) * V;
+		int32_t tc = argmax(c1, V, NULL), tg = argmax(g1, V, NULL);
+		int same = 0, diverged = -1, bad = 0;
+		double worst_d = 0, margin_at = 0, min_margin = 1e30;
+		for (int i = 0; i < n_gen; i++) {
+			double m;
+			argmax(c1, V, &m);
+			if (m < min_margin) min_margin = m;
+			if (tc != tg) {
+				if (diverged < 0) {
+					diverged = i;
+					margin_at = m;
+				}
+				break;
+			}
+			same++;
+			if (cpu(cu_, &tc, 1, n_prompt + i, 0, c1) || gpu(gu_, &tg, 1, n_prompt + i, 0, g1)) {
+				bad = 1;
+				break;
+			}
+			double e = rel_l2(g1, c1, V);
+			if (!(e <= worst_d)) worst_d = e;
+			tc = argmax(c1, V, NULL);
+			tg = argmax(g1, V, NULL);
+		}
+		if (diverged < 0 && !bad) {
+			ok = worst_d <= LOGIT_TOL;
+			printf("%-6s %s: %d greedy tokens identical; decode logits worst rel L2 %.2e; smallest CPU top-2 margin %.3g\n",
+			       ok ? "ok" : "FAIL", name, same, worst_d, min_margin);
+		} else {
+			ok = !bad && margin_at < MARGIN_TOL && worst_d <= LOGIT_TOL;
+			printf("%-6s %s: greedy tokens identical for %d of %d, then differ where the CPU's top-2 margin is %.3g "
+			       "(tol %.0e); decode logits worst rel L2 %.2e\n",
+			       ok ? "ok" : "FAIL", name, same, n_gen, margin_at, MARGIN_TOL, worst_d);
+		}
+		ok ? n_pass++ : n_fail++;
+	}
+done:
+	free(prompt);
+	free(lc);
+	free(lg);
+}
+
+/* ---- (a) GGUF models through the public API ----------------------------------------------- */
+static int api_fwd(void *u, const int32_t *t, int n, int pos, int all, float *logits)
+{
+	return llm_eval((llm_model *)u, t, n, pos, all, logits);
+}
+
+static void gguf_parity(const char *dir, const char *arch, int type, int layers, int embd, int heads, int kv, int hd,
+                        int ff, int n_prompt, int n_gen)
+{
+	llm_mkmodel_opts o;
+	llm_mkmodel_opts_init(&o);
+	o.arch = arch;
+	o.n_layer = layers;
+	o.n_embd = embd;
+	o.n_head = heads;
+	o.n_head_kv = kv;
+	o.head_dim = hd;
+	o.n_ff = ff;
+	o.type = type;
+	o.seed = rnd();
+	char path[512], err[512], name[160];
+	snprintf(path, sizeof path, "%s/mk-%s-%s.gguf", dir, arch, llm_type_name(type));
+	snprintf(name, sizeof name, "mkmodel %s %s L%d E%d H%d/%d", arch, llm_type_name(type), layers, embd, heads, kv);
+	if (llm_mkmodel(&o, path, err, sizeof err)) {
+		printf("FAIL   %s: %s\n", name, err);
+		n_fail++;
+		return;
+	}
+	llm_load_opts lo;
+	llm_load_opts_init(&lo);
+	lo.n_ctx = 1024;
+	llm_error e1, e2;
+	lo.backend = LLM_BACKEND_CPU;
+	llm_model *mc = llm_load(path, &lo, &e1);
+	lo.backend = LLM_BACKEND_CUDA;
+	llm_model *mg = llm_load(path, &lo, &e2);
+	if (!mc || !mg) {
+		printf("FAIL   %s: load: %s\n", name, !mc ? e1.msg : e2.msg);
+		n_fail++;
+	} else {
+		llm_info ic, ig;
+		llm_get_info(mc, &ic);
+		llm_get_info(mg, &ig);
+		if (strcmp(ig.backend, "cuda") != 0) {
+			printf("FAIL   %s: backend is %s\n", name, ig.backend);
+			n_fail++;
+		} else {
+			parity(name, api_fwd, mc, api_fwd, mg, ic.n_vocab, n_prompt, n_gen);
+		}
+	}
+	if (mc) llm_free(mc);
+	if (mg) llm_free(mg);
+	remove(path);
+}
+
+/* ---- (b) Qwen-shaped models in memory ---------------------------------------------------------- */
+typedef struct mem_model {
+	llm_config c;
+	llm_weights w;
+	llm_tensor *t;   /* all tensors */
+	int nt;
+	void **bufs;
+	int nb;
+} mem_model;
+
+#define POOL 512 /* distinct rows per layer matrix; its rows cycle through them */
+
+/* all_distinct: every row drawn (the embedding / tied head: no tied logits). */
+static const llm_tensor *mk_tensor(mem_model *m, const char *name, int type, int cols, int rows, float sd,
+                                   int all_distinct)
+{
+	llm_tensor *t = &m->t[m->nt++];
+	int64_t rb = llm_type_row_bytes(type, cols);
+	uint8_t *data = malloc((size_t)rb * rows);
+	int np = rows < POOL || all_distinct ? rows : POOL;
+	float *row = malloc(sizeof(float) * cols);
+	for (int r = 0; r < np; r++) {
+		for (int i = 0; i < cols; i++) row[i] = (float)(gauss() * sd);
+		llm_quant_row(type, row, data + (size_t)r * rb, cols);
+	}
+	for (int r = np; r < rows; r++) memcpy(data + (size_t)r * rb, data + (size_t)(rnd() % np) * rb, rb);
+	free(row);
+	m->bufs[m->nb++] = data;
+	t->name = name;
+	t->type = type;
+	t->n_dims = rows > 1 ? 2 : 1;
+	t->ne[0] = cols;
+	t->ne[1] = rows;
+	t->ne[2] = t->ne[3] = 1;
+	t->data = data;
+	t->nbytes = (uint64_t)rb * rows;
+	return t;
+}
+
+static const llm_tensor *mk_f32(mem_model *m, const char *name, int n, float mean, float sd)
+{
+	llm_tensor *t = &m->t[m->nt++];
+	float *d = malloc(sizeof(float) * n);
+	for (int i = 0; i < n; i++) d[i] = mean + (float)(gauss() * sd);
+	m->bufs[m->nb++] = d;
+	t->name = name;
+	t->type = LLM_TYPE_F32;
+	t->n_dims = 1;
+	t->ne[0] = n;
+	t->ne[1] = t->ne[2] = t->ne[3] = 1;
+	t->data = d;
+	t->nbytes = (uint64_t)n * 4;
+	return t;
+}
+
+static void mem_build(mem_model *m, int qwen3, int type)
+{
+	memset(m, 0, sizeof *m);
+	llm_config *c = &m->c;
+	c->arch = qwen3 ? LLM_ARCH_QWEN3 : LLM_ARCH_QWEN2;
+	c->n_layer = qwen3 ? 28 : 24;
+	c->n_embd = qwen3 ? 1024 : 896;
+	c->n_head = qwen3 ? 16 : 14;
+	c->n_head_kv = qwen3 ? 8 : 2;
+	c->head_dim = qwen3 ? 128 : 64;
+	c->n_ff = qwen3 ? 3072 : 4864;
+	c->n_vocab = 151936;
+	c->n_ctx_train = 32768;
+	c->rope_theta = 1000000.f;
+	c->rope_form = LLM_ROPE_NEOX;
+	c->rms_eps = 1e-6f;
+	c->qk_norm = qwen3;
+	c->has_qkv_bias = !qwen3;
+	c->tied_output = 1;
+	int L = c->n_layer, E = c->n_embd, qd = c->n_head * c->head_dim, kd = c->n_head_kv * c->head_dim, F = c->n_ff;
+	m->t = calloc((size_t)L * 16 + 8, sizeof(llm_tensor));
+	m->bufs = calloc((size_t)L * 16 + 8, sizeof(void *));
+	m->w.layers = calloc((size_t)L, sizeof(llm_layer));
+	m->w.token_embd = mk_tensor(m, "token_embd", type, E, c->n_vocab, 1.0f, 1);
+	m->w.output = m->w.token_embd;
+	m->w.output_norm = mk_f32(m, "output_norm", E, 1.0f, 0.1f);
+	for (int l = 0; l < L; l++) {
+		llm_layer *y = &m->w.layers[l];
+		y->attn_norm = mk_f32(m, "attn_norm", E, 1.0f, 0.1f);
+		y->ffn_norm = mk_f32(m, "ffn_norm", E, 1.0f, 0.1f);
+		y->wq = mk_tensor(m, "wq", type, E, qd, 1.0f / sqrtf((float)E), 0);
+		y->wk = mk_tensor(m, "wk", type, E, kd, 1.0f / sqrtf((float)E), 0);
+		y->wv = mk_tensor(m, "wv", type, E, kd, 1.0f / sqrtf((float)E), 0);
+		y->wo = mk_tensor(m, "wo", type, qd, E, 1.0f / sqrtf((float)qd), 0);
+		y->w_gate = mk_tensor(m, "w_gate", type, E, F, 1.0f / sqrtf((float)E), 0);
+		y->w_up = mk_tensor(m, "w_up", type, E, F, 1.0f / sqrtf((float)E), 0);
+		y->w_down = mk_tensor(m, "w_down", type, F, E, 1.0f / sqrtf((float)F), 0);
+		if (!qwen3) {
+			y->bq = mk_f32(m, "bq", qd, 0.f, 0.1f);
+			y->bk = mk_f32(m, "bk", kd, 0.f, 0.1f);
+			y->bv = mk_f32(m, "bv", kd, 0.f, 0.1f);
+		} else {
+			y->q_norm = mk_f32(m, "q_norm", c->head_dim, 1.0f, 0.1f);
+			y->k_norm = mk_f32(m, "k_norm", c->head_dim, 1.0f, 0.1f);
+		}
+	}
+}
+
+static void mem_free(mem_model *m)
+{
+	for (int i = 0; i < m->nb; i++) free(m->bufs[i]);
+	free(m->bufs);
+	free(m->t);
+	free(m->w.layers);
+}
+
+typedef struct be { llm_backend_ops ops; void *ctx; } be;
+static int be_fwd(void *u, const int32_t *t, int n, int pos, int all, float *logits)
+{
+	be *b = u;
+	char err[256];
+	int rc = b->ops.forward(b->ctx, t, n, pos, all, logits, err, sizeof err);
+	if (rc) printf("       forward: %s\n", err);
+	return rc;
+}
+
+static void mem_parity(int qwen3, int type, int n_prompt, int n_gen)
+{
+	mem_model m;
+	mem_build(&m, qwen3, type);
+	char name[128], err[512];
+	snprintf(name, sizeof name, "%s-shaped %s", qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B", llm_type_name(type));
+	be c = {0}, g = {0};
+	int n_ctx = n_prompt + n_gen + 8;
+	if (llm_cpu_backend_create(&m.c, &m.w, n_ctx, 0, &c.ops, &c.ctx, err, sizeof err)) {
+		printf("FAIL   %s: cpu: %s\n", name, err);
+		n_fail++;
+	} else if (llm_cuda_backend_create(&m.c, &m.w, n_ctx, &g.ops, &g.ctx, err, sizeof err)) {
+		printf("FAIL   %s: cuda: %s\n", name, err);
+		n_fail++;
+	} else {
+		parity(name, be_fwd, &c, be_fwd, &g, m.c.n_vocab, n_prompt, n_gen);
+	}
+	if (c.ctx) c.ops.destroy(c.ctx);
+	if (g.ctx) g.ops.destroy(g.ctx);
+	mem_free(&m);
+}
+
+static void mem_bench(int qwen3, int type, double copy_gbs)
+{
+	mem_model m;
+	mem_build(&m, qwen3, type);
+	char err[512];
+	be g = {0};
+	const char *name = qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B";
+	int n_ctx = 4096 + 64;
+	if (llm_cuda_backend_create(&m.c, &m.w, n_ctx, &g.ops, &g.ctx, err, sizeof err)) {
+		printf("bench  %s %s: cuda: %s\n", name, llm_type_name(type), err);
+		mem_free(&m);
+		return;
+	}
+	size_t wbytes = 0;
+	for (int i = 0; i < m.nt; i++)
+		if (m.t[i].n_dims == 2 || m.t[i].type != LLM_TYPE_F32) wbytes += m.t[i].nbytes;
+	for (int i = 0; i < m.nt; i++)
+		if (m.t[i].n_dims == 1 && m.t[i].type == LLM_TYPE_F32) wbytes += m.t[i].nbytes;
+	/* bytes a decode step must read: every weight once except the embedding table
+	 * (one row), with the tied head reading the table once */
+	double floor_ms = wbytes / (copy_gbs * 1e9) * 1e3;
+	int V = m.c.n_vocab, np = 512;
+	int32_t *toks = malloc(sizeof(int32_t) * 4096);
+	float *logits = malloc(sizeof(float) * V);
+	for (int i = 0; i < 4096; i++) toks[i] = (int32_t)(rnd() % (uint64_t)V);
+	/* prefill of 512 (warm once), TTFT = prefill + first logits */
+	be_fwd(&g, toks, np, 0, 0, logits);
+	double best = 1e30;
+	for (int r = 0; r < 3; r++) {
+		double t0 = now_s();
+		be_fwd(&g, toks, np, 0, 0, logits);
+		double t = now_s() - t0;
+		if (t < best) best = t;
+	}
+	/* decode through the public forward (token in, logits out to the host) */
+	double t0 = now_s();
+	int nd = 64;
+	for (int i = 0; i < nd; i++) be_fwd(&g, &toks[i], 1, np + i, 0, logits);
+	double fwd_ms = (now_s() - t0) / nd * 1e3;
+	/* device-side decode: graph replays with on-device argmax */
+	double ms128 = 0, ms4k = 0;
+	int kernels = 0;
+	size_t vram = 0;
+	void *ctx = llm_cuda_last_ctx();
+	/* fill the cache up to 4096 with a long prefill so attention reads real entries */
+	be_fwd(&g, toks, 4000, 0, 0, logits);
+	if (llm_cuda_bench_decode(ctx, toks[0], 128, 128, &ms128, &kernels, &vram, err, sizeof err) ||
+	    llm_cuda_bench_decode(ctx, toks[0], 4000, 96, &ms4k, NULL, NULL, err, sizeof err))
+		printf("bench  %s: %s\n", name, err);
+	printf("bench  %-12s %-5s weights %7.1f MB  VRAM (buffers) %7.1f MB  prefill512 %8.0f tok/s (TTFT %.2f ms)  "
+	       "decode@128 %.3f ms (%.0f tok/s)  decode@4096 %.3f ms  floor %.3f ms -> %.2fx floor  forward() %.3f ms/tok  "
+	       "%d graph nodes/token  prefill=%s\n",
+	       name, llm_type_name(type), wbytes / 1e6, vram / 1e6, np / best, best * 1e3, ms128, 1e3 / ms128, ms4k,
+	       floor_ms, ms128 / floor_ms, fwd_ms, kernels, getenv("VIGIL_CUDA_PREFILL") ? getenv("VIGIL_CUDA_PREFILL") : "f32");
+	free(toks);
+	free(logits);
+	g.ops.destroy(g.ctx);
+	mem_free(&m);
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "test";
+	const char *why = NULL;
+	if (kern_device_count(&why) == 0) {
+		printf("SKIP: %s\n", why);
+		return 77;
+	}
+	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	rs ^= (uint64_t)time(NULL) * 2654435761u;
+	if (strcmp(mode, "profile") == 0) { /* one eager + one graph decode step of Qwen2.5-0.5B bf16, for ncu */
+		mem_model m;
+		mem_build(&m, 0, LLM_TYPE_BF16);
+		be g = {0};
+		char err[512];
+		double ms;
+		int k;
+		size_t vr;
+		if (llm_cuda_backend_create(&m.c, &m.w, 256, &g.ops, &g.ctx, err, sizeof err) ||
+		    llm_cuda_bench_decode(llm_cuda_last_ctx(), 1, 100, 1, &ms, &k, &vr, err, sizeof err)) {
+			printf("profile: %s\n", err);
+			return 1;
+		}
+		printf("profile: %d graph nodes per token\n", k);
+		g.ops.destroy(g.ctx);
+		mem_free(&m);
+		return 0;
+	}
+	if (strcmp(mode, "bench") == 0) {
+		double gbs = argc > 2 ? atof(argv[2]) : 0;
+		if (!(gbs > 0)) gbs = 3000;
+		printf("floor uses copy bandwidth %.0f GB/s\n", gbs);
+		int types[] = {LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_K, LLM_TYPE_Q4_0};
+		for (int q3 = 0; q3 < 2; q3++)
+			for (int i = 0; i < 4; i++) {
+				if (types[i] == LLM_TYPE_Q4_K && !q3) continue; /* 896 is not a multiple of 256 */
+				if (types[i] == LLM_TYPE_Q4_0 && q3) continue;
+				mem_bench(q3, types[i], gbs);
+			}
+		return 0;
+	}
+	int types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
+	               LLM_TYPE_Q5_0, LLM_TYPE_Q4_K, LLM_TYPE_Q6_K};
+	for (int i = 0; i < 9; i++) {
+		gguf_parity(dir, "qwen2", types[i], 2, 256, 4, 2, 0, 512, 40, 256);
+		gguf_parity(dir, "qwen3", types[i], 2, 256, 4, 2, 64, 512, 600, 64);
+		gguf_parity(dir, "llama", types[i], 2, 256, 8, 4, 0, 768, 40, 64);
+	}
+	mem_parity(0, LLM_TYPE_BF16, 64, 256);
+	mem_parity(0, LLM_TYPE_Q8_0, 64, 256);
+	mem_parity(1, LLM_TYPE_BF16, 64, 256);
+	mem_parity(1, LLM_TYPE_Q4_K, 64, 256);
+	printf("%d passed, %d failed\n", n_pass, n_fail);
+	return n_fail ? 1 : 0;
+}
