@@ -46,7 +46,7 @@ b = time.time()
 for i in range(ng):
     llm.eval([toks[np_ + i]])
 c = time.time()
-print("load_s=%.3f prefill_tokens=%d prefill_s=%.3f prefill_tok_s=%.1f decode_tokens=%d decode_s=%.3f "
-      "decode_tok_s=%.1f total_s=%.3f" % (load, np_, b - a, np_ / (b - a), ng, c - b, ng / (c - b), c - a))
+print("model=%s load_s=%.3f prefill_tokens=%d prefill_s=%.3f prefill_tok_s=%.1f decode_tokens=%d decode_s=%.3f "
+      "decode_tok_s=%.1f total_s=%.3f" % (path, load, np_, b - a, np_ / (b - a), ng, c - b, ng / (c - b), c - a))
 PY
 done
