@@ -17,7 +17,9 @@ models=$(tests/llm/fetch-models.sh all 2>/dev/null | grep '\.gguf$')
 have_peer=1
 python3 -c 'import llama_cpp' 2>/dev/null || {
 	echo "bench-llm: installing llama-cpp-python (benchmark peer; builds llama.cpp, takes a while)"
-	pip install -q llama-cpp-python >/dev/null 2>&1 || have_peer=0
+	# an AVX2 build, like vigil's kernels (a -march=native build died with SIGILL on a VM here)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF" \
+		pip install -q llama-cpp-python >/dev/null 2>&1 || have_peer=0
 }
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), threads=$threads, prompt=$np, generate=$ng"
 for m in $models; do
@@ -44,7 +46,7 @@ b = time.time()
 for i in range(ng):
     llm.eval([toks[np_ + i]])
 c = time.time()
-print("load_s=%.3f prefill_tokens=%d prefill_s=%.3f prefill_tok_s=%.1f decode_tokens=%d decode_s=%.3f "
-      "decode_tok_s=%.1f total_s=%.3f" % (load, np_, b - a, np_ / (b - a), ng, c - b, ng / (c - b), c - a))
+print("model=%s load_s=%.3f prefill_tokens=%d prefill_s=%.3f prefill_tok_s=%.1f decode_tokens=%d decode_s=%.3f "
+      "decode_tok_s=%.1f total_s=%.3f" % (path, load, np_, b - a, np_ / (b - a), ng, c - b, ng / (c - b), c - a))
 PY
 done
