@@ -154,6 +154,8 @@ static void kick(vigil_alerts *a, int *flag)
  * WAL grows on every commit, including those of `vigil check` in another
  * process).  So it needs no polling; without inotify it falls back to a
  * rescan every alert.rescan_interval. */
+#define SCHED_DEBOUNCE_MS 200
+
 static int watch_db(const char *db_path, char *base, size_t n)
 {
 	char dir[PATH_MAX], b[PATH_MAX];
@@ -169,16 +171,17 @@ static int watch_db(const char *db_path, char *base, size_t n)
 	return fd;
 }
 
-static void sched_wait(vigil_alerts *a, int ifd, const char *base, int64_t wait_ms)
+/* Returns 1 when woken by a kick or a database change, 0 at the timeout. */
+static int sched_wait(vigil_alerts *a, int ifd, const char *base, int64_t wait_ms)
 {
 	struct pollfd p[2] = { { .fd = a->sched_efd, .events = POLLIN }, { .fd = ifd, .events = POLLIN } };
 	size_t bl = strlen(base);
 	for (;;) {
-		if (a->stop) return;
+		if (a->stop) return 0;
 		int t = wait_ms > INT_MAX ? INT_MAX : wait_ms < 0 ? 0 : (int)wait_ms;
 		int64_t t0 = clock_ms(CLOCK_MONOTONIC);
 		int n = poll(p, ifd >= 0 ? 2 : 1, t);
-		if (n <= 0) return;   /* timeout (or EINTR: tick anyway) */
+		if (n <= 0) return 0;   /* timeout (or EINTR: tick anyway) */
 		int wake = 0;
 		if (p[0].revents & POLLIN) {
 			uint64_t v;
@@ -195,9 +198,9 @@ static void sched_wait(vigil_alerts *a, int ifd, const char *base, int64_t wait_
 					q += sizeof *ev + ev->len;
 				}
 		}
-		if (wake) return;
+		if (wake) return 1;
 		wait_ms -= clock_ms(CLOCK_MONOTONIC) - t0;
-		if (wait_ms <= 0) return;
+		if (wait_ms <= 0) return 0;
 	}
 }
 
@@ -238,7 +241,22 @@ static void *sched_main(void *arg)
 			wait = o.next_wake_ms - now;
 			if (wait < 0) wait = 0;
 		}
-		sched_wait(a, ifd, base, wait);
+		int64_t tick_mono = mono;
+		if (sched_wait(a, ifd, base, wait)) {
+			/* Woken by pings or another process's write, not by a
+			 * deadline: such changes only move deadlines, so re-evaluate
+			 * at most every SCHED_DEBOUNCE_MS.  Under a stream of pings
+			 * this keeps the scheduler's own commits (and fsyncs) few
+			 * instead of one per ping commit.  A deadline that falls due
+			 * meanwhile is still met: the sleep never passes it. */
+			int64_t since = clock_ms(CLOCK_MONOTONIC) - tick_mono;
+			int64_t rest = SCHED_DEBOUNCE_MS - since;
+			if (rest > wait - since) rest = wait - since;
+			if (rest > 0 && !a->stop) {
+				struct timespec ts = { (time_t)(rest / 1000), (long)(rest % 1000) * 1000000L };
+				nanosleep(&ts, NULL);
+			}
+		}
 	}
 	sched_free(s);
 	reg_close(db);
