@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "weather-push ran"
+vigil ping weather-push

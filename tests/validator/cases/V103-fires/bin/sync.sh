@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "sync ran"
+vigil ping sync

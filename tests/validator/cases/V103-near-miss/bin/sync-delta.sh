@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "sync-delta ran"
+vigil ping sync-delta

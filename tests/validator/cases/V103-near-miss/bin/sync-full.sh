@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "sync-full ran"
+vigil ping sync-full

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "ext ran"
+vigil ping ext

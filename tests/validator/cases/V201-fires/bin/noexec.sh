@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "noexec ran"
+vigil ping noexec

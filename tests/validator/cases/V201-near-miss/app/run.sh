@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "cd ran"
+vigil ping cd

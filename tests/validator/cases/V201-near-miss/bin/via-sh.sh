@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "via-sh ran"
+vigil ping via-sh

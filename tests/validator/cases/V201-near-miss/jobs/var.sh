@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "var ran"
+vigil ping var

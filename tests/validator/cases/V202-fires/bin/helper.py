@@ -1,0 +1,2 @@
+from lib import health_run
+health_run("helper")

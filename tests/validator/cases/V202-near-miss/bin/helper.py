@@ -1,0 +1,4 @@
+from lib import health_run
+
+with health_run("helper"):
+    pass

@@ -1,0 +1,6 @@
+#!/bin/bash
+set -euo pipefail
+SLUG="var-slug"
+echo "$SLUG"
+vigil ping "$SLUG" start
+vigil ping "$SLUG"

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo pull
+vigil ping weather-push

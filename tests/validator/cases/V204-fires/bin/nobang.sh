@@ -1,0 +1,2 @@
+if [ $# == 0 ]; then echo none; fi
+vigil ping nobang

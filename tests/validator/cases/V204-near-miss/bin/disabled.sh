@@ -1,0 +1,4 @@
+#!/bin/bash
+# shellcheck disable=SC2034
+unused="x"
+vigil ping disabled

@@ -1,0 +1,2 @@
+#!/bin/sh
+vigil ping "$1"

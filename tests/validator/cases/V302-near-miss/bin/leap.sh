@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "leap ran"
+vigil ping leap

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "monthend ran"
+vigil ping monthend

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "backup ran"
+vigil ping backup

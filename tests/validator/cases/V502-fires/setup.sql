@@ -1,0 +1,1 @@
+UPDATE checks SET created_ms=1795435200000;

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "weather-pull ran"
+vigil ping weather-pull

@@ -1,0 +1,15 @@
+#!/usr/bin/env python3
+"""weather-pull"""
+import sys
+
+sys.path.insert(0, "lib")
+from health import health_run
+
+
+def main():
+    print("done")
+
+
+if __name__ == "__main__":
+    with health_run("weather-pull"):
+        main()

@@ -1,0 +1,5 @@
+#!/bin/bash
+# thumbnail-gen: nightly housekeeping job
+set -euo pipefail
+echo "thumbs"
+vigil ping thumbnail-gen
