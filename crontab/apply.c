@@ -468,8 +468,8 @@ static int last_committed(reg_db *db, const char *user, int64_t *rev_id, int64_t
 }
 
 /* Step 10's registry part for content NEW replacing OLD: the schedule and
- * crontab line of every check tagged in NEW (unless it declares itself
- * external); checks whose line was in OLD and is gone lose their line.
+ * crontab line of every crontab-driven check (source "crontab") tagged in
+ * NEW; such checks whose line was in OLD and is gone lose their line.
  * Inside the caller's transaction.  *n_updated counts checks changed. */
 static int update_checks(ctx *c, const ca_buf *old, const ca_buf *new_, int *n_updated,
                          char *msg, size_t msglen)
@@ -486,17 +486,15 @@ static int update_checks(ctx *c, const ca_buf *old, const ca_buf *new_, int *n_u
 		int rc = reg_check_get(c->db, j->slug, &ck);
 		if (rc == REG_ENOTFOUND) continue;
 		if (rc != REG_OK) { snprintf(msg, msglen, "registry: %s", reg_errmsg(c->db)); goto out; }
-		if (!strcmp(ck.source, "external")) continue;
+		if (strcmp(ck.source, "crontab")) continue;   /* external or manual: declares its own */
 		if (strlen(j->schedule) >= sizeof ck.schedule || strlen(j->line) >= sizeof ck.crontab_line) {
 			snprintf(msg, msglen, "check %s: crontab line %d too long for the registry", j->slug, j->lineno);
 			goto out;
 		}
-		if (!strcmp(ck.schedule, j->schedule) && !strcmp(ck.crontab_line, j->line) &&
-		    !strcmp(ck.source, "crontab") && ck.period_s == 0)
+		if (!strcmp(ck.schedule, j->schedule) && !strcmp(ck.crontab_line, j->line) && ck.period_s == 0)
 			continue;
 		snprintf(ck.schedule, sizeof ck.schedule, "%s", j->schedule);
 		snprintf(ck.crontab_line, sizeof ck.crontab_line, "%s", j->line);
-		snprintf(ck.source, sizeof ck.source, "crontab");
 		ck.period_s = 0;
 		if (reg_check_update(c->db, &ck) != REG_OK) { snprintf(msg, msglen, "registry: %s", reg_errmsg(c->db)); goto out; }
 		(*n_updated)++;
