@@ -309,7 +309,7 @@ static int starts_line(const char *p, size_t n, const char *pre, size_t *len)
  * Debian's crontab -l strips that header itself (so it normally never shows);
  * other Vixie-derived ones print it.  The second line must name our file, so
  * a header that was part of some other content is never taken for it. */
-static int same_as_meant(const ca_buf *got, const char *want, size_t wn, const char *tmp)
+int ca_same_as_meant(const ca_buf *got, const char *want, size_t wn, const char *tmp)
 {
 	if (got->n == wn && !memcmp(got->p, want, wn)) return 1;
 	const char *p = got->p;
@@ -332,7 +332,7 @@ static int install_verified(ctx *c, const char *content, size_t n, char *msg, si
 	if (install(c, content, n, tmp, sizeof tmp, msg, msglen) < 0) goto out;
 	ca_buf got;
 	if (read_installed(c, &got, msg, msglen) < 0) goto out;
-	if (same_as_meant(&got, content, n, tmp)) ret = 0;
+	if (ca_same_as_meant(&got, content, n, tmp)) ret = 0;
 	else snprintf(msg, msglen, "read back %zu bytes that differ from the %zu bytes installed", got.n, n);
 	ca_buf_free(&got);
 out:
@@ -847,6 +847,16 @@ static int run_steps(ctx *c, plan *p)
 		ca_buf_free(&last.content);
 	}
 	if (TEST_FAIL(4)) { say(c, "guard: test hook: step 4 fails\n"); refused = 1; }
+	if (p->diff_only || o->dry_run) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(reg_sqlite(c->db), "SELECT count(*) FROM crontab_journal WHERE user=? AND done=0",
+		                       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, c->user, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
+				say(c, "note: an interrupted apply for %s is recorded; the next apply finishes or reverts it first\n", c->user);
+		}
+		sqlite3_finalize(st);
+	}
 	if (p->diff_only) {
 		say(c, "%s\n", bytes_eq(&cur, &p->want) ? "no change: the installed crontab already equals it" :
 		    refused ? "apply would refuse (see the guards above)" : "apply would install it (after the gate)");
@@ -927,7 +937,7 @@ static int run_steps(ctx *c, plan *p)
 	{
 		ca_buf got;
 		if (read_installed(c, &got, msg, sizeof msg) < 0) { failed_at = "8"; goto restore; }
-		int same = same_as_meant(&got, p->want.p, p->want.n, tmp);
+		int same = ca_same_as_meant(&got, p->want.p, p->want.n, tmp);
 		if (!same) {
 			char gs[65];
 			ca_sha256_hex(got.p, got.n, gs);

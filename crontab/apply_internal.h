@@ -79,6 +79,12 @@ typedef struct ca_diff_count {
 void ca_jobs_diff(const ca_jobs *old, const ca_jobs *new_, FILE *f, const char *indent,
                   ca_diff_count *c);
 
+/* ---- apply.c ---- */
+/* Step 8's comparison: GOT (crontab -l) is WANT byte for byte, or exactly
+ * Vixie cron's three-line header naming TMP (the file just installed)
+ * followed by WANT.  1 same, 0 not. */
+int ca_same_as_meant(const ca_buf *got, const char *want, size_t wn, const char *tmp);
+
 /* ---- apply.c: the test hooks (compiled in only with -DVIGIL_TESTING) ---- */
 #ifdef VIGIL_TESTING
 /* VIGIL_TEST_FAIL_STEP=k[,k...] makes step k fail; VIGIL_TEST_KILL_STEP=k
