@@ -207,7 +207,44 @@ static int lock_user(ctx *c, int wait)
 
 /* ---- the crontab program ------------------------------------------------ */
 
-/* Step 2 / 8: the installed crontab, exactly as `crontab -l` prints it.
+static int starts_line(const char *p, size_t n, const char *pre, size_t *len)
+{
+	size_t pl = strlen(pre);
+	if (n < pl || memcmp(p, pre, pl)) return 0;
+	const char *nl = memchr(p, '\n', n);
+	if (!nl) return 0;
+	*len = (size_t)(nl - p) + 1;
+	return 1;
+}
+
+/* A crontab program that prints Vixie's header on -l shows it for vigil's
+ * own installs as "# (DIR/vigil-crontab-USER-XXXXXX installed on DATE)".
+ * Exactly that three-line header is removed (one that names any other file
+ * is content and stays).  Returns 1 when a header was removed. */
+int ca_strip_vigil_header(ca_buf *b, const char *user)
+{
+	const char *p = b->p;
+	size_t n = b->n, l1, l2, l3;
+	if (!p || !starts_line(p, n, CA_HDR1, &l1) || l1 != strlen(CA_HDR1)) return 0;
+	if (!starts_line(p + l1, n - l1, "# (", &l2) || l2 < 6 || p[l1 + l2 - 2] != ')') return 0;
+	if (!starts_line(p + l1 + l2, n - l1 - l2, "# (Cron version -- ", &l3) || p[l1 + l2 + l3 - 2] != ')') return 0;
+	char mark[128];
+	int ml = snprintf(mark, sizeof mark, "/vigil-crontab-%s-", user);
+	const char *h2 = p + l1, *on = memmem(h2, l2, " installed on ", 14);
+	if (ml <= 0 || !on || on - h2 < 3 + ml + 6) return 0;
+	const char *name_end = on, *name = name_end - 6 - ml;
+	if (memcmp(name, mark, (size_t)ml) != 0) return 0;
+	for (const char *q = name + ml; q < name_end; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9'))) return 0;
+	size_t h = l1 + l2 + l3;
+	memmove(b->p, b->p + h, n - h);
+	b->n = n - h;
+	b->p[b->n] = '\0';
+	return 1;
+}
+
+/* Step 2 / 8: the installed crontab, exactly as `crontab -l` prints it
+ * (less the header of a vigil install, see above).
  * "no crontab for U" (exit 1, that message only) is an empty crontab.
  * Returns 0, or -1 with msg. */
 static int read_installed(ctx *c, ca_buf *out, char *msg, size_t msglen)
@@ -231,6 +268,7 @@ static int read_installed(ctx *c, ca_buf *out, char *msg, size_t msglen)
 	if (r.exited && r.code == 0 && !r.timed_out) {
 		*out = r.out;
 		memset(&r.out, 0, sizeof r.out);
+		ca_strip_vigil_header(out, c->user);
 		ret = 0;
 	} else if (r.exited && r.code == 1 && !r.timed_out && r.out.n == 0 && !strcmp(r.err.p, nocron)) {
 		ret = ca_buf_append(out, "", 0);
@@ -291,15 +329,6 @@ static int install(ctx *c, const char *content, size_t n, char *tmp, size_t tmpl
 	return ret;
 }
 
-static int starts_line(const char *p, size_t n, const char *pre, size_t *len)
-{
-	size_t pl = strlen(pre);
-	if (n < pl || memcmp(p, pre, pl)) return 0;
-	const char *nl = memchr(p, '\n', n);
-	if (!nl) return 0;
-	*len = (size_t)(nl - p) + 1;
-	return 1;
-}
 
 /* Step 8: GOT (from crontab -l) equals WANT byte for byte, or is exactly
  * Vixie cron's three-line header for this very install followed by WANT:

@@ -84,6 +84,10 @@ void ca_jobs_diff(const ca_jobs *old, const ca_jobs *new_, FILE *f, const char *
  * Vixie cron's three-line header naming TMP (the file just installed)
  * followed by WANT.  1 same, 0 not. */
 int ca_same_as_meant(const ca_buf *got, const char *want, size_t wn, const char *tmp);
+/* Removes from b the three-line Vixie header of an install vigil made for
+ * USER (its file "DIR/vigil-crontab-USER-XXXXXX"), if b starts with one.
+ * Returns 1 when removed, 0 otherwise (b untouched). */
+int ca_strip_vigil_header(ca_buf *b, const char *user);
 
 /* ---- apply.c: the test hooks (compiled in only with -DVIGIL_TESTING) ---- */
 #ifdef VIGIL_TESTING
