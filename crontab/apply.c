@@ -809,6 +809,14 @@ static int run_steps(ctx *c, plan *p)
 		if (TEST_FAIL(1)) { say(c, "test hook: step 1 fails\n"); errs = errs > 0 ? errs : 1; }
 		if (errs < 0) { say(c, "refused at step 1: the validators could not run (see above); nothing was changed\n"); goto out; }
 		if (errs > 0) { say(c, "refused at step 1: the gate found %d error(s) in %s; nothing was changed\n", errs, p->label); goto out; }
+		/* the gate read the file itself: it must have seen the bytes that will be installed */
+		ca_buf seen;
+		if (read_file(p->gate_path, &seen, msg, sizeof msg) < 0 || !bytes_eq(&seen, &p->want)) {
+			if (seen.p) ca_buf_free(&seen);
+			say(c, "refused at step 1: %s changed while it was being validated; nothing was changed\n", p->label);
+			goto out;
+		}
+		ca_buf_free(&seen);
 		say(c, "step 1: gate passed\n");
 	}
 	TEST_KILL_AFTER(1);
@@ -1020,7 +1028,6 @@ int cron_apply_file(const cron_apply_opts *o, const char *file, FILE *report)
 	ctx c;
 	plan p = { .label = file, .gate_path = file, .kind = "apply" };
 	char msg[1024], reason[600];
-	ca_buf again = {0};
 	int ret = ctx_init(&c, o, o->user, report);
 	if (ret) goto out;
 	if (read_file(file, &p.want, msg, sizeof msg) < 0) { say(&c, "vigil: %s\n", msg); ret = CRON_APPLY_USAGE; goto out; }
@@ -1028,11 +1035,7 @@ int cron_apply_file(const cron_apply_opts *o, const char *file, FILE *report)
 	p.reason = reason;
 	if (!o->dry_run && recover_here(&c) < 0) { ret = CRON_APPLY_REFUSED; goto out; }
 	ret = run_steps(&c, &p);
-	/* the gate read FILE itself: it must still be the bytes that were installed */
-	if (ret == CRON_APPLY_OK && !o->dry_run && read_file(file, &again, msg, sizeof msg) == 0 && !bytes_eq(&again, &p.want))
-		say(&c, "warning: %s changed while it was being applied; the installed revision is what was read first\n", file);
 out:
-	ca_buf_free(&again);
 	ca_buf_free(&p.want);
 	ctx_done(&c);
 	return ret;
