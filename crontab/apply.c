@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -796,6 +797,8 @@ static int run_steps(ctx *c, plan *p)
 	char sha[65];
 	char tmp[4200] = "";     /* the file step 7 installed (its name may be in a header) */
 	const char *failed_at = NULL;
+	sigset_t saved_mask;
+	int mask_held = 0;
 
 	/* 1: the gate */
 	TEST_KILL(1);
@@ -910,6 +913,18 @@ static int run_steps(ctx *c, plan *p)
 	if (o->dry_run) { say(c, "dry run: stopping after step 4; nothing was changed\n"); ret = CRON_APPLY_OK; goto out; }
 	TEST_KILL_AFTER(4);
 
+	/* From here to the end, SIGINT/SIGTERM/SIGHUP/SIGQUIT wait: an apply that
+	 * was started is finished (or restored) before they take effect.
+	 * SIGKILL and crashes are what the journal is for. */
+	sigset_t hold;
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &hold, &saved_mask);
+	mask_held = 1;
+
 	/* 5: the lock (already held when recovery ran first), then: unchanged? */
 	TEST_KILL(5);
 	TEST_HOLD(5);
@@ -1014,6 +1029,10 @@ restore:
 	ret = CRON_APPLY_REFUSED;
 out:
 	if (tmp[0]) unlink(tmp);
+	if (mask_held) {
+		if (c->rep) fflush(c->rep);
+		pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);   /* a held Ctrl-C acts now */
+	}
 	ca_buf_free(&cur);
 	ca_buf_free(&again);
 	ca_jobs_free(&jo);

@@ -95,6 +95,9 @@ static void child(const char *path, char *const argv[], int outfd, int errfd)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* its own process group: a Ctrl-C meant for vigil does not kill a
+	 * crontab half-way; the timeout still does */
+	setpgid(0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	execve(path, argv, environ);
 	dprintf(2, "execve %s: %s\n", path, strerror(errno));

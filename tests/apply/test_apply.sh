@@ -22,12 +22,15 @@ done
 T=$(mktemp -d /tmp/vigil-apply-test.XXXXXX)
 DB=$T/db/vigil.db
 CREATED_USER=0
+pa= pb=
 cleanup() {
+	for p in $pa $pb; do kill -9 "$p" 2>/dev/null; done
 	crontab -u $U -r >/dev/null 2>&1
 	[ $CREATED_USER = 1 ] && userdel $U >/dev/null 2>&1
 	rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 if ! id $U >/dev/null 2>&1; then
 	useradd --system --no-create-home --shell /usr/sbin/nologin $U || { echo "FAIL: useradd $U"; exit 1; }
 	CREATED_USER=1
@@ -320,12 +323,12 @@ reset_old
 mkfifo "$T/hold"
 exec 3<>"$T/hold"         # A blocks reading it until fd 3 is closed
 VIGIL_TEST_HOLD_STEP=6 VIGIL_TEST_HOLD_FIFO="$T/hold" \
-	timeout 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
+	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
 pa=$!
 wait_for "$T/a.out" "step 4: guards passed" || fail "A did not reach step 5"   # A holds the lock from its start
 "$VIGIL" --db "$DB" crontab apply "$T/new2.cron" --user $U --no-wait >"$T/c.out" 2>&1 3>&-
 [ $? = 1 ] && grep -q "another apply for $U is running" "$T/c.out" || { cat "$T/c.out"; fail "--no-wait did not fail cleanly"; }
-timeout 60 "$VIGIL" --db "$DB" crontab apply "$T/new2.cron" --user $U >"$T/b.out" 2>&1 3>&- &   # B must not hold the FIFO open
+timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new2.cron" --user $U >"$T/b.out" 2>&1 3>&- &   # B must not hold the FIFO open
 pb=$!
 wait_for "$T/b.out" "waiting for the lock" || fail "B did not wait for the lock"
 is_installed "$T/old.cron" || fail "B changed the crontab while A held the lock"
@@ -343,5 +346,23 @@ consistent "concurrent"
 ok "two concurrent applies run one after the other; --no-wait fails cleanly"
 
 [ -n "$gate_fail" ] && { echo "FAIL: $gate_fail"; exit 1; }
+# ---- SIGTERM in the middle: the apply finishes first -----------------------------------------------------
+reset_old
+exec 3<>"$T/hold"
+VIGIL_TEST_HOLD_STEP=6 VIGIL_TEST_HOLD_FIFO="$T/hold" \
+	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
+pa=$!
+wait_for "$T/a.out" "step 4: guards passed" || fail "A did not reach step 5"
+pv=$(pgrep -P $pa -f "crontab apply")
+[ -n "$pv" ] || fail "no vigil process under timeout"
+kill -TERM "$pv"
+exec 3>&-
+wait $pa; ra=$?
+[ $ra = 143 ] || { cat "$T/a.out"; fail "SIGTERM: exit $ra, expected 143 after finishing"; }
+grep -q "applied: revision" "$T/a.out" || { cat "$T/a.out"; fail "SIGTERM cut the apply short"; }
+is_installed "$T/new.cron" || fail "SIGTERM: new not installed"
+consistent "SIGTERM"
+ok "SIGTERM during an apply takes effect only after it finished"
+
 echo "all $n_ok apply tests passed"
 exit 0
