@@ -13,7 +13,7 @@
 #   FUZZ_TIME=N   seconds per fuzz target (default 20)
 #   TESTS=PATTERN run only test programs whose path matches PATTERN
 
-KNOWN_VARS := CUDA FUZZ_TIME TESTS CC NVCC CUDA_HOME V
+KNOWN_VARS := CUDA FUZZ_TIME TESTS CC NVCC CUDA_HOME V BUILD
 $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
   $(if $(filter $(v),$(KNOWN_VARS)),,$(error unknown option $(v)= (known: $(KNOWN_VARS))))))
 
@@ -29,8 +29,18 @@ ifeq ($(origin CUDA),undefined)
   CUDA := $(if $(NVCC),1,0)
 endif
 
-BUILD   := build
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+BUILD   ?= build
+# V=1 shows every command
+ifeq ($(V),1)
+  Q :=
+  say =
+else
+  Q := @
+  say = @printf '  %-7s %s\n' '$(1)' '$(2)'
+endif
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+IS_CLANG := $(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1))
+WARN    += $(if $(IS_CLANG),-Wno-unknown-warning-option)
 CSTD    := -std=c11 -D_GNU_SOURCE
 INC     := -I.
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -pthread -g -MMD -MP
@@ -74,7 +84,7 @@ TST_LLM_OBJS := $(LLM_SRCS:%.c=$(BUILD)/test/%.o) $(CU_SRCS:%.cu=$(BUILD)/cu/%.o
 TEST_SRCS := $(wildcard tests/*/test_*.c)
 TEST_BINS := $(TEST_SRCS:%.c=$(BUILD)/test/%)
 
-.PHONY: all run test bench fuzz llm gpu-test gpu-bench deps deps-test clean \
+.PHONY: all run test bench fuzz llm gpu-test gpu-bench deps deps-test clean check-clang fuzz-build \
         test-update-golden bench-llm model summarize-eval check-build info
 
 all: info vigil
@@ -88,38 +98,53 @@ deps-test:
 	@tests/deps.sh test
 
 vigil: $(BUILD)/rel/supervisor/main.o $(REL_APP_OBJS) $(REL_LLM_OBJS)
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS)
+	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(CUDA_LIBS)
 
 # local_llm + kernels alone: libc, libm, pthreads, PCRE2, CUDA runtime.
 llm: vigil-llm
 vigil-llm: $(BUILD)/rel/local_llm/llm_main.o $(REL_LLM_OBJS)
-	$(CC) $(CFLAGS_REL) -o $@ $^ $(LIBS_LLM) $(CUDA_LIBS)
+	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_LLM) $(CUDA_LIBS)
 
 $(BUILD)/rel/local_llm/%.o $(BUILD)/rel/kernels/%.o: CFLAGS_EXTRA = $(LLM_CFLAGS)
 $(BUILD)/test/local_llm/%.o $(BUILD)/test/kernels/%.o: CFLAGS_EXTRA = -O2
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_REL) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CFLAGS_REL) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
 $(BUILD)/test/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
+	$(call say,CC-SAN,$<)
+	$(Q)$(CC) $(CFLAGS_TEST) $(CUDA_DEF) $(CFLAGS_EXTRA) -c -o $@ $<
 $(BUILD)/cu/%.o: %.cu
 	@mkdir -p $(@D)
-	$(NVCC) $(NVCCFLAGS) $(CUDA_DEF) -c -o $@ $<
+	$(call say,NVCC,$<)
+	$(Q)$(NVCC) $(NVCCFLAGS) $(CUDA_DEF) -c -o $@ $<
 
 # Test build: a sanitized vigil for integration tests, one program per tests/*/test_*.c.
 $(BUILD)/test/vigil: $(BUILD)/test/supervisor/main.o $(TST_APP_OBJS) $(TST_LLM_OBJS)
-	$(CC) $(CFLAGS_TEST) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS)
+	$(call say,LD-SAN,$@)
+	$(Q)$(CC) $(CFLAGS_TEST) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(CUDA_LIBS)
 $(BUILD)/test/tests/%: tests/%.c $(TST_APP_OBJS) $(TST_LLM_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_TEST) $(CUDA_DEF) -o $@ $^ $(LIBS_ALL) $(CUDA_LIBS) -lcmocka
+	$(call say,TEST,$@)
+	$(Q)$(CC) $(CFLAGS_TEST) $(CUDA_DEF) -o $@ $(filter %.c %.o,$^) $(LIBS_ALL) $(CUDA_LIBS) -lcmocka
 
 check-build: $(BUILD)/test/vigil $(TEST_BINS)
+
+# Every C file must also compile warning-free with clang.
+check-clang:
+	@command -v clang >/dev/null || { echo "check-clang: clang not found"; exit 1; }
+	@echo "  CLANG   -fsyntax-only $(words $(APP_SRCS) $(LLM_SRCS)) files"
+	@for f in $(APP_SRCS) $(LLM_SRCS) supervisor/main.c; do \
+	  clang $(CSTD) -Wall -Wextra -Werror -Wno-unused-parameter -Wno-unknown-warning-option \
+	    $(INC) $(CUDA_DEF) -fsyntax-only $$f || exit 1; done
 
 test: deps-test
 	@$(MAKE) --no-print-directory info
 	@$(MAKE) --no-print-directory check-build vigil
+	@$(MAKE) --no-print-directory check-clang
+	@$(if $(TESTS),true,$(MAKE) --no-print-directory fuzz FUZZ_TIME=15)
 	@tests/run-tests.sh $(BUILD)/test "$(TESTS)"
 
 test-update-golden: $(BUILD)/test/vigil
@@ -142,22 +167,30 @@ summarize-eval: vigil
 	@bench/summarize-eval.sh
 
 # ---- fuzzing --------------------------------------------------------------
+# Library objects are built once with -fsanitize=fuzzer-no-link; each
+# tests/fuzz/fuzz_*.c links against them and runs FUZZ_TIME seconds from its
+# seed corpus (tests/fuzz/seeds/<name>/).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_CFLAGS := $(CSTD) $(INC) -g -O1 -fsanitize=fuzzer,address,undefined -DVIGIL_FUZZING=1
-FUZZ_LIB_SRCS := $(APP_SRCS) $(LLM_SRCS)
-fuzz: deps-test
-	@mkdir -p $(BUILD)/fuzz
-	@for f in $(FUZZ_SRCS); do \
-	  n=$$(basename $$f .c); \
-	  echo "fuzz: building $$n"; \
-	  clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$n $$f $(FUZZ_LIB_SRCS) $(LIBS_ALL) || exit 1; \
+FUZZ_BASE := $(CSTD) $(INC) -g -O1 -fsanitize=address,undefined -DVIGIL_FUZZING=1
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(APP_SRCS) $(LLM_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC-FUZZ,$<)
+	$(Q)clang $(FUZZ_BASE) -fsanitize=fuzzer-no-link -c -o $@ $<
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	$(call say,LD-FUZZ,$@)
+	$(Q)clang $(FUZZ_BASE) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LIBS_ALL)
+fuzz-build: deps-test $(FUZZ_BINS)
+fuzz: fuzz-build
+	@for b in $(FUZZ_BINS); do \
+	  n=$$(basename $$b); \
 	  mkdir -p $(BUILD)/fuzz/corpus-$$n; \
 	  seeds=tests/fuzz/seeds/$$n; [ -d $$seeds ] || seeds=; \
-	  echo "fuzz: running $$n for $(FUZZ_TIME)s"; \
-	  $(BUILD)/fuzz/$$n -max_total_time=$(FUZZ_TIME) -max_len=65536 \
-	     -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus-$$n $$seeds >$(BUILD)/fuzz/$$n.log 2>&1 \
-	     || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
-	  tail -1 $(BUILD)/fuzz/$$n.log; \
+	  $$b -max_total_time=$(FUZZ_TIME) -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+	     -artifact_prefix=$(BUILD)/fuzz/$$n- $(BUILD)/fuzz/corpus-$$n $$seeds >$(BUILD)/fuzz/$$n.log 2>&1 \
+	     || { echo "fuzz: $$n FAILED"; tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	  echo "fuzz: $$n: $$(grep -o 'Done [0-9]* runs in [0-9]* second' $(BUILD)/fuzz/$$n.log | tail -1), no crash"; \
 	done
 
 # ---- GPU ------------------------------------------------------------------

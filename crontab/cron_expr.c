@@ -43,7 +43,7 @@ static const char *const msgs[] = {
 	[M_STEP_NUMBER] = "%s field: expected a step number after '/', got %s",
 	[M_STEP_ZERO] = "%s field: a step must be at least 1",
 	[M_STEP_SINGLE] = "%s field: a step needs '*' or a range before it (\"%s/...\"); Debian's cron refuses it too",
-	[M_JUNK] = "%s field: unexpected %s after \"%.*s\"; Debian's cron would accept the line "
+	[M_JUNK] = "%s field: %s follows \"%.*s\"; Debian's cron would accept the line "
 	           "and silently ignore everything up to the next blank, vigil refuses it",
 	[M_REVERSED] = "%s field: range %d-%d is reversed; Debian's cron would accept it "
 	               "and select nothing, vigil refuses it",

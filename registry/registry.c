@@ -102,6 +102,11 @@ int reg_schema_version(reg_db *db)
 /* *out is freed with reg_close(). */
 int reg_open(const char *path, reg_db **out, char *msg, size_t msglen)
 {
+	return reg_open_version(path, reg_schema_latest(), out, msg, msglen);
+}
+
+int reg_open_version(const char *path, int target, reg_db **out, char *msg, size_t msglen)
+{
 	*out = NULL;
 	if (mkparent(path, msg, msglen)) return REG_EIO;
 	reg_db *db = calloc(1, sizeof *db);
@@ -127,7 +132,7 @@ int reg_open(const char *path, reg_db **out, char *msg, size_t msglen)
 		if (msg) snprintf(msg, msglen, "%s: database schema version %d is newer than this vigil (%d)", path, v, reg_schema_latest());
 		goto fail;
 	}
-	if (reg_migrate_to(db, reg_schema_latest()) != REG_OK) {
+	if (reg_migrate_to(db, target) != REG_OK) {
 		if (msg) snprintf(msg, msglen, "%s: %s", path, db->err);
 		goto fail;
 	}
@@ -587,6 +592,7 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	if (rc == REG_ENOTFOUND) return record_orphan(db, in->slug, in->now_ms);
 	if (rc) return rc;
 	out->found = 1;
+	out->check_id = c.id;
 	out->old_status = c.status;
 
 	int64_t duration = -1;

@@ -96,14 +96,16 @@ typedef struct reg_flip {
  * busy_timeout.  *out is freed with reg_close().  On failure *out is NULL
  * and msg (if not NULL) receives the reason. */
 int reg_open(const char *path, reg_db **out, char *msg, size_t msglen);
+/* As reg_open, but migrates only up to schema version TARGET (tests build
+ * databases of earlier versions with it). */
+int reg_open_version(const char *path, int target, reg_db **out, char *msg, size_t msglen);
 void reg_close(reg_db *db);
 const char *reg_errmsg(const reg_db *db);
 /* The raw handle, for modules that keep their own tables (prepared
  * statements only).  Owned by db. */
 sqlite3 *reg_sqlite(reg_db *db);
 int reg_schema_version(reg_db *db);
-/* Runs migrations from the current version up to TARGET (tests use this to
- * build a database at an earlier version). */
+/* Runs migrations from the current version up to TARGET. */
 int reg_migrate_to(reg_db *db, int target);
 
 int reg_begin(reg_db *db);     /* BEGIN IMMEDIATE */
@@ -167,6 +169,7 @@ typedef struct reg_ping_in {
 
 typedef struct reg_ping_out {
 	int found;                /* 0: unknown slug, recorded as orphan */
+	int64_t check_id;
 	int64_t ping_id;
 	reg_status old_status, new_status;
 	int flipped;

@@ -1,0 +1,64 @@
+#!/bin/bash
+# Ping throughput and latency: vigil (every counted ping durably committed)
+# against nginx answering `return 200` on the same machine, both driven by
+# wrk over loopback with keep-alive.  Prints numbers; asserts nothing about
+# speed.  Usage: bench/bench-ping.sh [CONNECTIONS] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+C=${1:-64}; T=${2:-10}
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "bench-ping: needs wrk and nginx (tests/deps.sh bench)"; exit 1; }
+[ -x ./vigil ] || make -s vigil
+D=$(mktemp -d /tmp/vigil-bench-XXXXXX)
+cleanup() { [ -n "${VP:-}" ] && kill $VP 2>/dev/null; [ -f "$D/nginx.pid" ] && kill "$(cat $D/nginx.pid)" 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+DB=$D/v.db
+./vigil --db "$DB" check add c0 --every 1h >/dev/null
+sqlite3 "$DB" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<9999)
+  INSERT INTO checks(slug,period_s,created_ms) SELECT 'c'||i, 3600, 0 FROM n;"
+echo "registry: $(sqlite3 "$DB" 'SELECT count(*) FROM checks') checks"
+./vigil --db "$DB" serve --listen 127.0.0.1:0 --port-file "$D/port" >"$D/vigil.log" 2>&1 &
+VP=$!
+for _ in $(seq 1 500); do [ -s "$D/port" ] && break; sleep 0.01; done
+VPORT=$(cat "$D/port"); KEY=$(./vigil --db "$DB" key)
+NPORT=$((VPORT + 1)); [ $NPORT -gt 65000 ] && NPORT=18321
+mkdir -p "$D/ng"
+cat > "$D/nginx.conf" <<NG
+worker_processes 2;
+pid $D/nginx.pid;
+error_log $D/ng/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $D/ng; proxy_temp_path $D/ng; fastcgi_temp_path $D/ng; uwsgi_temp_path $D/ng; scgi_temp_path $D/ng;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$NPORT; location / { return 200 "OK"; } }
+}
+NG
+nginx -c "$D/nginx.conf"
+cat > "$D/ping.lua" <<LUA
+math.randomseed(42)
+request = function()
+  return wrk.format("GET", "/ping/$KEY/c" .. math.random(0, 9999))
+end
+LUA
+run_wrk() {	# name url [script]
+	local out
+	out=$(wrk -t2 -c"$C" -d"${T}s" --latency ${3:+-s "$3"} "$2")
+	local rps p50 p99 reqs non2
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+	p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
+	non2=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2=${non2:-0}
+	printf '%-6s %10s req/s   p50 %-9s p99 %-9s (%s requests, %s non-2xx)\n' "$1" "$rps" "$p50" "$p99" "$reqs" "$non2"
+	eval "${1}_RPS=$rps ${1}_REQS=$reqs ${1}_NON2=$non2"
+}
+echo "wrk: 2 threads, $C connections, ${T}s, keep-alive, loopback; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+run_wrk nginx "http://127.0.0.1:$NPORT/"
+run_wrk vigil "http://127.0.0.1:$VPORT/" "$D/ping.lua"
+kill $VP; wait $VP || true; VP=
+stored=$(sqlite3 "$DB" 'SELECT count(*) FROM pings')
+ok=$((vigil_REQS - vigil_NON2))
+echo "vigil: $ok pings answered 200, $stored in the database (synchronous=FULL, group commit)"
+[ "$stored" -ge "$ok" ] || { echo "bench-ping: ERROR: acknowledged pings missing from the database"; exit 1; }
+awk -v a="$vigil_RPS" -v b="$nginx_RPS" 'BEGIN { printf "ratio vigil/nginx: %.1f %%\n", 100*a/b }'
