@@ -39,7 +39,7 @@ printf ']}\n' >>registry.json
 run() {
 	local s e
 	s=$(date +%s.%N)
-	"$bin" --db var/vigil.db validate --crontab crontab.txt --registry registry.json --cron-tz UTC >out.txt 2>&1
+	"$bin" --db var/vigil.db validate --crontab crontab.txt --registry registry.json --cron-tz UTC --base "$t" >out.txt 2>&1
 	local rc=$?
 	e=$(date +%s.%N)
 	awk -v s="$s" -v e="$e" 'BEGIN{printf "%.3f", e - s}'

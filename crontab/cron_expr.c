@@ -126,7 +126,8 @@ static int get_value(const field_def *f, const char *s, size_t len, size_t *i, i
 			val = val * 10 + (s[k] - '0');
 			if (val > 1000000) val = 1000000;  /* saturate: out of range anyway */
 		}
-		if (n > 100) { seterr(err, col, M_NUM_TOO_LONG, f->name, 8, s + st); return -1; }
+		/* Debian collects a token into a 1000-byte buffer and refuses longer ones */
+		if (n >= 1000) { seterr(err, col, M_NUM_TOO_LONG, f->name, 8, s + st); return -1; }
 		if (val < f->lo || val > f->hi) {
 			char num[32];
 			snprintf(num, sizeof num, "%ld", val);

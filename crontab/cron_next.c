@@ -25,10 +25,12 @@
  * applies directly; at the first minute of a segment the jump rules above
  * decide.  No minute-by-minute scanning.
  *
- * Not modelled: the daemon re-reads the offset only when tm_isdst changes, so
- * an offset change without a DST flag change (a zone moving its standard
- * time) is seen late by a daemon started before it; and the catch-up loop's
- * own delays (a long run of missed minutes taking more than a minute). */
+ * An offset change without a DST flag change (Asia/Almaty, 2024-03-01) is a
+ * jump like any other: the daemon reads the offset every minute (checked
+ * against the real daemon in tests/crontab/test_cron_daemon.sh).
+ * Not modelled: the catch-up loop's own delays (when running the jobs of the
+ * missed minutes itself takes more than a minute) and a late wake-up from a
+ * suspended machine. */
 #include "crontab/cron_int.h"
 
 #include <stdio.h>

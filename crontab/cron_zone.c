@@ -200,8 +200,9 @@ static int read_hdr(const unsigned char *b, size_t len, size_t at, tzif_hdr *h, 
 	const unsigned char *c = b + at + 20;
 	h->isut = be32(c); h->isstd = be32(c + 4); h->leap = be32(c + 8);
 	h->time = be32(c + 12); h->type = be32(c + 16); h->chars = be32(c + 20);
+	/* leap-second ("right/") zones count TAI-like seconds: not for cron */
 	if (h->time > 100000 || h->type == 0 || h->type > 256 || h->chars > 100000 ||
-	    h->leap > 10000 || (h->isut && h->isut != h->type) || (h->isstd && h->isstd != h->type))
+	    h->leap > 0 || (h->isut && h->isut != h->type) || (h->isstd && h->isstd != h->type))
 		return -1;
 	return 0;
 }

@@ -107,7 +107,12 @@ int32_t cron_zone_offset(const cron_zone *z, int64_t t);
 /* The first instant strictly after `after` (Unix seconds) at which Debian's
  * cron daemon running in zone tz starts a job with schedule e.  Returns
  * CRON_OK (*out set), CRON_NEVER, CRON_EZONE, or CRON_EINVAL.  Exact over
- * years 1900..2999; the search gives up (CRON_NEVER) after ~400 years. */
+ * years 1900..2999; the search gives up (CRON_NEVER) after ~400 years.
+ * DST as the daemon does it: in a spring-forward gap a fixed-time job runs
+ * at the gap's end (several gap minutes: still one instant), a wildcard job
+ * (cron_expr_is_wild) skips; in a fall-back repeat a fixed-time job runs at
+ * the first occurrence only, a wildcard job at both.  @reboot: CRON_NEVER.
+ * Thread-safe; no locks after the zone's first load. */
 int cron_next(const cron_expr *e, const char *tz, int64_t after, int64_t *out);
 /* The last such instant strictly before `before`. */
 int cron_prev(const cron_expr *e, const char *tz, int64_t before, int64_t *out);
@@ -151,7 +156,7 @@ typedef struct crontab_job {
 	char *shell_command;  /* what /bin/sh -c runs: up to the first unescaped
 	                       * '%', each "\%" turned into '%' */
 	char *input;          /* stdin after the first unescaped '%' ('%' -> '\n',
-	                       * "\%" -> '%'), or NULL when there is none */
+	                       * "\%" -> '%', a final '\n' added), or NULL */
 	const crontab_comment *comment_above;  /* comment on line-1, or NULL */
 	size_t n_env;         /* envs[0 .. n_env) precede this job */
 } crontab_job;

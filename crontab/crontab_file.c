@@ -43,10 +43,51 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 	return p;
 }
 
-static void add_error(parser *p, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* Every message of this file, in one place (schedule errors come from
+ * cron_expr.c's own table). */
+enum file_msg {
+	F_SCHEDULE, F_EMPTY_CMD, F_CMD_LONG, F_CMD_CR, F_BOM, F_NUL, F_NO_NEWLINE, F_ENV_LONG, F_TOO_MANY_LINES,
+	F_ENV_BAD, F_CR_LINE,
+};
 
-static void add_error(parser *p, int line, int col, const char *fmt, ...)
+static const char *const file_msgs[] = {
+	[F_SCHEDULE] = "%s",
+	[F_EMPTY_CMD] = "empty command; Debian's cron would accept the line and run nothing, vigil refuses it",
+	[F_CMD_LONG] = "command is %zu bytes long, at most %d are allowed (Debian's crontab refuses it: "
+	               "command too long)",
+	[F_CMD_CR] = "command ends with a carriage return (CRLF line ending); Debian's cron would accept it "
+	             "and pass the \\r to the shell as part of the command, vigil refuses it",
+	[F_BOM] = "file begins with a UTF-8 byte order mark; Debian's cron takes those bytes as part of the "
+	          "first line (a first env line would silently set a variable with another name), vigil refuses it",
+	[F_NUL] = "NUL byte in line; cron would cut the line here",
+	[F_NO_NEWLINE] = "missing newline at the end of the file; Debian's crontab refuses to install a file "
+	                 "whose last line does not end with a newline",
+	[F_ENV_LONG] = "environment line is %zu bytes long; Debian's cron would silently cut it after %d bytes, "
+	               "vigil refuses it",
+	[F_TOO_MANY_LINES] = "crontab has more than %d lines; Debian's crontab refuses it",
+	[F_ENV_BAD] = "\"%.*s\" is not a valid environment setting (an empty value needs quotes, NAME=\"\"; "
+	              "quotes must match; nothing may follow a quoted value): Debian's cron reads the line as "
+	              "a job and refuses it",
+	[F_CR_LINE] = "line holds only a carriage return (CRLF line ending); Debian's cron reads it as a job "
+	              "line and refuses it",
+};
+
+/* Does the line (from its first non-blank) look like an attempted NAME=value
+ * that the env rules refused?  A name without blanks, then '='. */
+static int looks_like_env(const char *s, size_t len)
+{
+	if (len == 0 || isdigit((unsigned char)s[0]) || s[0] == '*' || s[0] == '@') return 0;
+	const char *eq = memchr(s, '=', len);
+	if (!eq || eq == s) return 0;
+	for (const char *q = s; q < eq; q++)
+		if (*q == ' ' || *q == '\t') {
+			for (; q < eq; q++) if (*q != ' ' && *q != '\t') return 0;  /* "NAME =" is fine */
+			break;
+		}
+	return 1;
+}
+
+static void add_error(parser *p, int line, int col, enum file_msg id, ...)
 {
 	crontab_file *f = p->f;
 	cron_error *a = grow(f->errors, &p->cap_errors, f->n_errors, sizeof *a);
@@ -56,14 +97,14 @@ static void add_error(parser *p, int line, int col, const char *fmt, ...)
 	e->line = line;
 	e->col = col;
 	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	va_start(ap, id);
+	vsnprintf(e->msg, sizeof e->msg, file_msgs[id], ap);
 	va_end(ap);
 }
 
 static void add_sched_error(parser *p, int line, const cron_error *ce)
 {
-	add_error(p, line, ce->col, "%s", ce->msg);
+	add_error(p, line, ce->col, F_SCHEDULE, ce->msg);
 }
 
 static char *dupn(parser *p, const char *s, size_t n)
@@ -125,30 +166,45 @@ static int parse_env(parser *p, const char *s, size_t len, char **name, char **v
 	return 1;
 }
 
-/* Splits a command at its first unescaped '%'. */
+/* Splits a command as the daemon does before running it.  Command part: a
+ * backslash escapes the next byte; an escaped '%' becomes '%' (the backslash
+ * goes), any other escaped byte keeps its backslash; the first unescaped '%'
+ * ends the command.  Input part: '%' becomes a newline, "\%" becomes '%',
+ * other backslash pairs stay, a final lone backslash is dropped, and a
+ * newline is added when the input does not end with one. */
 static void split_command(parser *p, crontab_job *j)
 {
 	const char *c = j->command;
-	size_t n = strlen(c), o = 0;
+	size_t n = strlen(c), o = 0, i = 0;
 	char *sh = malloc(n + 1);
 	if (!sh) { p->oom = 1; return; }
-	size_t i = 0;
-	int pct = 0;
+	int esc = 0, pct = 0;
 	for (; i < n; i++) {
-		if (c[i] == '\\' && i + 1 < n && c[i + 1] == '%') { sh[o++] = '%'; i++; continue; }
-		if (c[i] == '%') { pct = 1; i++; break; }
-		sh[o++] = c[i];
+		char ch = c[i];
+		if (esc) {
+			if (ch == '%') sh[o - 1] = '%'; else sh[o++] = ch;
+			esc = 0;
+			continue;
+		}
+		if (ch == '%') { pct = 1; i++; break; }
+		sh[o++] = ch;
+		esc = ch == '\\';
 	}
 	sh[o] = 0;
 	j->shell_command = sh;
 	if (!pct) return;
-	char *in = malloc(n - i + 1);
+	char *in = malloc(2 * (n - i) + 2);
 	if (!in) { p->oom = 1; return; }
 	o = 0;
+	esc = 0;
 	for (; i < n; i++) {
-		if (c[i] == '\\' && i + 1 < n && c[i + 1] == '%') { in[o++] = '%'; i++; continue; }
-		in[o++] = c[i] == '%' ? '\n' : c[i];
+		char ch = c[i];
+		if (esc) { if (ch != '%') in[o++] = '\\'; }
+		else if (ch == '%') ch = '\n';
+		esc = ch == '\\';
+		if (!esc) in[o++] = ch;
 	}
+	if (o > 0 && in[o - 1] != '\n') in[o++] = '\n';  /* the daemon ends stdin with a newline */
 	in[o] = 0;
 	j->input = in;
 }
@@ -168,20 +224,16 @@ static void do_job(parser *p, int ln, const char *line, size_t len, size_t st)
 	size_t c = end;
 	while (c < len && (line[c] == ' ' || line[c] == '\t')) c++;
 	if (c == len) {
-		add_error(p, ln, (int)c + 1, "empty command; Debian's cron would accept the line and run "
-		          "nothing, vigil refuses it");
+		add_error(p, ln, (int)c + 1, F_EMPTY_CMD);
 		return;
 	}
 	size_t cl = len - c;
 	if (cl > CRONTAB_MAX_COMMAND) {
-		add_error(p, ln, (int)c + 1, "command is %zu bytes long, at most %d are allowed "
-		          "(Debian's crontab refuses it: command too long)", cl, CRONTAB_MAX_COMMAND);
+		add_error(p, ln, (int)c + 1, F_CMD_LONG, cl, CRONTAB_MAX_COMMAND);
 		return;
 	}
 	if (line[len - 1] == '\r') {
-		add_error(p, ln, (int)len, "command ends with a carriage return (CRLF line ending); "
-		          "Debian's cron would accept it and pass the \\r to the shell as part of the "
-		          "command, vigil refuses it");
+		add_error(p, ln, (int)len, F_CMD_CR);
 		return;
 	}
 	j.line = ln;
@@ -202,14 +254,12 @@ static void do_line(parser *p, int ln, const char *line, size_t len, int last_un
 	crontab_file *f = p->f;
 	size_t st = 0;
 	if (ln == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) {
-		add_error(p, 1, 1, "file begins with a UTF-8 byte order mark; Debian's cron takes those "
-		          "bytes as part of the first line (a first env line would silently set a "
-		          "variable with another name), vigil refuses it");
+		add_error(p, 1, 1, F_BOM);
 		st = 3;
 	}
 	const char *nul = memchr(line, 0, len);
 	if (nul) {
-		add_error(p, ln, (int)(nul - line) + 1, "NUL byte in line; cron would cut the line here");
+		add_error(p, ln, (int)(nul - line) + 1, F_NUL);
 		return;
 	}
 	while (st < len && (line[st] == ' ' || line[st] == '\t')) st++;
@@ -227,14 +277,11 @@ static void do_line(parser *p, int ln, const char *line, size_t len, int last_un
 		return;
 	}
 	if (last_unterminated)
-		add_error(p, ln, (int)len + 1, "missing newline at the end of the file; Debian's crontab "
-		          "refuses to install a file whose last line does not end with a newline");
+		add_error(p, ln, (int)len + 1, F_NO_NEWLINE);
 	char *name = NULL, *value = NULL;
 	if (parse_env(p, line + st, len - st, &name, &value)) {
 		if (len - st > ENV_LINE_MAX) {
-			add_error(p, ln, (int)st + ENV_LINE_MAX + 1, "environment line is %zu bytes long; "
-			          "Debian's cron would silently cut it after %d bytes, vigil refuses it",
-			          len - st, ENV_LINE_MAX);
+			add_error(p, ln, (int)st + ENV_LINE_MAX + 1, F_ENV_LONG, len - st, ENV_LINE_MAX);
 			free(name); free(value);
 			return;
 		}
@@ -245,6 +292,16 @@ static void do_line(parser *p, int ln, const char *line, size_t len, int last_un
 		a[f->n_envs].name = name;
 		a[f->n_envs].value = value;
 		f->n_envs++;
+		return;
+	}
+	if (len - st == 1 && line[st] == '\r') {
+		add_error(p, ln, (int)st + 1, F_CR_LINE);
+		return;
+	}
+	if (looks_like_env(line + st, len - st)) {
+		size_t show = len - st;
+		while (show > 0 && (line[st + show - 1] == '\r' || line[st + show - 1] == ' ')) show--;
+		add_error(p, ln, (int)st + 1, F_ENV_BAD, (int)(show < 60 ? show : 60), line + st);
 		return;
 	}
 	do_job(p, ln, line, len, st);
@@ -272,8 +329,7 @@ int crontab_parse(const char *path, const char *buf, size_t len, crontab_file **
 		size_t e = nl ? (size_t)(nl - buf) : len;
 		ln++;
 		if (ln == CRONTAB_MAX_LINES + 1)
-			add_error(&p, ln, 1, "crontab has more than %d lines; Debian's crontab refuses it",
-			          CRONTAB_MAX_LINES);
+			add_error(&p, ln, 1, F_TOO_MANY_LINES, CRONTAB_MAX_LINES);
 		do_line(&p, ln, buf + pos, e - pos, nl == NULL);
 		pos = e + 1;
 	}

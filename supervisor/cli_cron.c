@@ -6,7 +6,8 @@
  *   prev: the last N instants strictly before T, latest first
  * Exit 0 when at least one was printed; 3 (and nothing printed) when the
  * schedule never fires; 2 on a bad expression, zone, instant or option.
- * --tz defaults to the system zone, --from to now. */
+ * --tz defaults to the config's crontab.tz, else the system zone (the cron
+ * daemon's); --from defaults to now. */
 #include "supervisor/cli.h"
 #include "crontab/crontab.h"
 
@@ -23,7 +24,6 @@ static int usage(void)
 
 int cli_cron(int argc, char **argv, vigil_global *g)
 {
-	(void)g;
 	if (argc < 3) return usage();
 	int prev;
 	if (!strcmp(argv[1], "next")) prev = 0;
@@ -67,6 +67,7 @@ int cli_cron(int argc, char **argv, vigil_global *g)
 		return VIGIL_EXIT_USAGE;
 	}
 	char sys[256];
+	if (!tz) tz = cfg_get(g->cfg, "crontab.tz");
 	if (!tz) { cron_zone_system(sys, sizeof sys); tz = sys; }
 	const cron_zone *z = cron_zone_get(tz, &err);
 	if (!z) {

@@ -6,8 +6,9 @@
  *       every error as "FILE:LINE:COL: error: MESSAGE" (stdout); exit 0 when
  *       the file is clean, 1 when it has errors, 2 when it cannot be read.
  *   vigil crontab next FILE [-n N] [--from RFC3339] [--tz ZONE] [--format text|json]
- *       each job's next N runs (default 3) as the cron daemon in ZONE (the
- *       system zone by default) starts them; errors as for check (exit 1). */
+ *       each job's next N runs (default 3) as the cron daemon in ZONE starts
+ *       them (default: the config's crontab.tz, else the system zone, which
+ *       is the cron daemon's); errors as for check (exit 1). */
 #include "supervisor/cli.h"
 #include "crontab/crontab.h"
 
@@ -111,13 +112,13 @@ static int do_check(int argc, char **argv)
 	return rc ? VIGIL_EXIT_FAIL : VIGIL_EXIT_OK;
 }
 
-static int do_next(int argc, char **argv)
+static int do_next(int argc, char **argv, const vigil_config *cfg)
 {
 	opts o;
 	if (parse_opts(argc, argv, &o, 1)) return VIGIL_EXIT_USAGE;
 	char sys[256];
 	cron_error err;
-	const char *tz = o.tz;
+	const char *tz = o.tz ? o.tz : cfg_get(cfg, "crontab.tz");
 	if (!tz) { cron_zone_system(sys, sizeof sys); tz = sys; }
 	const cron_zone *z = cron_zone_get(tz, &err);
 	if (!z) { fprintf(stderr, "vigil crontab: %s\n", err.msg); return VIGIL_EXIT_USAGE; }
@@ -146,6 +147,9 @@ static int do_next(int argc, char **argv)
 			cJSON_AddNumberToObject(jo, "line", j->line);
 			cJSON_AddStringToObject(jo, "schedule", j->schedule);
 			cJSON_AddStringToObject(jo, "command", j->command);
+			cJSON_AddStringToObject(jo, "shell_command", j->shell_command);
+			if (j->input) cJSON_AddStringToObject(jo, "input", j->input);
+			else cJSON_AddNullToObject(jo, "input");
 			runs = cJSON_AddArrayToObject(jo, "next");
 			cJSON_AddItemToArray(jobs, jo);
 		} else {
@@ -319,7 +323,7 @@ int cli_crontab(int argc, char **argv, vigil_global *g)
 	}
 	const char *sub = argv[1];
 	if (!strcmp(sub, "check")) return do_check(argc, argv);
-	if (!strcmp(sub, "next")) return do_next(argc, argv);
+	if (!strcmp(sub, "next")) return do_next(argc, argv, g->cfg);
 	if (!strcmp(sub, "apply") || !strcmp(sub, "diff")) return crontab_apply_cmd(argc - 1, argv + 1, g);
 	if (!strcmp(sub, "rollback")) return crontab_rollback_cmd(argc - 1, argv + 1, g);
 	if (!strcmp(sub, "history")) return crontab_history_cmd(argc - 1, argv + 1, g);

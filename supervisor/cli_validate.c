@@ -46,12 +46,13 @@ static int opts_from_config(const vigil_global *g, val_opts *o, const char **pat
 	o->shellcheck = cfg_or(g, "validator.shellcheck", NULL);
 	o->cache_dir = cfg_or(g, "validator.cache_dir", NULL);
 	if (!o->cron_tz) o->cron_tz = cfg_or(g, "crontab.tz", NULL);
-	const char *mm = cfg_or(g, "validator.mute_max", NULL);
+	/* one mute policy for `check mute`, the API and the validators */
+	const char *mm = cfg_or(g, "mute_max", cfg_or(g, "validator.mute_max", NULL));
 	if (mm) {
 		long long s;
 		const char *why;
 		if (vigil_parse_duration(mm, &s, &why) || s <= 0) {
-			fprintf(stderr, "vigil: config validator.mute_max: %s\n", why ? why : "must be positive");
+			fprintf(stderr, "vigil: config mute_max: %s\n", why ? why : "must be positive");
 			return VIGIL_EXIT_USAGE;
 		}
 		o->mute_max_s = s;
@@ -78,7 +79,8 @@ static void validate_usage(FILE *f)
 	fprintf(f, "usage: vigil validate [--crontab FILE] [--registry FILE] [--format text|json]\n"
 	           "                      [--rule ID]... [--ignore-rule ID]... [--base DIR] [--cron-tz ZONE]\n"
 	           "                      [--now RFC3339] [--list-rules]\n"
-	           "  without --registry the registry is the database (--db); ID may be a prefix (V2)\n");
+	           "  without --registry the registry is the database (--db); ID may be a prefix (V2);\n"
+	           "  --base DIR: the jobs' $HOME when the crontab sets none (default: $HOME)\n");
 }
 
 int cli_validate(int argc, char **argv, vigil_global *g)
@@ -184,7 +186,7 @@ static int registry_export(int argc, char **argv, vigil_global *g)
 
 static int registry_import(int argc, char **argv, vigil_global *g)
 {
-	const char *file = NULL, *crontab = NULL;
+	const char *file = NULL, *crontab = NULL, *base = NULL;
 	int prune = 0, dry = 0, force = 0, rc = VIGIL_EXIT_USAGE;
 	val_regfile *f = NULL;
 	val_report *r = NULL;
@@ -199,6 +201,7 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 		else if (!strcmp(argv[i], "--dry-run") || !strcmp(argv[i], "-n")) dry = 1;
 		else if (!strcmp(argv[i], "--force")) force = 1;
 		else if (!strcmp(argv[i], "--crontab") && i + 1 < argc) crontab = argv[++i];
+		else if (!strcmp(argv[i], "--base") && i + 1 < argc) base = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "vigil registry import: unknown option \"%s\"\n", argv[i]); goto usage; }
 		else if (!file) file = argv[i];
 		else goto usage;
@@ -212,6 +215,7 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 	const char *ign[] = {"V5", NULL};
 	o.registry_path = file;
 	o.crontab_path = crontab;
+	o.base_dir = base;
 	o.db_path = g->db_path;
 	o.ignore_rules = ign;
 	r = val_report_new();
@@ -267,7 +271,7 @@ static int registry_import(int argc, char **argv, vigil_global *g)
 	rc = VIGIL_EXIT_OK;
 	goto out;
 usage:
-	fprintf(stderr, "usage: vigil registry import FILE [--crontab FILE] [--prune] [--dry-run] [--force]\n");
+	fprintf(stderr, "usage: vigil registry import FILE [--crontab FILE] [--base DIR] [--prune] [--dry-run] [--force]\n");
 out:
 	free(ch);
 	if (db) reg_close(db);

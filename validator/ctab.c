@@ -20,6 +20,7 @@ void val_crontab_free(val_crontab *t)
 	for (size_t i = 0; i < t->njobs; i++) {
 		val_job *j = &t->jobs[i];
 		free(j->schedule); free(j->command); free(j->slug); free(j->wrapper_slug); free(j->script);
+		for (size_t k = 0; k < 9; k++) free(j->args[k]);
 	}
 	for (size_t i = 0; i < t->nenv; i++) { free(t->env[i].name); free(t->env[i].value); }
 	free(t->jobs);
@@ -160,14 +161,15 @@ static char *expand_path(const char *w, const val_crontab *t, const char *home, 
 
 static const char *const interpreters[] = {
 	"sh", "bash", "dash", "ksh", "zsh", "python", "python2", "python3", "perl", "ruby", "node",
-	"php", "Rscript", "lua", NULL };
-static const char *const shells[] = { "sh", "bash", "dash", "ksh", NULL };
+	"php", "Rscript", "lua", ".", "source", NULL };
+static const char *const shells[] = { "sh", "bash", "dash", "ksh", ".", "source", NULL };
 /* wrappers that run the rest of the line; value: options that take an argument */
 static const struct { const char *name; const char *argopts; int positional; } wrappers[] = {
 	{"nice", "n", 0}, {"ionice", "cnp", 0}, {"timeout", "sk", 1}, {"flock", "wEs", 1},
 	{"chronic", "", 0}, {"nohup", "", 0}, {"setsid", "", 0}, {"stdbuf", "ioe", 0},
 	{"systemd-cat", "tp", 0}, {"time", "fo", 0}, {"env", "uSC", 0}, {"sudo", "ugUCDhp", 0},
 	{"runuser", "ugc", 0}, {"caffeinate", "", 0}, {"run-one", "", 0}, {"lckdo", "", 1},
+	{"exec", "a", 0}, {"command", "", 0}, {"nocache", "", 0}, {"trickle", "ud", 0},
 };
 
 void val_command_analyse(const char *command, const val_crontab *t, const char *base_dir, val_job *j)
@@ -225,6 +227,7 @@ void val_command_analyse(const char *command, const val_crontab *t, const char *
 		}
 		if (in_list(b, interpreters)) {
 			j->script_shell = in_list(b, shells);
+			snprintf(j->interp, sizeof j->interp, "%s", b);
 			i++;
 			while (i < w.n && !w.v[i].op && w.v[i].s[0] == '-') {
 				const char *o = w.v[i].s;
@@ -242,6 +245,8 @@ void val_command_analyse(const char *command, const val_crontab *t, const char *
 			j->script_exec = 1;
 		}
 		char unset[64] = "";
+		for (size_t k = i + 1, na = 0; k < w.n && !w.v[k].op && na < 9; k++)
+			j->args[na++] = strdup(w.v[k].s);
 		j->script_col = w.v[i].col + j->cmd_col;
 		j->script = expand_path(w.v[i].s, t, home, cwd, unset, sizeof unset);
 		if (!j->script) {
@@ -404,6 +409,9 @@ int val_crontab_load(const char *path, const char *base_dir, val_report *r,
 		rc = VAL_EINPUT;
 		goto out;
 	}
+	/* a UTF-8 byte order mark is the crontab engine's finding (V301); here
+	 * it must not hide a directive on line 1 */
+	if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3)) memset(data, ' ', 3);
 	int line = 0;
 	char *p = data;
 	while (*p) {

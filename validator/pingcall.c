@@ -11,6 +11,7 @@
  * text as NAME=value (the simple assignments a script makes). */
 #include "validator/val_internal.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,14 @@ void val_strv_free(char **v, size_t n)
 	free(v);
 }
 
+static const char *vars_get(const vars *v, const char *name, size_t nlen)
+{
+	/* the last assignment wins */
+	for (size_t i = v->n; i-- > 0;)
+		if (strlen(v->name[i]) == nlen && !strncmp(v->name[i], name, nlen)) return v->value[i];
+	return NULL;
+}
+
 /* Collects NAME=value / export NAME=value / NAME="value" at line starts. */
 static void vars_collect(const char *t, size_t len, vars *v)
 {
@@ -54,14 +63,24 @@ static void vars_collect(const char *t, size_t len, vars *v)
 			const char *v0 = ++q;
 			char quote = 0;
 			if (q < eol && (*q == '"' || *q == '\'')) { quote = *q; v0 = ++q; }
+			const char *ref = NULL;   /* NAME=$OTHER / "${OTHER}" / ${1:?usage}: copy OTHER's value */
+			size_t rlen = 0;
+			if (q < eol && *q == '$' && quote != '\'') {
+				const char *r = q + 1;
+				if (r < eol && *r == '{') r++;
+				const char *r0 = r;
+				while (r < eol && is_name_ch((unsigned char)*r)) r++;
+				if (r > r0) { ref = r0; rlen = (size_t)(r - r0); }
+			}
 			while (q < eol && (quote ? *q != quote : (is_slug_ch((unsigned char)*q) || *q == '.'))) q++;
+			const char *rv = ref ? vars_get(v, ref, rlen) : NULL;
 			char **nn = realloc(v->name, (v->n + 1) * sizeof *nn);
 			if (nn) v->name = nn;
 			char **nv = realloc(v->value, (v->n + 1) * sizeof *nv);
 			if (nv) v->value = nv;
 			if (nn && nv) {
 				v->name[v->n] = strndup(n0, nlen);
-				v->value[v->n] = strndup(v0, (size_t)(q - v0));
+				v->value[v->n] = rv ? strdup(rv) : strndup(v0, (size_t)(q - v0));
 				if (v->name[v->n] && v->value[v->n]) v->n++;
 				else { free(v->name[v->n]); free(v->value[v->n]); }
 			}
@@ -70,19 +89,12 @@ static void vars_collect(const char *t, size_t len, vars *v)
 	}
 }
 
-static const char *vars_get(const vars *v, const char *name, size_t nlen)
-{
-	/* the last assignment wins */
-	for (size_t i = v->n; i-- > 0;)
-		if (strlen(v->name[i]) == nlen && !strncmp(v->name[i], name, nlen)) return v->value[i];
-	return NULL;
-}
-
 typedef struct acc { char **slugs; int *lines; size_t n; int oom; } acc;
 
 static void acc_add(acc *a, const char *s, size_t len, int line)
 {
-	if (len == 0 || len > REG_SLUG_MAX) return;
+	if (len == 0 || len > REG_SLUG_MAX || !isalnum((unsigned char)s[0])) return;
+	for (size_t i = 0; i < len; i++) if (!is_slug_ch((unsigned char)s[i])) return;
 	char **ns = realloc(a->slugs, (a->n + 1) * sizeof *ns);
 	if (!ns) { a->oom = 1; return; }
 	a->slugs = ns;
@@ -225,8 +237,27 @@ static void scan_line(const char *p, const char *eol, const char *const *pattern
 int val_ping_calls(const char *text, size_t len, const char *const *patterns,
                    char ***slugs, int **lines, size_t *n)
 {
+	return val_ping_calls_args(text, len, patterns, NULL, slugs, lines, n);
+}
+
+int val_ping_calls_args(const char *text, size_t len, const char *const *patterns,
+                        const char *const *args, char ***slugs, int **lines, size_t *n)
+{
 	vars v = {0};
 	acc a = {0};
+	/* positional parameters first, so the script's own assignments win */
+	for (size_t i = 0; args && args[i] && i < 9; i++) {
+		char **nn = realloc(v.name, (v.n + 1) * sizeof *nn);
+		if (nn) v.name = nn;
+		char **nv = realloc(v.value, (v.n + 1) * sizeof *nv);
+		if (nv) v.value = nv;
+		if (!nn || !nv) break;
+		char num[2] = { (char)('1' + i), '\0' };
+		v.name[v.n] = strdup(num);
+		v.value[v.n] = strdup(args[i]);
+		if (v.name[v.n] && v.value[v.n]) v.n++;
+		else { free(v.name[v.n]); free(v.value[v.n]); }
+	}
 	vars_collect(text, len, &v);
 	const char *end = text + len, *p = text;
 	int line = 1;

@@ -179,7 +179,7 @@ static void run_shellcheck(ctx *c)
 
 /* line_pings: slugs the command line itself pings (may be empty). */
 static void check_script(ctx *c, const char *slug, const char *path, int need_exec, const char *line_shell,
-                         int wrapper, char **line_pings, size_t nline, where at)
+                         int wrapper, char **line_pings, size_t nline, const char *const *args, where at)
 {
 	char *data = NULL;
 	size_t len = 0;
@@ -237,7 +237,7 @@ static void check_script(ctx *c, const char *slug, const char *path, int need_ex
 			        "script %s has a #! line ending in a carriage return (CRLF): the kernel looks for an "
 			        "interpreter whose name ends in \\r and the job cannot start", path);
 	}
-	if (val_ping_calls(data, len, c->o->ping_patterns, &pings, NULL, &np)) goto out;
+	if (val_ping_calls_args(data, len, c->o->ping_patterns, args, &pings, NULL, &np)) goto out;
 	for (size_t i = 0; i < np; i++) own |= !strcmp(pings[i], slug);
 	if (!wrapper && !own) {
 		if (np > 0) {
@@ -331,13 +331,16 @@ static void crontab_rules(ctx *c)
 			script = rpath;
 			need_exec = 0;
 		} else if (j->script_shell && j->script) {
-			/* "sh x.sh": the interpreter named on the line */
-			const char *cmd = j->command;
-			line_shell = strstr(cmd, "bash") ? "bash" : strstr(cmd, "dash") ? "dash" : strstr(cmd, "ksh") ? "ksh" : "sh";
+			/* "sh x.sh": the interpreter named on the line decides */
+			/* (". file" and "source file": the file's own #! or name decides) */
+			line_shell = !strcmp(j->interp, ".") || !strcmp(j->interp, "source") ? NULL
+			             : !strcmp(j->interp, "bash") ? "bash" : !strcmp(j->interp, "dash") ? "dash"
+			             : !strcmp(j->interp, "ksh") ? "ksh" : "sh";
 		}
 		if (script) {
 			if (rule_on(c, "V201") || rule_on(c, "V202") || rule_on(c, "V203") || rule_on(c, "V204"))
-				check_script(c, j->slug, script, need_exec, line_shell, j->wrapper, lp, nlp, at);
+				check_script(c, j->slug, script, need_exec, line_shell, j->wrapper, lp, nlp,
+				             rpath ? NULL : (const char *const *)j->args, at);
 		} else if (!j->wrapper) {
 			int own = 0;
 			for (size_t k = 0; k < nlp; k++) own |= !strcmp(lp[k], j->slug);
@@ -411,7 +414,7 @@ static void registry_rules(ctx *c)
 		/* external checks with a declared script */
 		if (strcmp(k->source, "crontab") && k->script[0]) {
 			char *p = reg_script_path(c, k->script);
-			if (p) check_script(c, k->slug, p, 0, NULL, 0, NULL, 0, at);
+			if (p) check_script(c, k->slug, p, 0, NULL, 0, NULL, 0, NULL, at);
 			free(p);
 		}
 		/* mutes */
@@ -535,16 +538,29 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 		rc = VAL_EINPUT;
 		goto out;
 	}
+	/* cron runs each command in $HOME (the crontab's HOME= line, else the
+	 * user's); relative paths and ~ resolve there.  The user running vigil is
+	 * normally the one whose crontab it is; --base says otherwise (a
+	 * repository checked out in CI). */
+	const char *home = getenv("HOME");
 	if (o->base_dir) snprintf(c.base, sizeof c.base, "%s", o->base_dir);
+	else if (home && home[0] == '/') snprintf(c.base, sizeof c.base, "%s", home);
 	else if (o->crontab_path && strrchr(o->crontab_path, '/'))
 		snprintf(c.base, sizeof c.base, "%.*s", (int)(strrchr(o->crontab_path, '/') - o->crontab_path), o->crontab_path);
 	else snprintf(c.base, sizeof c.base, ".");
 	if (!c.base[0]) snprintf(c.base, sizeof c.base, "/");
+	/* the ShellCheck cache: as configured; else beside the database when its
+	 * folder exists; else ~/.cache/vigil/shellcheck; else none */
 	if (o->cache_dir) snprintf(c.cache, sizeof c.cache, "%s", o->cache_dir);
-	else if (o->db_path) {
-		const char *sl = strrchr(o->db_path, '/');
-		if (sl) snprintf(c.cache, sizeof c.cache, "%.*s/shellcheck-cache", (int)(sl - o->db_path), o->db_path);
-		else snprintf(c.cache, sizeof c.cache, "shellcheck-cache");
+	else {
+		char dir[PATH_MAX] = ".";
+		const char *sl = o->db_path ? strrchr(o->db_path, '/') : NULL;
+		if (sl) snprintf(dir, sizeof dir, "%.*s", (int)(sl - o->db_path), o->db_path);
+		struct stat dst;
+		if (o->db_path && dir[0] && !stat(dir, &dst) && S_ISDIR(dst.st_mode))
+			snprintf(c.cache, sizeof c.cache, "%s/shellcheck-cache", dir);
+		else if (home && home[0] == '/')
+			snprintf(c.cache, sizeof c.cache, "%s/.cache/vigil/shellcheck", home);
 	}
 
 	/* the registry */
@@ -594,6 +610,11 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 	if (o->crontab_path) {
 		rc = val_crontab_load(o->crontab_path, c.base, r, &c.t, err, errlen);
 		if (rc) goto out;
+		for (size_t i = c.t->nenv; i-- > 0;)   /* a HOME= line is the jobs' home */
+			if (!strcmp(c.t->env[i].name, "HOME")) {
+				snprintf(c.base, sizeof c.base, "%s", c.t->env[i].value);
+				break;
+			}
 		if (rule_on(&c, "V3")) val_cron_rules(o->crontab_path, c.t, c.zone, r);
 		crontab_rules(&c);
 	}

@@ -72,6 +72,8 @@ typedef struct val_job {
 	int script_col;
 	int script_exec;         /* 1: run directly (must be executable) */
 	int script_shell;        /* the line runs it with sh/bash */
+	char interp[16];         /* the interpreter named on the line ("bash"), "" none */
+	char *args[10];          /* the script's first arguments, NULL-terminated */
 } val_job;
 
 typedef struct val_env { char *name, *value; int line; } val_env;
@@ -98,6 +100,11 @@ void val_command_analyse(const char *command, const val_crontab *t, const char *
  * strings (val_strv_free); lines (may be NULL) the 1-based line of each. */
 int val_ping_calls(const char *text, size_t len, const char *const *patterns,
                    char ***slugs, int **lines, size_t *n);
+/* The same for a script run with arguments: $1..$9 are args[0..8] (args
+ * NULL-terminated, may be NULL), so a shared runner that pings "$1" is
+ * understood. */
+int val_ping_calls_args(const char *text, size_t len, const char *const *patterns,
+                        const char *const *args, char ***slugs, int **lines, size_t *n);
 void val_strv_free(char **v, size_t n);
 
 /* ---- shellcheck.c -------------------------------------------------------- */

@@ -84,7 +84,8 @@ typedef struct val_opts {
 	const char *const *rules;        /* only these ids (or prefixes: "V2"); NULL: all */
 	const char *const *ignore_rules; /* never these ids (or prefixes) */
 	const char *cron_tz;             /* the zone the cron daemon runs in; NULL: system zone */
-	const char *base_dir;            /* relative script paths and $HOME; NULL: crontab's dir */
+	const char *base_dir;            /* $HOME for the jobs when the crontab sets none (relative
+	                                    script paths and ~ resolve there); NULL: $HOME */
 	const char *shellcheck;          /* ShellCheck binary; NULL: "shellcheck" on $PATH */
 	const char *cache_dir;           /* ShellCheck result cache; NULL: DB_DIR/shellcheck-cache */
 	int shellcheck_timeout_s;        /* per script; 0: 30 s */

@@ -307,8 +307,17 @@ static const char *const bf_zones[] = {
 	"America/Havana", "Asia/Gaza", "Pacific/Auckland", "America/Los_Angeles", "Europe/Moscow",
 };
 
-static unsigned rng_state = 12345;
-static unsigned rnd(unsigned n) { rng_state = rng_state * 1103515245u + 12345u; return (rng_state >> 8) % n; }
+static uint64_t rng_state = 12345;
+static uint64_t rnd64(void)  /* splitmix64 */
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static unsigned rnd(unsigned n) { return (unsigned)(rnd64() % n); }
+/* uniform in [0, n) for large n */
+static int64_t rnd_span(int64_t n) { return (int64_t)(rnd64() % (uint64_t)n); }
 
 static void gen_field(char *buf, size_t len, int lo, int hi, int bias_lo, int bias_hi)
 {
@@ -337,11 +346,44 @@ static size_t find_transitions(int64_t from, int64_t to, int64_t *out, size_t ma
 	return n;
 }
 
+/* Compares cron_next/cron_prev with the model over (from, to]; returns the
+ * number of fire times compared, fails the test on any difference. */
+static long crosscheck(const cron_expr *e, const char *text, const char *zone, int64_t from, int64_t to)
+{
+	static int64_t want[8192], got[8192];
+	size_t nw = bf_run(e, from - 86400, from, to, want, 8192);
+	size_t ng = 0;
+	int64_t t = from, r;
+	while (ng < 8192 && cron_next(e, zone, t, &r) == CRON_OK && r <= to) { got[ng++] = r; t = r; }
+	for (size_t k = 0; k < nw || k < ng; k++) {
+		if (k < nw && k < ng && want[k] == got[k]) continue;
+		char a[40] = "-", b[40] = "-", fr[40];
+		if (k < nw) fmt(want[k], a);
+		if (k < ng) fmt(got[k], b);
+		fmt(from, fr);
+		fail_msg("\"%s\" in %s after %s: fire %zu: model %s, cron_next %s", text, zone, fr, k, a, b);
+	}
+	/* prev walks the same list backwards */
+	t = to + 1;
+	for (size_t k = nw; k-- > 0;) {
+		if (cron_prev(e, zone, t, &r) != CRON_OK || r != want[k]) {
+			char a[40], b[40] = "-";
+			fmt(want[k], a);
+			fmt(r, b);
+			fail_msg("\"%s\" in %s: prev %zu: model %s, cron_prev %s", text, zone, k, a, b);
+		}
+		t = r;
+	}
+	return (long)nw;
+}
+
 static void test_bruteforce_crosscheck(void **st)
 {
 	(void)st;
 	const char *iters_env = getenv("VIGIL_CRON_ITERS");
 	int iters = iters_env ? atoi(iters_env) : 400;
+	const char *seed_env = getenv("VIGIL_CRON_SEED");
+	if (seed_env) rng_state = strtoull(seed_env, NULL, 10);
 	char saved_tz[256] = "";
 	if (getenv("TZ")) snprintf(saved_tz, sizeof saved_tz, "%s", getenv("TZ"));
 	long compared = 0;
@@ -351,13 +393,13 @@ static void test_bruteforce_crosscheck(void **st)
 		tzset();
 		/* a window around a random transition (or a random time) in 1995..2040 */
 		int64_t y0 = T("1995-01-01T00:00:00Z"), span = T("2040-01-01T00:00:00Z") - y0;
-		int64_t base = y0 + (int64_t)rnd(1u << 30) % span;
+		int64_t base = y0 + rnd_span(span);
 		int64_t tr[8];
 		size_t ntr = find_transitions(base, base + 366 * 86400LL, tr, 8);
 		int64_t centre = ntr && rnd(5) ? tr[rnd((unsigned)ntr)] : base;
-		int64_t from = centre - 86400 - (int64_t)rnd(86400), to = centre + 2 * 86400;
+		int64_t from = centre - 86400 - rnd_span(86400), to = centre + 2 * 86400;
 		from -= from % 60;
-		if (rnd(3) == 0) from += (int64_t)rnd(60);  /* instants that are not whole minutes */
+		if (rnd(3) == 0) from += rnd_span(60);  /* instants that are not whole minutes */
 		char f[5][24], text[160];
 		gen_field(f[0], 24, 0, 59, 0, 59);
 		gen_field(f[1], 24, 0, 23, 0, 3);
@@ -369,36 +411,67 @@ static void test_bruteforce_crosscheck(void **st)
 		cron_expr e;
 		cron_error err;
 		if (cron_expr_parse(text, &e, &err)) continue;  /* e.g. a step larger than its range */
-		static int64_t want[8192], got[8192];
-		size_t nw = bf_run(&e, from - 86400, from, to, want, 8192);
-		size_t ng = 0;
-		int64_t t = from, r;
-		while (ng < 8192 && cron_next(&e, zone, t, &r) == CRON_OK && r <= to) { got[ng++] = r; t = r; }
-		for (size_t k = 0; k < nw || k < ng; k++) {
-			if (k < nw && k < ng && want[k] == got[k]) continue;
-			char a[40] = "-", b[40] = "-", fr[40];
-			if (k < nw) fmt(want[k], a);
-			if (k < ng) fmt(got[k], b);
-			fmt(from, fr);
-			fail_msg("\"%s\" in %s after %s: fire %zu: model %s, cron_next %s", text, zone, fr, k, a, b);
-		}
-		/* prev walks the same list backwards */
-		t = to + 1;
-		for (size_t k = nw; k-- > 0;) {
-			if (cron_prev(&e, zone, t, &r) != CRON_OK || r != want[k]) {
-				char a[40], b[40] = "-";
-				fmt(want[k], a);
-				fmt(r, b);
-				fail_msg("\"%s\" in %s: prev %zu: model %s, cron_prev %s", text, zone, k, a, b);
-			}
-			t = r;
-		}
-		compared += (long)nw;
+		compared += crosscheck(&e, text, zone, from, to);
 	}
 	if (saved_tz[0]) setenv("TZ", saved_tz, 1); else unsetenv("TZ");
 	tzset();
 	print_message("cross-checked %d schedules, %ld fire times\n", iters, compared);
 	assert_true(compared > 1000);
+}
+
+/* Every zone of the system's zone.tab: offsets against glibc's localtime_r
+ * from 1900 to 2900, and one daemon window around a transition. */
+static void test_all_zones(void **st)
+{
+	(void)st;
+	FILE *tab = fopen("/usr/share/zoneinfo/zone.tab", "r");
+	if (!tab) { print_message("SKIP: no /usr/share/zoneinfo/zone.tab\n"); skip(); }
+	char saved_tz[256] = "";
+	if (getenv("TZ")) snprintf(saved_tz, sizeof saved_tz, "%s", getenv("TZ"));
+	char line[512];
+	int zones = 0;
+	long offsets = 0, fires = 0;
+	while (fgets(line, sizeof line, tab)) {
+		if (line[0] == '#') continue;
+		char cc[8], coord[32], zone[128];
+		if (sscanf(line, "%7s %31s %127s", cc, coord, zone) != 3) continue;
+		const cron_zone *z = cron_zone_get(zone, NULL);
+		if (!z) fail_msg("zone %s does not load", zone);
+		setenv("TZ", zone, 1);
+		tzset();
+		int64_t t0 = T("1900-01-01T00:00:00Z"), t1 = T("2100-01-01T00:00:00Z");
+		for (int i = 0; i < 3000; i++) {
+			int64_t t = i < 2900 ? t0 + rnd_span(t1 - t0) : t1 + rnd_span(T("2999-01-01T00:00:00Z") - t1);
+			struct tm tm;
+			time_t tt = (time_t)t;
+			localtime_r(&tt, &tm);
+			if (cron_zone_offset(z, t) != tm.tm_gmtoff) {
+				char b[40];
+				fmt(t, b);
+				fail_msg("%s at %s: offset %d, glibc %ld", zone, b, cron_zone_offset(z, t), (long)tm.tm_gmtoff);
+			}
+			offsets++;
+		}
+		/* one daemon window around an offset change in 1990..2040 (whole-minute offsets) */
+		int64_t base = T("1990-01-01T00:00:00Z") + rnd_span(50LL * 365 * 86400);
+		int64_t tr[4];
+		size_t ntr = find_transitions(base, base + 2 * 366 * 86400LL, tr, 4);
+		int64_t centre = ntr ? tr[0] : base;
+		static const char *const scheds[] = { "*/10 * * * *", "30 0-3 * * *", "0,30 * * * *", "15 1 * * *",
+			"*/20 0-2 * * *", "@hourly", "@daily", "0 */2 * * *" };
+		const char *text = scheds[rnd(sizeof scheds / sizeof scheds[0])];
+		cron_expr e;
+		cron_error err;
+		assert_int_equal(cron_expr_parse(text, &e, &err), 0);
+		int64_t from = centre - 86400 - (centre % 60);
+		fires += crosscheck(&e, text, zone, from, centre + 86400);
+		zones++;
+	}
+	fclose(tab);
+	if (saved_tz[0]) setenv("TZ", saved_tz, 1); else unsetenv("TZ");
+	tzset();
+	print_message("%d zones: %ld offsets and %ld fire times agree with glibc and the model\n", zones, offsets, fires);
+	assert_true(zones > 300);
 }
 
 /* Threads: zone loading and lookups from several threads at once. */
@@ -443,6 +516,7 @@ int main(void)
 		cmocka_unit_test(test_big_jumps),
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test(test_bruteforce_crosscheck),
+		cmocka_unit_test(test_all_zones),
 		cmocka_unit_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,12 +80,40 @@ static void test_whole_file(void **st)
 	assert_int_equal(j->line, 12);
 	assert_null(j->comment_above);  /* blank line between */
 	assert_string_equal(j->shell_command, "mail -s hi joe");
-	assert_string_equal(j->input, "Dear Joe,\n100% done\\n\n");
+	assert_string_equal(j->input, "Dear Joe,\n100% done\\n\n");  /* ends in '%': no extra newline */
 
 	j = &f->jobs[3];
 	assert_string_equal(j->shell_command, "date +%s >> /tmp/log");
 	assert_null(j->input);
 	crontab_free(f);
+}
+
+static void test_percent(void **st)
+{
+	(void)st;
+	static const struct { const char *cmd, *sh, *in; } v[] = {
+		{ "echo a", "echo a", NULL },
+		{ "echo a%b", "echo a", "b\n" },
+		{ "echo a%b%c%", "echo a", "b\nc\n" },
+		{ "echo a%", "echo a", "" },
+		{ "date +\\%s", "date +%s", NULL },
+		{ "echo \\\\%x", "echo \\\\", "x\n" },          /* escaped backslash, then a real % */
+		{ "echo \\n%a\\%b\\nc", "echo \\n", "a%b\\nc\n" },
+		{ "echo %a\\", "echo ", "a\n" },                  /* a final lone backslash goes */
+		{ "printf '%%'", "printf '", "\n'\n" },
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		char buf[256];
+		snprintf(buf, sizeof buf, "0 0 * * * %s\n", v[i].cmd);
+		crontab_file *f = parse(buf, 0);
+		assert_string_equal(f->jobs[0].command, v[i].cmd);
+		if (strcmp(f->jobs[0].shell_command, v[i].sh))
+			fail_msg("%s: shell part \"%s\", want \"%s\"", v[i].cmd, f->jobs[0].shell_command, v[i].sh);
+		if (!v[i].in) assert_null(f->jobs[0].input);
+		else if (!f->jobs[0].input || strcmp(f->jobs[0].input, v[i].in))
+			fail_msg("%s: input \"%s\", want \"%s\"", v[i].cmd, f->jobs[0].input ? f->jobs[0].input : "(null)", v[i].in);
+		crontab_free(f);
+	}
 }
 
 static void test_env_lines(void **st)
@@ -138,7 +166,8 @@ static const struct err_case {
 	{ "\xef\xbb\xbfSHELL=/bin/sh\n", 1, 1, "UTF-8 byte order mark", 0 },
 	{ "# ok\n0 0 * * * x", 2, 12, "missing newline at the end of the file", 0 },
 	{ "A=1", 1, 4, "missing newline at the end of the file", 0 },
-	{ "FOO=\n", 1, 1, "minute field: names are not allowed here", 0 },
+	{ "FOO=\n", 1, 1, "\"FOO=\" is not a valid environment setting (an empty value needs quotes", 0 },
+	{ "\r\n", 1, 1, "line holds only a carriage return", 0 },
 	{ "\n\n  5; * * * * x\n", 3, 4, "';' follows \"5\"", 0 },
 	{ "0 0 30 2 * x\n", 1, 5, "never fires", 0 },
 	{ "0 0 * * * a\0b\n", 1, 12, "NUL byte", 14 },
@@ -256,6 +285,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_whole_file),
+		cmocka_unit_test(test_percent),
 		cmocka_unit_test(test_env_lines),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_all_errors_reported),

@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	val_command_analyse(cmd, NULL, "/home/ops", &j);
 	free(j.script);
 	free(j.wrapper_slug);
+	for (int k = 0; k < 9; k++) free(j.args[k]);
 	free(cmd);
 
 	char path[64], err[512];

@@ -5,7 +5,9 @@
 #
 # Per case, optional:
 #   args        the validate arguments, one per line (default: --crontab
-#               crontab.txt --registry registry.json --now 2026-11-26T12:00:00Z)
+#               crontab.txt --registry registry.json --base . --now
+#               2026-11-26T12:00:00Z); --base . makes the case folder the
+#               jobs' $HOME
 #   vigil.conf  passed as --config
 #   setup.sql   the database is made with `vigil registry import registry.json
 #               --crontab crontab.txt`, then this SQL runs on it (ping history,
@@ -35,18 +37,19 @@ for dir in "$here"/cases/*/; do
 	rm -f "$work/expected.txt"
 	(
 		cd "$work" || exit 99
+		mkdir -p var      # the database's folder: the ShellCheck cache goes there
 		if [ -f prepare.sh ]; then bash prepare.sh >prepare.log 2>&1 || { echo "prepare.sh failed"; cat prepare.log; exit 99; }; fi
 		cfg=()
 		[ -f vigil.conf ] && cfg=(--config vigil.conf)
 		if [ -f setup.sql ]; then
 			ct=()
 			[ -f crontab.txt ] && ct=(--crontab crontab.txt)
-			"$bin" --db var/vigil.db "${cfg[@]}" registry import --force registry.json "${ct[@]}" >import.log 2>&1 \
+			HOME=$PWD "$bin" --db var/vigil.db "${cfg[@]}" registry import --force registry.json "${ct[@]}" >import.log 2>&1 \
 				|| { echo "registry import failed"; cat import.log; exit 99; }
 			sqlite3 var/vigil.db <setup.sql || { echo "setup.sql failed"; exit 99; }
 		fi
 		if [ -f args ]; then mapfile -t a < <(grep -v '^[[:space:]]*$' args)
-		else a=(--crontab crontab.txt --registry registry.json --now 2026-11-26T12:00:00Z); fi
+		else a=(--crontab crontab.txt --registry registry.json --base . --now 2026-11-26T12:00:00Z); fi
 		"$bin" --db var/vigil.db "${cfg[@]}" validate "${a[@]}" 2>&1
 		echo "exit: $?"
 	) >"$scratch/$name.out"

@@ -7,7 +7,7 @@ bin=${VIGIL_BIN:?VIGIL_BIN not set}
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 cd "$t" || exit 1
-export TZ=UTC
+export TZ=UTC HOME=$t     # cron runs the jobs in $HOME
 fail() { echo "FAIL: $*"; exit 1; }
 v() { "$bin" --db var/vigil.db "$@"; }
 

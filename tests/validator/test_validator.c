@@ -98,6 +98,18 @@ static void test_ping_calls(void **state)
 	expect_pings("vigil ping \"$UNSET\"\n", NULL, "");
 	expect_pings("curl https://h/ping/k/\n", NULL, "");
 	expect_pings("", NULL, "");
+	/* a shared runner: $1 is the script's first argument */
+	const char *args[] = {"weather-pull", "--quiet", NULL};
+	char **sl = NULL;
+	size_t n = 0;
+	const char *runner = "#!/bin/sh\nvigil ping \"$1\" start\n\"$@\"\ncurl https://h/ping/k/$2\n";
+	assert_int_equal(val_ping_calls_args(runner, strlen(runner), NULL, args, &sl, NULL, &n), 0);
+	assert_int_equal(n, 1);   /* "--quiet" is no slug */
+	assert_string_equal(sl[0], "weather-pull");
+	val_strv_free(sl, n);
+	assert_int_equal(val_ping_calls_args(runner, strlen(runner), NULL, NULL, &sl, NULL, &n), 0);
+	assert_int_equal(n, 0);
+	val_strv_free(sl, n);
 }
 
 /* ---- command analysis ------------------------------------------------------ */
@@ -114,6 +126,7 @@ static void expect_cmd(const char *cmd, const char *script, int exec, const char
 		fail_msg("%s: wrapper %s, want %s", cmd, j.wrapper_slug ? j.wrapper_slug : "(none)", wrapper ? wrapper : "(none)");
 	free(j.script);
 	free(j.wrapper_slug);
+	for (int k = 0; k < 9; k++) free(j.args[k]);
 }
 
 static void test_command_analysis(void **state)
@@ -134,6 +147,9 @@ static void test_command_analysis(void **state)
 	expect_cmd("/opt/\"my job\".sh", "/opt/my job.sh", 1, NULL);
 	expect_cmd("/opt/a.sh %with stdin", "/opt/a.sh", 1, NULL);
 	expect_cmd("$NOPE/x.sh", "\x01NOPE\x01$NOPE/x.sh", 1, NULL);
+	expect_cmd(". ~/lib/env.sh", "/home/ops/lib/env.sh", 0, NULL);
+	expect_cmd("exec /opt/x.sh", "/opt/x.sh", 1, NULL);
+	expect_cmd("/usr/bin/env bash /opt/y.sh", "/opt/y.sh", 0, NULL);
 }
 
 /* ---- registry file ------------------------------------------------------------ */
@@ -405,8 +421,15 @@ static void test_gate(void **state)
 	write_file("g/crontab.txt", "# vigil: good\n0 5 * * * ~/good.sh\n# vigil: typo\n0 6 * * * ~/good.sh\n", 0644);
 	write_file("g/good.sh", "#!/bin/sh\nvigil ping good\n", 0755);
 	write_file("g/reg.json", "{\"version\":1,\"checks\":[{\"slug\":\"good\"}]}", 0644);
-	val_gate_opts o = { .crontab_path = path_of("g/crontab.txt"), .registry_path = path_of("g/reg.json"),
-	                    .db_path = path_of("g/var/vigil.db") };
+	/* the jobs run in $HOME, as cron runs them */
+	const char *home = getenv("HOME");
+	char *saved_home = home ? strdup(home) : NULL;
+	setenv("HOME", path_of("g"), 1);
+	char ct[512], rg[512], dbp[512];
+	snprintf(ct, sizeof ct, "%s", path_of("g/crontab.txt"));
+	snprintf(rg, sizeof rg, "%s", path_of("g/reg.json"));
+	snprintf(dbp, sizeof dbp, "%s", path_of("g/var/vigil.db"));
+	val_gate_opts o = { .crontab_path = ct, .registry_path = rg, .db_path = dbp };
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *m = open_memstream(&buf, &len);
@@ -436,6 +459,15 @@ static void test_gate(void **state)
 	/* no registry file and no database: a fault */
 	val_gate_opts nodb = { .crontab_path = path_of("g/crontab.txt"), .db_path = path_of("g/none.db") };
 	assert_int_equal(val_gate(&nodb, NULL), -1);
+	/* another $HOME: the script is not where the crontab says */
+	setenv("HOME", path_of("elsewhere"), 1);
+	m = open_memstream(&buf, &len);
+	n = val_gate(&o, m);
+	fclose(m);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(buf, "elsewhere/good.sh does not exist"));
+	free(buf);
+	if (saved_home) { setenv("HOME", saved_home, 1); free(saved_home); }
 }
 
 int main(void)

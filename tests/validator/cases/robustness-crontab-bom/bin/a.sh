@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "a ran"
+vigil ping a
