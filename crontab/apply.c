@@ -68,13 +68,16 @@ void ca_test_kill(const char *var, int step)
 
 /* VIGIL_TEST_HOLD_STEP=k + VIGIL_TEST_HOLD_FIFO=F: at step k, open F for
  * reading (blocks until the test opens it for writing) and read to EOF
- * (blocks until the test closes it).  Lets a test hold an apply mid-way. */
+ * (blocks until the test closes it), saying so on stderr first.  Lets a
+ * test hold an apply mid-way. */
 static void test_hold(int step)
 {
 	const char *s = getenv("VIGIL_TEST_HOLD_STEP"), *f = getenv("VIGIL_TEST_HOLD_FIFO");
 	if (!s || !f || atoi(s) != step) return;
 	int fd = open(f, O_RDONLY);
 	if (fd < 0) return;
+	fprintf(stderr, "test hook: holding at step %d\n", step);   /* the test waits for this line */
+	fflush(stderr);
 	char buf[64];
 	while (read(fd, buf, sizeof buf) > 0) {}
 	close(fd);

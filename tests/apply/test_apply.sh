@@ -325,7 +325,7 @@ exec 3<>"$T/hold"         # A blocks reading it until fd 3 is closed
 VIGIL_TEST_HOLD_STEP=6 VIGIL_TEST_HOLD_FIFO="$T/hold" \
 	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
 pa=$!
-wait_for "$T/a.out" "step 4: guards passed" || fail "A did not reach step 5"   # A holds the lock from its start
+wait_for "$T/a.out" "holding at step 6" || fail "A did not reach step 6"   # A holds the lock from its start
 "$VIGIL" --db "$DB" crontab apply "$T/new2.cron" --user $U --no-wait >"$T/c.out" 2>&1 3>&-
 [ $? = 1 ] && grep -q "another apply for $U is running" "$T/c.out" || { cat "$T/c.out"; fail "--no-wait did not fail cleanly"; }
 timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new2.cron" --user $U >"$T/b.out" 2>&1 3>&- &   # B must not hold the FIFO open
@@ -352,7 +352,7 @@ exec 3<>"$T/hold"
 VIGIL_TEST_HOLD_STEP=6 VIGIL_TEST_HOLD_FIFO="$T/hold" \
 	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
 pa=$!
-wait_for "$T/a.out" "step 4: guards passed" || fail "A did not reach step 5"
+wait_for "$T/a.out" "holding at step 6" || fail "A did not reach step 6"   # signals are held from step 5 on
 pv=$(pgrep -P $pa -f "crontab apply")
 [ -n "$pv" ] || fail "no vigil process under timeout"
 kill -TERM "$pv"
