@@ -348,18 +348,19 @@ ok "two concurrent applies run one after the other; --no-wait fails cleanly"
 [ -n "$gate_fail" ] && { echo "FAIL: $gate_fail"; exit 1; }
 # ---- SIGTERM in the middle: the apply finishes first -----------------------------------------------------
 reset_old
+rm -f "$T/term.out"   # wait_for must not see an older file
 exec 3<>"$T/hold"
 VIGIL_TEST_HOLD_STEP=6 VIGIL_TEST_HOLD_FIFO="$T/hold" \
-	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/a.out" 2>&1 3>&- &
+	timeout -k 5 60 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/term.out" 2>&1 3>&- &
 pa=$!
-wait_for "$T/a.out" "holding at step 6" || fail "A did not reach step 6"   # signals are held from step 5 on
+wait_for "$T/term.out" "holding at step 6" || fail "A did not reach step 6"   # signals are held from step 5 on
 pv=$(pgrep -P $pa -f "crontab apply")
 [ -n "$pv" ] || fail "no vigil process under timeout"
 kill -TERM "$pv"
 exec 3>&-
 wait $pa; ra=$?
-[ $ra = 143 ] || { cat "$T/a.out"; fail "SIGTERM: exit $ra, expected 143 after finishing"; }
-grep -q "applied: revision" "$T/a.out" || { cat "$T/a.out"; fail "SIGTERM cut the apply short"; }
+[ $ra = 143 ] || { cat "$T/term.out"; fail "SIGTERM: exit $ra, expected 143 after finishing"; }
+grep -q "applied: revision" "$T/term.out" || { cat "$T/term.out"; fail "SIGTERM cut the apply short"; }
 is_installed "$T/new.cron" || fail "SIGTERM: new not installed"
 consistent "SIGTERM"
 ok "SIGTERM during an apply takes effect only after it finished"
