@@ -111,6 +111,36 @@ static const char *const migrations[] = {
 	"  label TEXT NOT NULL DEFAULT '',"
 	"  created_ms INTEGER NOT NULL"
 	");",
+
+	/* 4: the deadline scheduler and the alert sender (issue 6).
+	 * - alerts gains the state 'suppressed' (a held alert that was not sent
+	 *   because the check recovered, or a later alert superseded it, while
+	 *   muted); SQLite cannot widen a CHECK, so the table is rebuilt.
+	 * - next_deadline_ms = 0 means "evaluate me": a trigger resets it when
+	 *   anything the deadline depends on changes, whoever changed it (a ping,
+	 *   `vigil check` in another process, a registry import), and a partial
+	 *   index finds those rows without a scan.  -1 means "evaluated, nothing
+	 *   to wait for" (down, paused). */
+	"CREATE TABLE alerts_v4 ("
+	"  id INTEGER PRIMARY KEY,"
+	"  flip_id INTEGER NOT NULL UNIQUE REFERENCES flips(id) ON DELETE CASCADE,"
+	"  created_ms INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','sending','sent','failed','held','suppressed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  batch_key TEXT NOT NULL DEFAULT '',"
+	"  sent_ms INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT NOT NULL DEFAULT ''"
+	");"
+	"INSERT INTO alerts_v4 SELECT id,flip_id,created_ms,state,attempts,next_attempt_ms,batch_key,sent_ms,last_error FROM alerts;"
+	"DROP TABLE alerts;"
+	"ALTER TABLE alerts_v4 RENAME TO alerts;"
+	"CREATE INDEX alerts_state ON alerts(state, next_attempt_ms);"
+	"CREATE INDEX alerts_batch ON alerts(batch_key) WHERE batch_key <> '';"
+	"CREATE INDEX checks_unscheduled ON checks(id) WHERE next_deadline_ms = 0 AND paused = 0;"
+	"CREATE TRIGGER checks_deadline_reset AFTER UPDATE OF schedule, period_s, tz, grace_s, max_runtime_s,"
+	"  paused, status, last_ping_ms, mute_until_ms, mute_indefinite ON checks "
+	"  BEGIN UPDATE checks SET next_deadline_ms = 0 WHERE id = NEW.id; END;",
 };
 
 int reg_schema_latest(void)

@@ -18,9 +18,20 @@
  * Transitions and who performs them:
  *   ping-driven (this file, applied by reg_ping_record in the ping's transaction):
  *     * → up (success, exit 0), * → started (start), * → down (fail, exit≠0)
- *   time-driven (supervisor/scheduler.c, reg_check_transition):
- *     up/new → grace, grace → down, started → down (hung), new → down (never pinged),
- *     any → unknown (slot missed while vigil was not running)
+ *   time-driven (supervisor/sched.c: sched_decide() decides, sched_tick()
+ *   applies with reg_check_transition in a BEGIN IMMEDIATE that re-reads the
+ *   row; E = the expected run not covered by the last success/start ping,
+ *   G = grace, M = max runtime):
+ *     up/new/unknown/started(M=0) → grace   at E              no alert, reason late
+ *     grace (or any of those, woken late) → down   at E+G     alert, reason late,
+ *                                          or never_pinged when no ping of any kind is on record
+ *     started(M>0) → down                   at last start + M   alert, reason hung
+ *     any of the above → unknown            when E+G (or start+M) fell inside a gap
+ *                                           (vigil not running, late wake-up, forward
+ *                                           jump): reason gap, one digest line per message
+ *     unknown → (as up, judged from the next slot after the mark)
+ *     down, paused: no deadline.  Mute: tracked as usual; the sender holds the
+ *     alerts (held) and, when the mute ends, sends the newest if still down.
  *
  * Every change is a conditional UPDATE ... WHERE status=FROM; the flip row is
  * written only when the row changed.  paused is a flag, not a status: a paused

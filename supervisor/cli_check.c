@@ -1,5 +1,6 @@
 /* supervisor/cli_check.c — `vigil check ...` and `vigil status`. */
 #include "supervisor/cli.h"
+#include "supervisor/alerts.h"
 
 #include "registry/registry.h"
 #include "supervisor/ops.h"
@@ -301,5 +302,12 @@ int cli_status(int argc, char **argv, vigil_global *g)
 			return VIGIL_EXIT_USAGE;
 		}
 	}
-	return cmd_list(g, json, "vigil status");
+	int rc = cmd_list(g, json, "vigil status");
+	reg_db *db;
+	if (rc == VIGIL_EXIT_OK && !json && !open_db(g, &db, "vigil status")) {
+		char line[512];   /* undelivered and failed alerts (supervisor/alerts.h) */
+		if (alerts_status_text(db, line, sizeof line) == REG_OK && line[0]) printf("\n%s\n", line);
+		reg_close(db);
+	}
+	return rc;
 }

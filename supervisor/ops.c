@@ -2,6 +2,7 @@
 #include "supervisor/ops.h"
 
 #include "crontab/crontab.h"
+#include "supervisor/alerts.h"
 #include "supervisor/cli.h"
 
 #include <ctype.h>
@@ -145,22 +146,16 @@ int ops_check_rm(reg_db *db, const char *slug, char *err, size_t errlen)
 	return rc;
 }
 
-int64_t ops_next_expected(const reg_check *c, int64_t after_ms)
+/* The scheduler's own answer, so that the status column and the alerts
+ * agree (early window, cron in the check's zone, the unknown rule). */
+int64_t ops_next_expected(const reg_check *c, int64_t now_ms)
 {
 	if (c->paused) return 0;
-	if (c->expected_ms > after_ms) return c->expected_ms;
-	if (c->period_s > 0) {
-		int64_t base = c->last_success_ms ? c->last_success_ms : c->created_ms;
-		int64_t next = base + c->period_s * 1000;
-		return next;
-	}
-	cron_expr e;
-	cron_error ce;
-	int64_t t;
-	if (c->schedule[0] && !cron_expr_parse(c->schedule, &e, &ce) &&
-	    cron_next(&e, c->tz, after_ms / 1000, &t) == CRON_OK)
-		return t * 1000;
-	return c->expected_ms;
+	alerts_cfg cfg;
+	char err[128];
+	if (alerts_cfg_load(NULL, NULL, &cfg, err, sizeof err)) return 0;
+	int64_t e = sched_expected(c, now_ms, &cfg);
+	return e > 0 ? e : 0;
 }
 
 const char *ops_state_name(const reg_check *c)

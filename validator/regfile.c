@@ -1,6 +1,6 @@
 /* validator/regfile.c — the declarative registry file (JSON): load, export,
  * and import into the database.  The format is described in
- * tests/validator/REGISTRY-FORMAT.md.
+ * README.md, "The registry file".
  *
  * paused and mute are operational state: a file that leaves them out leaves
  * the database's values alone; every other field is declarative (absent

@@ -98,7 +98,7 @@ typedef struct val_opts {
  * be read at all (err: "FILE:LINE:COL: what"), VAL_EINTERNAL otherwise. */
 int val_run(const val_opts *o, val_report *r, char *err, size_t errlen);
 
-/* ---- the declarative registry file (JSON; tests/validator/REGISTRY-FORMAT.md) */
+/* ---- the declarative registry file (JSON; README.md, "The registry file") */
 
 typedef struct val_regfile val_regfile;
 /* Parses PATH.  *out freed with val_regfile_free().  VAL_EINPUT with
