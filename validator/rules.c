@@ -596,7 +596,10 @@ int val_run(const val_opts *o, val_report *r, char *err, size_t errlen)
 		for (size_t i = 0; i < n; i++) {
 			c.e[i].c = cs[i];
 			c.e[i].given = VAL_GIVEN_SCHEDULE | VAL_GIVEN_TZ | VAL_GIVEN_SOURCE | VAL_GIVEN_MUTE;
-			if (!strcmp(cs[i].source, "crontab") && !cs[i].crontab_line[0]) c.e[i].given &= ~(unsigned)VAL_GIVEN_SCHEDULE;
+			/* a crontab-driven check's schedule in the db is derived from its
+			 * line by the last apply (step 10), never declared: a new crontab
+			 * that changes the line's schedule must pass (issue 5) */
+			if (!strcmp(cs[i].source, "crontab")) c.e[i].given &= ~(unsigned)VAL_GIVEN_SCHEDULE;
 		}
 		c.ne = n;
 		c.regname = o->db_path;

@@ -87,11 +87,6 @@ d = json.loads(sys.argv[1])
 assert d["tz"] == "America/New_York" and d["jobs"][0]["line"] == 3, d
 assert d["jobs"][0]["next"] == ["2026-03-08T07:00:00Z"], d
 ' "$out" && echo "ok   crontab-next-json" || { echo "FAIL crontab-next-json: $out"; fail=1; }
-for sub in apply diff history rollback; do
-	"$bin" crontab $sub "$work/good.cron" >/dev/null 2>"$work/stderr"
-	rc=$?
-	if [ $rc -ne 4 ] || ! grep -q "not implemented yet" "$work/stderr"; then
-		echo "FAIL crontab $sub: rc $rc"; fail=1
-	else echo "ok   crontab-$sub-later"; fi
-done
+# apply/diff/history/rollback are issue 5's (tests/apply/): never run them
+# here, they would act on the invoking user's real crontab.
 [ $fail -eq 0 ]
