@@ -2,6 +2,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/alerts.h"
 
+#include "crontab/crontab.h"
 #include "registry/registry.h"
 #include "supervisor/ops.h"
 
@@ -286,6 +287,17 @@ int cli_check(int argc, char **argv, vigil_global *g)
 	return check_usage();
 }
 
+/* An apply interrupted by a crash is finished or reverted before anything
+ * is reported, so the installed crontab is exactly the old or the new one. */
+static int recover_applies(vigil_global *g, const char *who)
+{
+	char msg[1024] = "";
+	int rc = cron_apply_recover(g->db_path, msg, sizeof msg);
+	if (rc > 0) fprintf(stderr, "%s: %s\n", who, msg);
+	else if (rc < 0) fprintf(stderr, "%s: interrupted crontab apply not recovered: %s\n", who, msg);
+	return rc;
+}
+
 int cli_status(int argc, char **argv, vigil_global *g)
 {
 	int json = 0;
@@ -302,6 +314,7 @@ int cli_status(int argc, char **argv, vigil_global *g)
 			return VIGIL_EXIT_USAGE;
 		}
 	}
+	recover_applies(g, "vigil status");
 	int rc = cmd_list(g, json, "vigil status");
 	reg_db *db;
 	if (rc == VIGIL_EXIT_OK && !json && !open_db(g, &db, "vigil status")) {

@@ -1,6 +1,7 @@
 /* supervisor/cli_serve.c — `vigil serve` and `vigil key`. */
 #include "supervisor/cli.h"
 
+#include "crontab/crontab.h"
 #include "registry/registry.h"
 #include "supervisor/alerts.h"
 #include "supervisor/server.h"
@@ -67,6 +68,10 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	if (krc) fprintf(stderr, "vigil serve: %s\n", reg_errmsg(db));
 	reg_close(db);
 	if (krc) return VIGIL_EXIT_INTERNAL;
+	char rmsg[1024] = "";
+	int rrc = cron_apply_recover(g->db_path, rmsg, sizeof rmsg);
+	if (rrc > 0) fprintf(stderr, "vigil serve: %s\n", rmsg);
+	else if (rrc < 0) fprintf(stderr, "vigil serve: interrupted crontab apply not recovered: %s\n", rmsg);
 	if (alerts_start(&ao, &alerts, err, sizeof err)) {
 		fprintf(stderr, "vigil serve: %s\n", err);
 		return VIGIL_EXIT_INTERNAL;
