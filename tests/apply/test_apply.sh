@@ -251,6 +251,18 @@ for var in VIGIL_TEST_KILL_STEP VIGIL_TEST_KILL_AFTER; do
 		consistent "$var=$k"
 	done
 done
+# `vigil status` (and `vigil serve`) finish an interrupted apply before anything else
+reset_old
+env VIGIL_TEST_KILL_STEP=8 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/out" 2>&1
+[ $? = 137 ] || fail "status recovery: apply was not killed"
+"$VIGIL" --db "$DB" status >"$T/out" 2>&1 || fail "status recovery: vigil status failed"
+grep -q "unfinished apply" "$T/out" || fail "status recovery: vigil status did not report the unfinished apply"
+old_or_new "status recovery"
+consistent "status recovery"
+v recover || fail "status recovery: recover"
+grep -q "unfinished apply" "$T/out" && fail "status recovery: the apply was still open after vigil status"
+ok "vigil status finishes an interrupted apply"
+
 for var in VIGIL_TEST_KILL_STEP VIGIL_TEST_KILL_AFTER; do
 	reset_old
 	env VIGIL_TEST_FAIL_STEP=8 $var=9 "$VIGIL" --db "$DB" crontab apply "$T/new.cron" --user $U >"$T/out" 2>&1
