@@ -146,8 +146,11 @@ static void *committer_main(void *arg)
 	char msg[512];
 	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK)
 		fprintf(stderr, "vigil: committer: %s\n", msg);
-	else	/* checkpoints run on their own thread, off the ping path */
+	else {	/* checkpoints run on their own thread, off the ping path */
 		sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
+		/* the hot pages (checks, the ping index's right edge) stay cached */
+		sqlite3_exec(reg_sqlite(db), "PRAGMA cache_size=-32768", NULL, NULL, NULL);
+	}
 	request **reqs = calloc(BATCH_MAX, sizeof *reqs);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
