@@ -388,7 +388,7 @@ static int rev_insert(ctx *c, const char *content, size_t n, const char *kind, c
 	sqlite3 *s = reg_sqlite(c->db);
 	sqlite3_stmt *st = NULL;
 	char sha[65];
-	ca_sha256_hex(content, n, sha);
+	reg_sha256_hex(content, n, sha);
 	if (sqlite3_prepare_v2(s, "INSERT INTO crontab_revisions(user,content,sha256,created_ms,reason,kind) "
 	                          "VALUES(?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(c, "prepare revision insert", msg, msglen);
@@ -831,7 +831,7 @@ static int run_steps(ctx *c, plan *p)
 	TEST_KILL(2);
 	if (TEST_FAIL(2)) { say(c, "refused at step 2: test hook: reading the installed crontab fails; nothing was changed\n"); goto out; }
 	if (read_installed(c, &cur, msg, sizeof msg) < 0) { say(c, "refused at step 2: %s; nothing was changed\n", msg); goto out; }
-	ca_sha256_hex(cur.p, cur.n, sha);
+	reg_sha256_hex(cur.p, cur.n, sha);
 	TEST_KILL_AFTER(2);
 
 	/* 3: the diff by job */
@@ -995,7 +995,7 @@ static int run_steps(ctx *c, plan *p)
 		int same = ca_same_as_meant(&got, p->want.p, p->want.n, tmp);
 		if (!same) {
 			char gs[65];
-			ca_sha256_hex(got.p, got.n, gs);
+			reg_sha256_hex(got.p, got.n, gs);
 			snprintf(msg, sizeof msg, "read back %zu bytes (sha256 %.12s) but %zu bytes were meant; "
 			         "the crontab program did not install what it was given", got.n, gs, p->want.n);
 		}
@@ -1013,7 +1013,7 @@ static int run_steps(ctx *c, plan *p)
 		int nu = 0;
 		if (commit_apply(c, jid, new_id, p->kind, &cur, &p->want, &nu, msg, sizeof msg) < 0) { failed_at = "10"; goto restore; }
 		TEST_KILL_AFTER(10);
-		ca_sha256_hex(p->want.p, p->want.n, sha);
+		reg_sha256_hex(p->want.p, p->want.n, sha);
 		say(c, "step 10: recorded; %d check(s) updated\n", nu);
 		say(c, "applied: revision %lld is installed for %s (sha256 %.12s)\n", (long long)new_id, c->user, sha);
 	}

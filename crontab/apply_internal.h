@@ -17,8 +17,6 @@ typedef struct ca_buf {
 int ca_buf_append(ca_buf *b, const void *data, size_t n);   /* 0 or -1 (ENOMEM) */
 void ca_buf_free(ca_buf *b);
 
-/* ---- apply_sha256.c ---- */
-void ca_sha256_hex(const void *data, size_t n, char out[65]);
 
 /* ---- apply_exec.c ---- */
 

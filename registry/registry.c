@@ -328,17 +328,13 @@ static int check_fields_valid(reg_db *db, const reg_check *c)
 	return REG_OK;
 }
 
-int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
+/* Binds the declarative fields, in the order of DECL_COLS, from parameter 1;
+ * returns the next parameter index. */
+#define DECL_COLS "name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,source,script," \
+	"crontab_line,paused,mute_until_ms,mute_reason,mute_indefinite"
+static int bind_decl(sqlite3_stmt *st, const reg_check *c)
 {
-	int rc = check_fields_valid(db, c);
-	if (rc) return rc;
-	sqlite3_stmt *st = reg_stmt(db,
-		"INSERT INTO checks(slug,name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,"
-		"status,status_since_ms,created_ms,source,script,crontab_line,paused,mute_until_ms,"
-		"mute_reason,mute_indefinite) VALUES(?,?,?,?,?,?,?,?,?,0,?,?,?,?,?,?,?,?,?)");
-	if (!st) return REG_EIO;
 	int i = 1;
-	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->desc, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->tags, -1, SQLITE_STATIC);
@@ -347,8 +343,6 @@ int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
 	sqlite3_bind_text(st, i++, c->tz, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, i++, c->grace_s);
 	sqlite3_bind_int64(st, i++, c->max_runtime_s);
-	sqlite3_bind_int64(st, i++, now_ms);
-	sqlite3_bind_int64(st, i++, now_ms);
 	sqlite3_bind_text(st, i++, c->source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->script, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, i++, c->crontab_line, -1, SQLITE_STATIC);
@@ -356,6 +350,21 @@ int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
 	sqlite3_bind_int64(st, i++, c->mute_until_ms);
 	sqlite3_bind_text(st, i++, c->mute_reason, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, i++, c->mute_indefinite ? 1 : 0);
+	return i;
+}
+
+int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
+{
+	int rc = check_fields_valid(db, c);
+	if (rc) return rc;
+	sqlite3_stmt *st = reg_stmt(db,
+		"INSERT INTO checks(" DECL_COLS ",slug,status,status_since_ms,created_ms) "
+		"VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?)");
+	if (!st) return REG_EIO;
+	int i = bind_decl(st, c);
+	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, i++, now_ms);
+	sqlite3_bind_int64(st, i++, now_ms);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -374,26 +383,9 @@ int reg_check_update(reg_db *db, const reg_check *c)
 	int rc = check_fields_valid(db, c);
 	if (rc) return rc;
 	sqlite3_stmt *st = reg_stmt(db,
-		"UPDATE checks SET name=?,desc=?,tags=?,schedule=?,period_s=?,tz=?,grace_s=?,"
-		"max_runtime_s=?,source=?,script=?,crontab_line=?,paused=?,mute_until_ms=?,mute_reason=?,"
-		"mute_indefinite=? WHERE slug=?");
+		"UPDATE checks SET (" DECL_COLS ") = (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) WHERE slug=?");
 	if (!st) return REG_EIO;
-	int i = 1;
-	sqlite3_bind_text(st, i++, c->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->desc, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->tags, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->schedule, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, i++, c->period_s);
-	sqlite3_bind_text(st, i++, c->tz, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, i++, c->grace_s);
-	sqlite3_bind_int64(st, i++, c->max_runtime_s);
-	sqlite3_bind_text(st, i++, c->source, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->script, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, i++, c->crontab_line, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->paused ? 1 : 0);
-	sqlite3_bind_int64(st, i++, c->mute_until_ms);
-	sqlite3_bind_text(st, i++, c->mute_reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, i++, c->mute_indefinite ? 1 : 0);
+	int i = bind_decl(st, c);
 	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);

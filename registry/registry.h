@@ -120,6 +120,12 @@ const char *reg_status_name(reg_status s);
 int reg_status_parse(const char *s, reg_status *out);
 const char *reg_ping_kind_name(reg_ping_kind k);
 
+/* ---- hashing --------------------------------------------------------------- */
+
+/* SHA-256 of len bytes: 32 raw bytes, or 64 lowercase hex digits + NUL. */
+void reg_sha256(const void *data, size_t len, unsigned char out[32]);
+void reg_sha256_hex(const void *data, size_t len, char out[65]);
+
 /* ---- settings ------------------------------------------------------------ */
 
 /* Copies the value of KEY into buf; REG_ENOTFOUND when unset. */

@@ -77,8 +77,5 @@ int web_apikey_list(reg_db *db, web_apikey **out, size_t *n);
 
 /* ---- SHA-256 (FIPS 180-4) ------------------------------------------------- */
 
-void web_sha256(const void *data, size_t len, unsigned char out[32]);
-/* Lower-case hex of the SHA-256 of DATA into out[65]. */
-void web_sha256_hex(const void *data, size_t len, char out[65]);
 
 #endif

@@ -149,7 +149,7 @@ static void queue_shellcheck(ctx *c, const char *slug, const char *path, const c
 	j->shell = shell;
 	c->sc_slug[c->nsc] = strdup(slug);
 	if (!j->path || !c->sc_slug[c->nsc]) { free((char *)j->path); free(c->sc_slug[c->nsc]); return; }
-	val_sha256_hex(data, len, j->content_sha);
+	reg_sha256_hex(data, len, j->content_sha);
 	c->nsc++;
 }
 

@@ -172,7 +172,7 @@ static void job_key(const char *ident, const val_sc_job *j, char key[65])
 {
 	char buf[PATH_MAX + 256];
 	int l = snprintf(buf, sizeof buf, "%s|%s|%s", ident, j->shell ? j->shell : "", j->content_sha);
-	val_sha256_hex(buf, (size_t)(l < (int)sizeof buf ? l : (int)sizeof buf - 1), key);
+	reg_sha256_hex(buf, (size_t)(l < (int)sizeof buf ? l : (int)sizeof buf - 1), key);
 }
 
 static void cache_store(const char *cache_dir, const char *key, const char *json, size_t len)
@@ -315,7 +315,7 @@ int val_shellcheck(const char *bin, const char *cache_dir, int timeout_s, const 
                    val_sc_item **items, size_t *n, char *err, size_t errlen)
 {
 	val_sc_job j = { .path = path, .shell = shell };
-	val_sha256_hex(data, len, j.content_sha);
+	reg_sha256_hex(data, len, j.content_sha);
 	int rc = val_shellcheck_batch(bin, cache_dir, timeout_s, &j, 1, err, errlen);
 	if (rc) return rc;
 	if (j.err[0]) {

@@ -30,8 +30,6 @@ void val_format_time(int64_t ms, char *buf, size_t n);
  * NUL-terminated; *len its length).  0, or an errno value (EFBIG when
  * larger than max, EISDIR, ...). */
 int val_read_file(const char *path, size_t max, char **out, size_t *len);
-void val_sha256(const void *data, size_t len, unsigned char out[32]);
-void val_sha256_hex(const void *data, size_t len, char out[65]);
 /* "a/./b//c" -> "a/b/c", "./x" -> "x" (malloc'd; ".." kept). */
 char *val_path_clean(const char *p);
 /* 1 when two zone names are the same zone (UTC aliases included). */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "crontab/apply_internal.h"
+#include "registry/registry.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +18,18 @@ static void test_sha256(void **state)
 {
 	(void)state;
 	char h[65];
-	ca_sha256_hex("", 0, h);
+	reg_sha256_hex("", 0, h);
 	assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	ca_sha256_hex("abc", 3, h);
+	reg_sha256_hex("abc", 3, h);
 	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	/* 56 bytes: the padding spills into a second block */
 	const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-	ca_sha256_hex(m, strlen(m), h);
+	reg_sha256_hex(m, strlen(m), h);
 	assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	char *a = malloc(1000000);
 	assert_non_null(a);
 	memset(a, 'a', 1000000);
-	ca_sha256_hex(a, 1000000, h);
+	reg_sha256_hex(a, 1000000, h);
 	assert_string_equal(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(a);
 }

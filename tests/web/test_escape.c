@@ -17,7 +17,7 @@
 static void hex_is(const void *data, size_t len, const char *want)
 {
 	char got[65];
-	web_sha256_hex(data, len, got);
+	reg_sha256_hex(data, len, got);
 	assert_string_equal(got, want);
 }
 
@@ -132,7 +132,7 @@ static void test_apikeys(void **state)
 	assert_int_equal(ks[1].rw, 1);
 	assert_int_equal(ks[1].created_ms, 2000);
 	char hash[65];
-	web_sha256_hex(rw, strlen(rw), hash);
+	reg_sha256_hex(rw, strlen(rw), hash);
 	assert_memory_equal(ks[1].hash_prefix, hash, 12);
 	free(ks);
 	assert_int_equal(web_apikey_rm(db, id_ro), REG_OK);
