@@ -661,13 +661,22 @@ char *val_summary_from_facts(const val_facts *f)
 					check_sentence(&b, f, &f->checks[i], 1);
 				}
 	} else {
+		/* Many checks: one clause per reason group, the alerting groups in one
+		 * sentence and the recoveries in another. */
+		int clauses = 0;
 		for (int g = 0; g < G_N; g++) {
 			size_t cnt = 0, one = 0;
 			for (size_t i = 0; i < f->n_checks; i++)
 				if (group_of(&f->checks[i]) == (enum group)g) { cnt++; one = i; }
 			if (!cnt) continue;
-			if (b.len) sb_printf(&b, " ");
-			if (cnt == 1) { check_sentence(&b, f, &f->checks[one], 0); continue; }
+			if (g == G_UP && clauses) { sb_printf(&b, ". "); clauses = 0; }
+			else if (clauses) sb_printf(&b, "; ");
+			clauses++;
+			if (cnt == 1) {
+				sb_printf(&b, "%s%s", f->checks[one].slug, verb_one[g]);
+				check_detail(&b, f, &f->checks[one], (enum group)g, 1);
+				continue;
+			}
 			sb_printf(&b, "%zu checks %s: ", cnt, verb_many[g]);
 			size_t done = 0;
 			for (size_t i = 0; i < f->n_checks; i++) {
@@ -677,8 +686,8 @@ char *val_summary_from_facts(const val_facts *f)
 				check_detail(&b, f, k, (enum group)g, 1);
 				done++;
 			}
-			sb_printf(&b, ".");
 		}
+		sb_printf(&b, ".");
 	}
 	if (b.oom) { free(b.p); return NULL; }
 	return b.p;

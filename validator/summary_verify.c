@@ -252,6 +252,8 @@ static void find_quotes(vctx *c)
 			memset(c->mask + j, M_QUOTE, 3);
 			check_quote(c, i + 3, j);
 			i = j + 2;
+		} else if (!strncmp(t + i, "```", 3)) {
+			i += 2;                  /* a code fence: S6's business, not a quote */
 		} else if (t[i] == '`') {
 			const char *e = memchr(t + i + 1, '`', n - i - 1);
 			if (!e) { broke(c, 8, "unterminated code quote at byte %zu", i); continue; }
