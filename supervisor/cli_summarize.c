@@ -150,6 +150,7 @@ int cli_summarize(int argc, char **argv, vigil_global *g)
 		if (res.candidate) {
 			printf("candidate (local model, %d tokens, %.2f s):\n  %s\n", res.tokens, res.gen_s, res.candidate);
 			print_verdict(stdout, &res.verdict, 1);
+			if (res.note[0]) printf("note: %s\n", res.note);
 		} else {
 			printf("candidate: none (%s)\n", res.note[0] ? res.note : "no model");
 		}

@@ -332,6 +332,7 @@ static int slug_of(const vctx *c, size_t a, size_t b)
 {
 	for (size_t k = 0; k < c->f->n_checks; k++)
 		if (span_eq_ci(c->t, a, b, c->f->checks[k].slug)) return (int)k;
+	if (c->f->host && span_eq_ci(c->t, a, b, c->f->host)) return -4;   /* the host: a fact too */
 	if (c->reg)
 		for (const char *const *r = c->reg; *r; r++)
 			if (span_eq_ci(c->t, a, b, *r)) return -2;
@@ -513,6 +514,11 @@ static int tokenize(vctx *c, items *it)
 			while (a < b && (t[a] == '-' || t[a] == '_')) a++;
 			while (b > a && (t[b - 1] == '-' || t[b - 1] == '_')) b--;
 			if (a < b && (a != i || b != we)) k = slug_of(c, a, b);
+		}
+		if (k == -4) {
+			if (!push(it, I_WORD, a, b)) return -1;
+			i = we;
+			continue;
 		}
 		if (k != -3) {
 			item *x = push(it, I_SLUG, a, b);

@@ -1,0 +1,227 @@
+/* The whole summary path: facts -> prompt -> model -> verifier -> chosen
+ * text, with a real model when one is present (VIGIL_TEST_MODEL, or the
+ * first .gguf in var/models/), and the worker thread's time limit.  Asserts on
+ * the chosen source and the verdicts, never on the prose. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "supervisor/summarizer.h"
+
+static char root[1024];
+static char model[1600];
+
+static val_facts *load_batch(const char *name)
+{
+	char path[1400], err[512];
+	snprintf(path, sizeof path, "%s/tests/summarizer/facts/%s.json", root, name);
+	val_facts *f = val_facts_load(path, err, sizeof err);
+	if (!f) print_error("%s\n", err);
+	return f;
+}
+
+static void find_model(void)
+{
+	const char *env = getenv("VIGIL_TEST_MODEL");
+	if (env && env[0]) { snprintf(model, sizeof model, "%s", env); return; }
+	char dir[1200];
+	snprintf(dir, sizeof dir, "%s/var/models", root);
+	DIR *d = opendir(dir);
+	if (!d) return;
+	struct dirent *de;
+	char best[256] = "";
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		/* the smallest name sorts first: prefer a deterministic pick */
+		if (n > 5 && !strcmp(de->d_name + n - 5, ".gguf") && (!best[0] || strcmp(de->d_name, best) < 0))
+			snprintf(best, sizeof best, "%s", de->d_name);
+	}
+	closedir(d);
+	if (best[0]) snprintf(model, sizeof model, "%s/%s", dir, best);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Checks the invariants of one result against its facts. */
+static void check_result(const val_facts *f, const summ_result *r)
+{
+	assert_non_null(r->text);
+	char *det = val_summary_from_facts(f);
+	assert_non_null(det);
+	if (r->source == SUMM_SOURCE_MODEL) {
+		/* model text is sent only when it passed every rule */
+		assert_non_null(r->candidate);
+		assert_int_equal(r->verdict.broken, 0);
+		assert_string_equal(r->text, r->candidate);
+	} else {
+		assert_string_equal(r->text, det);
+		if (r->candidate) assert_true(r->verdict.broken != 0 || strstr(r->note, "token budget"));
+	}
+	if (r->candidate) {
+		/* the verdict is the verifier's, reproducible */
+		val_sum_verdict v;
+		assert_true(val_summary_verify(f, r->candidate, NULL, &v) >= 0);
+		assert_int_equal(v.broken, r->verdict.broken);
+	}
+	/* whichever path wrote it, the text sent passes the rules */
+	val_sum_verdict v;
+	assert_true(val_summary_verify(f, r->text, NULL, &v) >= 0);
+	assert_int_equal(v.broken, 0);
+	free(det);
+}
+
+/* No model: the deterministic summary, said so. */
+static void test_no_model(void **st)
+{
+	(void)st;
+	summ_opts o;
+	char err[256];
+	assert_int_equal(summ_opts_from_config(&o, NULL, err, sizeof err), 0);
+	summ_engine *e = summ_open(&o, err, sizeof err);
+	assert_non_null(e);
+	assert_false(summ_has_model(e));
+	val_facts *f = load_batch("many-failures");
+	summ_result r;
+	assert_int_equal(summ_run(e, f, NULL, NULL, &r), 0);
+	assert_int_equal(r.source, SUMM_SOURCE_FACTS);
+	assert_null(r.candidate);
+	assert_string_equal(summ_source_line(r.source), "summary generated from the facts");
+	assert_string_equal(summ_source_line(SUMM_SOURCE_MODEL),
+	                    "summary written by the local model, checked against the facts");
+	check_result(f, &r);
+	summ_result_free(&r);
+
+	/* the same through the worker thread */
+	summ_worker *w = summ_worker_start(e);
+	assert_non_null(w);
+	assert_int_equal(summ_worker_summarize(w, f, NULL, &r), 0);
+	assert_int_equal(r.source, SUMM_SOURCE_FACTS);
+	check_result(f, &r);
+	summ_result_free(&r);
+	summ_worker_stop(w);
+	val_facts_free(f);
+	summ_close(e);
+}
+
+static void test_bad_model(void **st)
+{
+	(void)st;
+	summ_opts o;
+	char err[256] = "";
+	summ_opts_from_config(&o, NULL, err, sizeof err);
+	o.model_path = "/nonexistent/model.gguf";
+	assert_null(summ_open(&o, err, sizeof err));
+	assert_non_null(strstr(err, "/nonexistent/model.gguf"));
+	o.backend = "off";   /* off: the model is never opened */
+	summ_engine *e = summ_open(&o, err, sizeof err);
+	assert_non_null(e);
+	assert_false(summ_has_model(e));
+	summ_close(e);
+}
+
+static summ_engine *open_model(double limit, int max_tokens)
+{
+	summ_opts o;
+	char err[512];
+	summ_opts_from_config(&o, NULL, err, sizeof err);
+	o.model_path = model;
+	o.time_limit_s = limit;
+	o.max_tokens = max_tokens;
+	o.backend = "cpu";
+	o.seed = 7;
+	summ_engine *e = summ_open(&o, err, sizeof err);
+	if (!e) print_error("%s\n", err);
+	return e;
+}
+
+/* The real model, twice, same seed: the same candidate and verdicts. */
+static void test_model_path(void **st)
+{
+	(void)st;
+	if (!model[0]) {
+		print_message("SKIP: no test model (set VIGIL_TEST_MODEL or put a .gguf in var/models/)\n");
+		skip();
+	}
+	summ_engine *e = open_model(120, 48);
+	assert_non_null(e);
+	static const char *const batches[] = { "single-fail", "recovery", "never-pinged" };
+	for (size_t i = 0; i < 3; i++) {
+		val_facts *f = load_batch(batches[i]);
+		summ_result a, b;
+		assert_int_equal(summ_run(e, f, NULL, NULL, &a), 0);
+		assert_int_equal(summ_run(e, f, NULL, NULL, &b), 0);
+		print_message("%s: source %s, %d tokens in %.2f s, broken 0x%x%s%s\n", batches[i],
+		              summ_source_name(a.source), a.tokens, a.gen_s, a.verdict.broken,
+		              a.note[0] ? ", note: " : "", a.note);
+		assert_false(a.timed_out);
+		assert_non_null(a.candidate);
+		assert_non_null(b.candidate);
+		assert_true(a.tokens > 0);
+		assert_int_equal(a.tokens, b.tokens);
+		assert_string_equal(a.candidate, b.candidate);
+		assert_int_equal(a.verdict.broken, b.verdict.broken);
+		assert_int_equal(a.source, b.source);
+		check_result(f, &a);
+		summ_result_free(&a);
+		summ_result_free(&b);
+		val_facts_free(f);
+	}
+	summ_close(e);
+}
+
+/* A time limit far below what the model needs: the worker answers within
+ * the limit with the deterministic summary, and stays usable. */
+static void test_worker_time_limit(void **st)
+{
+	(void)st;
+	if (!model[0]) {
+		print_message("SKIP: no test model (set VIGIL_TEST_MODEL or put a .gguf in var/models/)\n");
+		skip();
+	}
+	summ_engine *e = open_model(0.05, 400);
+	assert_non_null(e);
+	summ_worker *w = summ_worker_start(e);
+	assert_non_null(w);
+	val_facts *f = load_batch("many-failures");
+	for (int i = 0; i < 3; i++) {
+		summ_result r;
+		double t0 = now_s();
+		assert_int_equal(summ_worker_summarize(w, f, NULL, &r), 0);
+		double dt = now_s() - t0;
+		print_message("worker answer %d after %.3f s: %s (%s)\n", i, dt, summ_source_name(r.source), r.note);
+		assert_int_equal(r.source, SUMM_SOURCE_FACTS);
+		assert_true(r.timed_out);
+		assert_true(dt < 0.05 + 0.05 + 0.25);   /* limit + the wait's slack + scheduling */
+		check_result(f, &r);
+		summ_result_free(&r);
+	}
+	summ_worker_stop(w);
+	val_facts_free(f);
+	summ_close(e);
+}
+
+int main(void)
+{
+	const char *r = getenv("VIGIL_ROOT");
+	snprintf(root, sizeof root, "%s", r && r[0] ? r : ".");
+	find_model();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_model),
+		cmocka_unit_test(test_bad_model),
+		cmocka_unit_test(test_model_path),
+		cmocka_unit_test(test_worker_time_limit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
