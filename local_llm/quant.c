@@ -1,0 +1,389 @@
+/* local_llm/quant.c — the weight types: sizes, half/bfloat conversion, the
+ * reference dequantizers and quantizers, and row·vector dot products.
+ *
+ * The dot products and row dequantizers exist twice: a portable build and an
+ * AVX2+FMA+F16C build of the same source (quant_kern.inc), picked once at run
+ * time from the CPU's features.  The reference functions in llm_internal.h
+ * (llm_dequant_row, llm_vec_dot) go through that dispatch. */
+#include "local_llm/llm_internal.h"
+#include "local_llm/quant.h"
+
+#include <math.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int64_t elems, bytes;
+	int supported;
+} type_tab[LLM_TYPE_COUNT] = {
+	[LLM_TYPE_F32]  = {"f32", 1, 4, 1},
+	[LLM_TYPE_F16]  = {"f16", 1, 2, 1},
+	[LLM_TYPE_Q4_0] = {"q4_0", 32, 18, 1},
+	[LLM_TYPE_Q4_1] = {"q4_1", 32, 20, 1},
+	[LLM_TYPE_Q5_0] = {"q5_0", 32, 22, 0},
+	[LLM_TYPE_Q5_1] = {"q5_1", 32, 24, 0},
+	[LLM_TYPE_Q8_0] = {"q8_0", 32, 34, 1},
+	[LLM_TYPE_Q8_1] = {"q8_1", 32, 36, 0},
+	[LLM_TYPE_Q2_K] = {"q2_K", 256, 84, 0},
+	[LLM_TYPE_Q3_K] = {"q3_K", 256, 110, 0},
+	[LLM_TYPE_Q4_K] = {"q4_K", 256, 144, 1},
+	[LLM_TYPE_Q5_K] = {"q5_K", 256, 176, 0},
+	[LLM_TYPE_Q6_K] = {"q6_K", 256, 210, 1},
+	[LLM_TYPE_Q8_K] = {"q8_K", 256, 292, 0},
+	[LLM_TYPE_BF16] = {"bf16", 1, 2, 1},
+};
+
+const char *llm_type_name(int t)
+{
+	return (t >= 0 && t < LLM_TYPE_COUNT) ? type_tab[t].name : NULL;
+}
+int llm_type_supported(int t)
+{
+	return t >= 0 && t < LLM_TYPE_COUNT && type_tab[t].supported;
+}
+int64_t llm_type_block_elems(int t)
+{
+	return (t >= 0 && t < LLM_TYPE_COUNT) ? type_tab[t].elems : 0;
+}
+int64_t llm_type_block_bytes(int t)
+{
+	return (t >= 0 && t < LLM_TYPE_COUNT) ? type_tab[t].bytes : 0;
+}
+int64_t llm_type_row_bytes(int t, int64_t n)
+{
+	int64_t be = llm_type_block_elems(t);
+	if (be <= 0 || n < 0 || n % be)
+		return -1;
+	return n / be * type_tab[t].bytes;
+}
+
+/* ---- half and bfloat ------------------------------------------------------ */
+
+float llm_f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+	if (exp == 0) {
+		if (man == 0) {
+			bits = sign;
+		} else {	/* subnormal: value = man * 2^-24 */
+			float f = (float)man * 5.9604644775390625e-8f;
+			return sign ? -f : f;
+		}
+	} else if (exp == 31) {
+		bits = sign | 0x7f800000u | (man << 13);
+	} else {
+		bits = sign | ((exp + 112) << 23) | (man << 13);
+	}
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+uint16_t llm_f32_to_f16(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	uint32_t sign = (x >> 16) & 0x8000;
+	uint32_t ax = x & 0x7fffffffu;
+	if (ax >= 0x7f800000u)	/* inf or nan */
+		return (uint16_t)(sign | 0x7c00 | (ax > 0x7f800000u ? 0x200 : 0));
+	if (ax >= 0x477ff000u)	/* rounds to >= 65520: inf */
+		return (uint16_t)(sign | 0x7c00);
+	if (ax < 0x38800000u) {	/* below the smallest normal half: subnormal */
+		float a;
+		memcpy(&a, &ax, 4);
+		/* a * 2^24 rounded to nearest even (rintf, default rounding mode) */
+		return (uint16_t)(sign | (uint32_t)rintf(a * 16777216.0f));
+	}
+	uint32_t r = ax + 0xfff + ((ax >> 13) & 1);	/* round to nearest even */
+	return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+float llm_bf16_to_f32(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+uint16_t llm_f32_to_bf16(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	if ((x & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((x >> 16) | 0x40);	/* quiet nan */
+	return (uint16_t)((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+/* ---- quantizers (for mkmodel / convert; not on the hot path) ------------------ */
+
+static void quant_q8_0(const float *x, llm_block_q8_0 *y, int64_t nb)
+{
+	for (int64_t b = 0; b < nb; b++, x += 32) {
+		float amax = 0;
+		for (int j = 0; j < 32; j++)
+			amax = fmaxf(amax, fabsf(x[j]));
+		float d = amax / 127.0f, id = d ? 1.0f / d : 0;
+		y[b].d = llm_f32_to_f16(d);
+		for (int j = 0; j < 32; j++)
+			y[b].qs[j] = (int8_t)lrintf(x[j] * id);
+	}
+}
+
+static void quant_q4_0(const float *x, llm_block_q4_0 *y, int64_t nb)
+{
+	for (int64_t b = 0; b < nb; b++, x += 32) {
+		float amax = 0, max = 0;
+		for (int j = 0; j < 32; j++)
+			if (fabsf(x[j]) > amax) {
+				amax = fabsf(x[j]);
+				max = x[j];
+			}
+		float d = max / -8.0f, id = d ? 1.0f / d : 0;
+		y[b].d = llm_f32_to_f16(d);
+		for (int j = 0; j < 16; j++) {
+			int a = (int)fminf(15.0f, x[j] * id + 8.5f);
+			int c = (int)fminf(15.0f, x[j + 16] * id + 8.5f);
+			y[b].qs[j] = (uint8_t)(a | (c << 4));
+		}
+	}
+}
+
+static void quant_q4_1(const float *x, llm_block_q4_1 *y, int64_t nb)
+{
+	for (int64_t b = 0; b < nb; b++, x += 32) {
+		float mn = x[0], mx = x[0];
+		for (int j = 1; j < 32; j++) {
+			mn = fminf(mn, x[j]);
+			mx = fmaxf(mx, x[j]);
+		}
+		float d = (mx - mn) / 15.0f, id = d ? 1.0f / d : 0;
+		y[b].d = llm_f32_to_f16(d);
+		y[b].m = llm_f32_to_f16(mn);
+		for (int j = 0; j < 16; j++) {
+			int a = (int)fminf(15.0f, (x[j] - mn) * id + 0.5f);
+			int c = (int)fminf(15.0f, (x[j + 16] - mn) * id + 0.5f);
+			y[b].qs[j] = (uint8_t)(a | (c << 4));
+		}
+	}
+}
+
+/* Q4_K: 8 sub-blocks of 32, each x ~= d*sc*q - dmin*m with 6-bit sc, m. */
+static void quant_q4_K(const float *x, llm_block_q4_K *y, int64_t nb)
+{
+	for (int64_t b = 0; b < nb; b++, x += 256) {
+		float scale[8], mins[8], maxs = 0, maxm = 0;
+		for (int s = 0; s < 8; s++) {
+			float mn = 0, mx = 0;	/* min clamped to <= 0, as the format wants */
+			for (int j = 0; j < 32; j++) {
+				mn = fminf(mn, x[s * 32 + j]);
+				mx = fmaxf(mx, x[s * 32 + j]);
+			}
+			scale[s] = (mx - mn) / 15.0f;
+			mins[s] = -mn;
+			maxs = fmaxf(maxs, scale[s]);
+			maxm = fmaxf(maxm, mins[s]);
+		}
+		float d = maxs / 63.0f, dm = maxm / 63.0f;
+		uint8_t ls[8], lm[8];
+		for (int s = 0; s < 8; s++) {
+			ls[s] = (uint8_t)(d ? fminf(63.0f, lrintf(scale[s] / d)) : 0);
+			lm[s] = (uint8_t)(dm ? fminf(63.0f, lrintf(mins[s] / dm)) : 0);
+		}
+		memset(y[b].scales, 0, 12);
+		for (int s = 0; s < 8; s++) {
+			if (s < 4) {
+				y[b].scales[s] = ls[s];
+				y[b].scales[s + 4] = lm[s];
+			} else {
+				y[b].scales[s + 4] = (uint8_t)((ls[s] & 0xf) | ((lm[s] & 0xf) << 4));
+				y[b].scales[s - 4] |= (uint8_t)((ls[s] >> 4) << 6);
+				y[b].scales[s] |= (uint8_t)((lm[s] >> 4) << 6);
+			}
+		}
+		y[b].d = llm_f32_to_f16(d);
+		y[b].dmin = llm_f32_to_f16(dm);
+		float dd = llm_f16_to_f32(y[b].d), ddm = llm_f16_to_f32(y[b].dmin);
+		uint8_t q[256];
+		for (int s = 0; s < 8; s++) {
+			float sd = dd * ls[s], sm = ddm * lm[s];
+			for (int j = 0; j < 32; j++) {
+				int v = sd ? (int)lrintf((x[s * 32 + j] + sm) / sd) : 0;
+				q[s * 32 + j] = (uint8_t)(v < 0 ? 0 : v > 15 ? 15 : v);
+			}
+		}
+		for (int c = 0; c < 4; c++)
+			for (int l = 0; l < 32; l++)
+				y[b].qs[c * 32 + l] = (uint8_t)(q[c * 64 + l] | (q[c * 64 + 32 + l] << 4));
+	}
+}
+
+/* Q6_K: 16 sub-blocks of 16, x ~= d*sc*(q-32) with int8 sc, 6-bit q. */
+static void quant_q6_K(const float *x, llm_block_q6_K *y, int64_t nb)
+{
+	for (int64_t b = 0; b < nb; b++, x += 256) {
+		float sc[16], amaxs = 0;
+		for (int s = 0; s < 16; s++) {
+			float amax = 0;
+			for (int j = 0; j < 16; j++)
+				amax = fmaxf(amax, fabsf(x[s * 16 + j]));
+			sc[s] = amax / 31.0f;
+			amaxs = fmaxf(amaxs, sc[s]);
+		}
+		float d = amaxs / 127.0f;
+		y[b].d = llm_f32_to_f16(d);
+		float dd = llm_f16_to_f32(y[b].d);
+		uint8_t q[256];
+		for (int s = 0; s < 16; s++) {
+			int is = dd ? (int)lrintf(sc[s] / dd) : 0;
+			if (is > 127)
+				is = 127;
+			y[b].scales[s] = (int8_t)is;
+			float sd = dd * is;
+			for (int j = 0; j < 16; j++) {
+				int v = sd ? (int)lrintf(x[s * 16 + j] / sd) : 0;
+				v = v < -32 ? -32 : v > 31 ? 31 : v;
+				q[s * 16 + j] = (uint8_t)(v + 32);
+			}
+		}
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *qq = q + h * 128;
+			uint8_t *ql = y[b].ql + h * 64, *qh = y[b].qh + h * 32;
+			for (int l = 0; l < 32; l++) {
+				ql[l] = (uint8_t)((qq[l] & 0xf) | ((qq[l + 64] & 0xf) << 4));
+				ql[l + 32] = (uint8_t)((qq[l + 32] & 0xf) | ((qq[l + 96] & 0xf) << 4));
+				qh[l] = (uint8_t)((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) |
+				                  ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
+			}
+		}
+	}
+}
+
+int llm_quant_row(int type, const float *src, void *dst, int64_t n)
+{
+	int64_t be = llm_type_block_elems(type);
+	if (!llm_type_supported(type) || n % be)
+		return -1;
+	int64_t nb = n / be;
+	switch (type) {
+	case LLM_TYPE_F32: memcpy(dst, src, (size_t)n * 4); return 0;
+	case LLM_TYPE_F16:
+		for (int64_t i = 0; i < n; i++)
+			((uint16_t *)dst)[i] = llm_f32_to_f16(src[i]);
+		return 0;
+	case LLM_TYPE_BF16:
+		for (int64_t i = 0; i < n; i++)
+			((uint16_t *)dst)[i] = llm_f32_to_bf16(src[i]);
+		return 0;
+	case LLM_TYPE_Q8_0: quant_q8_0(src, dst, nb); return 0;
+	case LLM_TYPE_Q4_0: quant_q4_0(src, dst, nb); return 0;
+	case LLM_TYPE_Q4_1: quant_q4_1(src, dst, nb); return 0;
+	case LLM_TYPE_Q4_K: quant_q4_K(src, dst, nb); return 0;
+	case LLM_TYPE_Q6_K: quant_q6_K(src, dst, nb); return 0;
+	}
+	return -1;
+}
+
+/* ---- the two builds of the kernels, and the dispatch ----------------------------- */
+
+#define KSUFFIX(name) name##_generic
+#include "local_llm/quant_kern.inc"
+#undef KSUFFIX
+
+#if defined(__x86_64__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+#define KSUFFIX(name) name##_avx2
+#define KERN_AVX2 1
+#include "local_llm/quant_kern.inc"
+#undef KERN_AVX2
+#undef KSUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+static int use_avx2 = -1;
+
+int llm_cpu_has_avx2(void)
+{
+	if (use_avx2 < 0) {
+#if defined(__x86_64__)
+		__builtin_cpu_init();
+		unsigned a, b, c, d;
+		int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+		use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+#else
+		use_avx2 = 0;
+#endif
+	}
+	return use_avx2;
+}
+
+void llm_cpu_force_generic(int on)
+{
+	if (on)
+		use_avx2 = 0;
+	else {
+		use_avx2 = -1;
+		(void)llm_cpu_has_avx2();
+	}
+}
+
+void llm_dequant_row(int type, const void *src, float *dst, int64_t n)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		dequant_row_avx2(type, src, dst, n);
+		return;
+	}
+#endif
+	dequant_row_generic(type, src, dst, n);
+}
+
+float llm_vec_dot(int type, const void *row, const float *x, int64_t n)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2())
+		return vec_dot_avx2(type, row, x, n);
+#endif
+	return vec_dot_generic(type, row, x, n);
+}
+
+void llm_matvec_rows(int type, const void *w, size_t row_bytes, const float *x, int64_t n_in,
+                     float *y, int64_t r0, int64_t r1)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		matvec_rows_avx2(type, w, row_bytes, x, n_in, y, r0, r1);
+		return;
+	}
+#endif
+	matvec_rows_generic(type, w, row_bytes, x, n_in, y, r0, r1);
+}
+
+void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, int64_t n_in,
+                     int n_tok, int64_t x_stride, float *Y, int64_t y_stride, int64_t r0,
+                     int64_t r1, int accumulate, float *scratch)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		matmul_rows_avx2(type, w, row_bytes, X, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
+		                 accumulate, scratch);
+		return;
+	}
+#endif
+	matmul_rows_generic(type, w, row_bytes, X, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
+	                    accumulate, scratch);
+}
