@@ -148,7 +148,12 @@ int cli_summarize(int argc, char **argv, vigil_global *g)
 	if (summ_run(e, f, registered, NULL, &res)) { rc = VIGIL_EXIT_INTERNAL; goto out; }
 	if (explain) {
 		if (res.candidate) {
-			printf("candidate (local model, %d tokens, %.2f s):\n  %s\n", res.tokens, res.gen_s, res.candidate);
+			printf("candidate (local model, %d tokens, %.2f s):\n  ", res.tokens, res.gen_s);
+			for (const char *p = res.candidate; *p; p++) {
+				putchar(*p);
+				if (*p == '\n') fputs("  ", stdout);
+			}
+			putchar('\n');
 			print_verdict(stdout, &res.verdict, 1);
 			if (res.note[0]) printf("note: %s\n", res.note);
 		} else {

@@ -3,6 +3,7 @@
  * the model off the alert path.  See summarizer.h for the picture. */
 #include "supervisor/summarizer.h"
 #include "supervisor/cli.h"
+#include "local_llm/llm.h"
 
 #include <errno.h>
 #include <math.h>
@@ -145,12 +146,12 @@ static void last_line(const char *tail, char *buf, size_t n)
 static const char *what(const val_fact_check *k)
 {
 	if (k->state == VAL_FACT_UP) return "recovered";
-	if (k->state == VAL_FACT_UNKNOWN) return "state unknown";
+	if (k->state == VAL_FACT_UNKNOWN) return "is in an unknown state";
 	switch (k->reason) {
 	case VAL_FACT_FAIL: case VAL_FACT_EXIT: return "failed";
-	case VAL_FACT_HUNG: return "hung (started, not finished)";
-	case VAL_FACT_NEVER_PINGED: return "never pinged";
-	case VAL_FACT_LATE: return k->state == VAL_FACT_GRACE ? "late, in grace period" : "late";
+	case VAL_FACT_HUNG: return "is hung: started";
+	case VAL_FACT_NEVER_PINGED: return "has never pinged";
+	case VAL_FACT_LATE: return k->state == VAL_FACT_GRACE ? "is late (in its grace period)" : "is late";
 	default: return "down";
 	}
 }
@@ -160,37 +161,31 @@ char *summ_prompt(const val_facts *f)
 	sbuf b = {0};
 	char w[48];
 	when(f, f->generated_at, w, sizeof w);
-	sb_printf(&b, "Cron job alerts on host %s (now %s):\n", f->host && f->host[0] ? f->host : "?", w);
+	sb_printf(&b,
+		"Summarize these cron job alerts for the operator in 1 to 3 short sentences "
+		"(under 300 characters). Name every check exactly as written. Copy times and "
+		"exit codes exactly; add no other numbers. Do not say anything was fixed, "
+		"restarted or is being handled. No links, mentions or markdown.\n\n"
+		"Alerts on host %s at %s:\n", f->host && f->host[0] ? f->host : "?", w);
 	for (size_t i = 0; i < f->n_checks; i++) {
 		const val_fact_check *k = &f->checks[i];
-		sb_printf(&b, "- %s: %s", k->slug, what(k));
+		sb_printf(&b, "- %s %s", k->slug, what(k));
 		long long t = k->state == VAL_FACT_UP ? (k->since != VAL_NO_TIME ? k->since : k->last_success)
 		            : (k->reason == VAL_FACT_FAIL || k->reason == VAL_FACT_EXIT) ? k->last_fail
 		            : k->reason == VAL_FACT_HUNG ? k->last_start : VAL_NO_TIME;
 		if (t != VAL_NO_TIME) { when(f, t, w, sizeof w); sb_printf(&b, " at %s", w); }
-		if (k->exit_status > 0 && k->state != VAL_FACT_UP) sb_printf(&b, ", exit %d", k->exit_status);
+		if (k->exit_status > 0 && k->state != VAL_FACT_UP) sb_printf(&b, " with exit %d", k->exit_status);
 		if (k->state != VAL_FACT_UP && k->expected_at != VAL_NO_TIME &&
 		    (k->reason == VAL_FACT_LATE || k->reason == VAL_FACT_NEVER_PINGED)) {
 			when(f, k->expected_at, w, sizeof w);
-			sb_printf(&b, ", expected at %s", w);
-		}
-		if (k->state != VAL_FACT_UP && k->reason == VAL_FACT_LATE && k->last_success != VAL_NO_TIME) {
-			when(f, k->last_success, w, sizeof w);
-			sb_printf(&b, ", last success %s", w);
+			sb_printf(&b, " (expected at %s)", w);
 		}
 		char q[64];
 		last_line(k->output_tail, q, sizeof q);
-		if (q[0] && k->state != VAL_FACT_UP) sb_printf(&b, ", output: \"%s\"", q);
+		if (q[0] && k->state != VAL_FACT_UP) sb_printf(&b, ", output \"%s\"", q);
 		if (k->muted) sb_printf(&b, " (muted)");
-		sb_printf(&b, "\n");
+		sb_printf(&b, ".\n");
 	}
-	sb_printf(&b,
-		"Write a summary of these alerts for the operator in 1 to 3 short plain sentences, "
-		"under 300 characters. Name every check by its exact name as written above. "
-		"Write times and numbers exactly as given above; add no other numbers. "
-		"Describe each check only with the word given for it. "
-		"Do not say anything was fixed, restarted or is being handled. "
-		"No links, no mentions, no markdown, no hyphenated words other than the check names.");
 	if (b.oom) { free(b.p); return NULL; }
 	return b.p;
 }
@@ -205,23 +200,99 @@ typedef struct summ_gen {
 	const volatile int *stop;
 	int tokens;                   /* out: tokens generated */
 	int timed_out;                /* out: the deadline stopped it */
+	int incomplete;               /* out: the token budget cut its only sentence */
 } summ_gen;
 
+
+struct summ_model {
+	llm_model *m;
+};
 typedef struct summ_model summ_model;
 
 static summ_model *summ_model_load(const char *path, const char *backend, int threads,
                                    char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: this vigil was built without the local model engine", path);
-	return NULL;
+	llm_load_opts lo;
+	llm_load_opts_init(&lo);
+	lo.n_threads = threads;
+	lo.n_ctx = 2048;              /* prompt (a few hundred tokens) + the summary */
+	lo.backend = !strcmp(backend, "cpu") ? LLM_BACKEND_CPU
+	           : !strcmp(backend, "cuda") ? LLM_BACKEND_CUDA : LLM_BACKEND_AUTO;
+	summ_model *sm = calloc(1, sizeof *sm);
+	if (!sm) { snprintf(err, errlen, "out of memory"); return NULL; }
+	llm_error le = {{0}};
+	sm->m = llm_load(path, &lo, &le);
+	if (!sm->m) {
+		snprintf(err, errlen, "%s", le.msg[0] ? le.msg : "cannot load the model");
+		free(sm);
+		return NULL;
+	}
+	return sm;
 }
 
-static void summ_model_free(summ_model *m) { (void)m; }
-
-static char *summ_model_generate(summ_model *m, const char *prompt, summ_gen *g, char *note, size_t nlen)
+static void summ_model_free(summ_model *sm)
 {
-	snprintf(note, nlen, "no model");
-	return NULL;
+	if (!sm) return;
+	llm_free(sm->m);
+	free(sm);
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Stops generation when the caller abandoned the request. */
+static int on_token(void *user, int32_t tok, const char *text, size_t len)
+{
+	const summ_gen *g = user;
+	return g->stop && *g->stop;
+}
+
+static const char system_prompt[] =
+	"You write short, factual alert summaries of cron job failures for a system operator. "
+	"You state only what the facts say.";
+
+/* Returns the model's text (caller frees) or NULL with the reason in note. */
+static char *summ_model_generate(summ_model *sm, const char *prompt, summ_gen *g, char *note, size_t nlen)
+{
+	llm_gen_opts go;
+	llm_gen_opts_init(&go);
+	go.max_tokens = g->max_tokens;
+	go.temperature = g->temperature;
+	go.seed = g->seed;
+	static const char *const stops[] = { "\n\n" };
+	go.stop = stops;
+	go.n_stop = 1;
+	double left = g->deadline - mono_s();
+	if (left <= 0.01) {
+		g->timed_out = 1;
+		snprintf(note, nlen, "no time left");
+		return NULL;
+	}
+	go.time_limit_s = left;
+	llm_gen_result res;
+	memset(&res, 0, sizeof res);
+	if (llm_generate_chat(sm->m, system_prompt, prompt, &go, on_token, g, &res)) {
+		snprintf(note, nlen, "generation failed: %s", llm_last_error(sm->m));
+		llm_gen_result_clear(&res);
+		return NULL;
+	}
+	g->tokens = res.n_gen;
+	g->timed_out = res.stop == LLM_STOP_TIME;
+	char *text = res.text ? strdup(res.text) : NULL;
+	if (text && res.stop == LLM_STOP_MAX_TOKENS) {
+		/* The budget cut it: keep the complete sentences only. */
+		char *last = NULL;
+		for (char *p = text; *p; p++)
+			if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == 0 || p[1] == ' ' || p[1] == '\n')) last = p;
+		if (last) last[1] = 0;
+		else { g->incomplete = 1; snprintf(note, nlen, "token budget (%d) reached mid-sentence", g->max_tokens); }
+	}
+	llm_gen_result_clear(&res);
+	return text;
 }
 
 /* ---- the engine ------------------------------------------------------------------------- */
@@ -273,8 +344,7 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Tidies the model's text: drops blanks around it and a dangling
- * unfinished last sentence when the token budget cut it. */
+/* Tidies the model's text: drops blanks around it and a list marker. */
 static void tidy(char *s)
 {
 	size_t n = strlen(s), a = 0;
@@ -282,6 +352,8 @@ static void tidy(char *s)
 	memmove(s, s + a, n - a + 1);
 	n -= a;
 	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t')) s[--n] = 0;
+	/* a one-item list the model made of it: "- new-etl has never pinged." */
+	if ((s[0] == '-' || s[0] == '*') && s[1] == ' ' && !strchr(s, '\n')) memmove(s, s + 2, n - 1);
 }
 
 int summ_run(summ_engine *e, const val_facts *f, const char *const *registered,
@@ -317,7 +389,7 @@ int summ_run(summ_engine *e, const val_facts *f, const char *const *registered,
 			tidy(cand);
 			out->candidate = cand;
 			if (val_summary_verify(f, cand, registered, &out->verdict) < 0) return -1;
-			if (!out->verdict.broken) {
+			if (!out->verdict.broken && !g.incomplete) {
 				out->text = strdup(cand);
 				if (!out->text) return -1;
 				out->source = SUMM_SOURCE_MODEL;
