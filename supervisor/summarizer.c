@@ -34,6 +34,26 @@ void summ_result_free(summ_result *r)
 	r->text = r->candidate = NULL;
 }
 
+void summ_result_describe(const summ_result *r, char *buf, size_t n)
+{
+	int k;
+	if (r->source == SUMM_SOURCE_MODEL) {
+		snprintf(buf, n, "summary from model: accepted (%d tokens, %.2f s)", r->tokens, r->gen_s);
+		return;
+	}
+	if (!r->candidate) {
+		snprintf(buf, n, "summary from facts: %s", r->note[0] ? r->note : "no model");
+		return;
+	}
+	k = snprintf(buf, n, "summary from facts: model candidate rejected (");
+	for (int i = 0; i < VAL_SUM_RULES && k > 0 && (size_t)k < n; i++)
+		if (r->verdict.broken & (1u << i))
+			k += snprintf(buf + k, n - (size_t)k, "%s%s", k > 46 ? "; " : "", r->verdict.why[i]);
+	if (r->note[0] && k > 0 && (size_t)k < n)
+		k += snprintf(buf + k, n - (size_t)k, "%s%s", k > 46 ? "; " : "", r->note);
+	if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ")");
+}
+
 /* ---- options ------------------------------------------------------------------------ */
 
 int summ_opts_from_config(summ_opts *o, const vigil_config *cfg, char *err, size_t errlen)

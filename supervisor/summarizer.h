@@ -51,6 +51,11 @@ typedef struct summ_result {
 } summ_result;
 
 void summ_result_free(summ_result *r);
+/* One log line on how the summary was chosen, e.g.
+ *   "summary from facts: model candidate rejected (S3: \"exit 2\" does not ...; S4: ...)"
+ *   "summary from model: accepted (41 tokens, 1.92 s)"
+ *   "summary from facts: no model configured (llm_model)" */
+void summ_result_describe(const summ_result *r, char *buf, size_t n);
 
 typedef struct summ_engine summ_engine;
 

@@ -102,7 +102,20 @@ static void test_no_model(void **st)
 	assert_string_equal(summ_source_line(SUMM_SOURCE_MODEL),
 	                    "summary written by the local model, checked against the facts");
 	check_result(f, &r);
+	char line[600];
+	summ_result_describe(&r, line, sizeof line);
+	assert_string_equal(line, "summary from facts: no model configured (llm_model)");
 	summ_result_free(&r);
+
+	/* the log line of a rejected candidate names each broken rule */
+	summ_result fake = { .source = SUMM_SOURCE_FACTS, .candidate = (char *)"x" };
+	val_facts *one = load_batch("single-fail");
+	assert_int_equal(val_summary_verify(one, "weather-pull was fixed after exit 9.", NULL, &fake.verdict), 2);
+	val_facts_free(one);
+	summ_result_describe(&fake, line, sizeof line);
+	assert_string_equal(line, "summary from facts: model candidate rejected ("
+	                    "S3: \"exit 9\" does not match any exit status in the facts; "
+	                    "S5: \"fixed\" claims a fix or that someone is acting)");
 
 	/* the same through the worker thread */
 	summ_worker *w = summ_worker_start(e);
