@@ -4,11 +4,13 @@
 # $VIGIL_EVAL_MODEL): prints the acceptance rate, the rules broken most, and
 # the time per summary on the CPU, and on the GPU when this vigil has CUDA.
 #   VIGIL_EVAL_N=50   number of batches     VIGIL_EVAL_LIMIT=30   seconds per summary
+#   VIGIL_EVAL_TOKENS=100  token budget     VIGIL_EVAL_SHOW=1     print every summary
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 V=${VIGIL_BIN:-$root/vigil}
 N=${VIGIL_EVAL_N:-50}
 LIMIT=${VIGIL_EVAL_LIMIT:-30}
+TOKENS=${VIGIL_EVAL_TOKENS:-100}
 model=${VIGIL_EVAL_MODEL:-}
 if [ -z "$model" ]; then
 	[ -d "$root/var/models" ] || { [ -x "$root/local_llm/get-model.sh" ] && "$root/local_llm/get-model.sh" >&2; }
@@ -63,31 +65,32 @@ for b in range(n):
 PY
 
 run_backend() {	# $1 = cpu|cuda
-	local be=$1 acc=0 tot=0 t0 t1 ms sum_ms=0 toks=0 gen=0
-	printf 'llm_backend = %s\nllm_time_limit = %s\nllm_max_tokens = 120\n' "$be" "$LIMIT" >"$tmp/$be.conf"
-	: >"$tmp/$be.rules"
-	for f in "$tmp"/batch-*.json; do
-		t0=$(date +%s%N)
-		out=$("$V" --config "$tmp/$be.conf" summarize --facts "$f" --model "$model" --explain 2>&1) || { echo "$f: $out"; continue; }
-		t1=$(date +%s%N)
-		ms=$(( (t1 - t0) / 1000000 )); sum_ms=$((sum_ms + ms)); tot=$((tot + 1))
-		grep -q '^chosen: model' <<<"$out" && acc=$((acc + 1))
-		grep -E '^S[1-8]: ' <<<"$out" | grep -v ': ok (' | cut -d: -f1 >>"$tmp/$be.rules"
-		grep -q '^note: token budget' <<<"$out" && echo "budget" >>"$tmp/$be.rules"
-		grep -q '^candidate: none' <<<"$out" && echo "no-candidate" >>"$tmp/$be.rules"
-		if [[ $out =~ candidate\ \(local\ model,\ ([0-9]+)\ tokens,\ ([0-9.]+)\ s\) ]]; then
-			toks=$((toks + BASH_REMATCH[1])); gen=$(awk -v a="$gen" -v b="${BASH_REMATCH[2]}" 'BEGIN{print a+b}')
-		fi
-		[ -n "${VIGIL_EVAL_SHOW:-}" ] && { echo "== $f"; echo "$out"; }
-	done
-	echo "backend $be: $acc/$tot model summaries accepted ($(awk -v a=$acc -v t=$tot 'BEGIN{printf "%.0f", t ? 100*a/t : 0}')%)"
-	echo "  time per summary (wall, incl. model load): $(awk -v s=$sum_ms -v t=$tot 'BEGIN{printf "%.2f", t ? s/t/1000 : 0}') s;" \
-	     "generation: $(awk -v g=$gen -v t=$tot 'BEGIN{printf "%.2f", t ? g/t : 0}') s, $(awk -v k=$toks -v g=$gen 'BEGIN{printf "%.1f", g ? k/g : 0}') tokens/s"
-	echo "  rules broken most (count of rejected candidates):"
-	sort "$tmp/$be.rules" | uniq -c | sort -rn | sed 's/^/    /'
+	local be=$1 args=() t0 t1
+	printf 'llm_backend = %s\nllm_time_limit = %s\nllm_max_tokens = %s\n' "$be" "$LIMIT" "$TOKENS" >"$tmp/$be.conf"
+	for f in "$tmp"/batch-*.json; do args+=(--facts "$f"); done
+	t0=$(date +%s%N)
+	"$V" --config "$tmp/$be.conf" summarize "${args[@]}" --model "$model" --explain >"$tmp/$be.out" 2>&1 \
+		|| { echo "backend $be: vigil failed:"; tail -5 "$tmp/$be.out"; return; }
+	t1=$(date +%s%N)
+	[ -n "${VIGIL_EVAL_SHOW:-}" ] && cat "$tmp/$be.out"
+	awk -v be="$be" -v wall_ms=$(( (t1 - t0) / 1000000 )) '
+		/^== /                 { n++ }
+		/^chosen: model/       { acc++ }
+		/^candidate \(local model/ { match($0, /[0-9]+ tokens, [0-9.]+ s/); split(substr($0, RSTART, RLENGTH), a, " ");
+		                         toks += a[1]; gen += a[3]; cands++ }
+		/^candidate: none/     { sub(/^candidate: none \(/, ""); sub(/ after.*| \(.*/, ""); rule["no candidate: " $0]++ }
+		/^S[1-8]: / && !/: ok \(/ { rule[substr($0, 1, 2)]++ }
+		/^note: token budget/  { rule["token budget reached mid-sentence"]++ }
+		END {
+			printf "backend %s: %d/%d model summaries accepted (%.0f%%)\n", be, acc, n, n ? 100 * acc / n : 0
+			printf "  time per summary: %.2f s wall (model loaded once, %.1f s total); generation %.2f s, %.1f tokens/s over %d candidates\n",
+			       n ? wall_ms / 1000 / n : 0, wall_ms / 1000, cands ? gen / cands : 0, gen ? toks / gen : 0, cands
+			print "  rules broken most (candidates rejected by each):"
+			for (r in rule) printf "    %4d  %s\n", rule[r], r | "sort -rn"
+		}' "$tmp/$be.out"
 }
 
-echo "summarize-eval: $N batches, model $(basename "$model") ($(du -h "$model" | cut -f1)), limit ${LIMIT}s, $(nproc) CPUs"
+echo "summarize-eval: $N batches, model $(basename "$model") ($(du -h "$model" | cut -f1)), limit ${LIMIT}s, ${TOKENS} tokens, $(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg)"
 run_backend cpu
 if "$V" llm info 2>/dev/null | grep -qi cuda || command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
 	run_backend cuda

@@ -3,6 +3,8 @@
  *   vigil summarize --facts F.json [--model F.gguf] [--explain] [--slugs A,B,...]
  *       prints the summary that would be sent; --explain first prints the
  *       model's candidate, each rule's verdict and which text was chosen.
+ *       --facts may be repeated: the model is loaded once, and each batch's
+ *       output follows a line "== F.json".
  *   vigil summarize verify --facts F.json --text-file T [--slugs A,B,...]
  *       checks a given text: exit 0 accepted, 1 rejected (one line per broken
  *       rule on stdout).
@@ -19,7 +21,7 @@
 #include <string.h>
 
 static const char usage_line[] =
-	"usage: vigil summarize --facts F.json [--model F.gguf] [--explain] [--slugs A,B,...]\n"
+	"usage: vigil summarize --facts F.json [--facts F2.json ...] [--model F.gguf] [--explain] [--slugs A,B,...]\n"
 	"       vigil summarize verify --facts F.json --text-file T [--slugs A,B,...]\n"
 	"       vigil summarize prompt --facts F.json\n";
 
@@ -91,10 +93,17 @@ int cli_summarize(int argc, char **argv, vigil_global *g)
 	summ_engine *e = NULL;
 	char err[512];
 
+	const char **more = calloc((size_t)argc + 1, sizeof *more);
+	size_t n_more = 0;
+	if (!more) return VIGIL_EXIT_INTERNAL;
 	if (i < argc && !strcmp(argv[i], "verify")) { mode = DO_VERIFY; i++; }
 	else if (i < argc && !strcmp(argv[i], "prompt")) { mode = DO_PROMPT; i++; }
 	for (; i < argc; i++) {
 		const char *a = argv[i];
+		if (!strcmp(a, "--facts") && i + 1 < argc && facts_path) {
+			more[n_more++] = argv[++i];
+			continue;
+		}
 		const char **dst = !strcmp(a, "--facts") ? &facts_path : !strcmp(a, "--model") ? &model
 		                 : !strcmp(a, "--text-file") ? &text_path : !strcmp(a, "--slugs") ? &slugs : NULL;
 		if (dst) {
@@ -108,6 +117,7 @@ int cli_summarize(int argc, char **argv, vigil_global *g)
 		}
 	}
 	if (!facts_path) { fprintf(stderr, "vigil summarize: --facts FILE is required\n%s", usage_line); goto out; }
+	if (n_more && mode != DO_SUMMARY) { fprintf(stderr, "vigil summarize: one --facts FILE only\n%s", usage_line); goto out; }
 	if (mode == DO_VERIFY && !text_path) { fprintf(stderr, "vigil summarize verify: --text-file FILE is required\n%s", usage_line); goto out; }
 	if (mode != DO_VERIFY && text_path) { fprintf(stderr, "vigil summarize: --text-file is for verify\n%s", usage_line); goto out; }
 	if (mode != DO_SUMMARY && model) { fprintf(stderr, "vigil summarize: --model is for summaries\n%s", usage_line); goto out; }
@@ -144,28 +154,38 @@ int cli_summarize(int argc, char **argv, vigil_global *g)
 	if (model) o.model_path = model;
 	e = summ_open(&o, err, sizeof err);
 	if (!e) { fprintf(stderr, "vigil summarize: %s\n", err); rc = VIGIL_EXIT_FAIL; goto out; }
-	summ_result res;
-	if (summ_run(e, f, registered, NULL, &res)) { rc = VIGIL_EXIT_INTERNAL; goto out; }
-	if (explain) {
-		if (res.candidate) {
-			printf("candidate (local model, %d tokens, %.2f s):\n  ", res.tokens, res.gen_s);
-			for (const char *p = res.candidate; *p; p++) {
-				putchar(*p);
-				if (*p == '\n') fputs("  ", stdout);
-			}
-			putchar('\n');
-			print_verdict(stdout, &res.verdict, 1);
-			if (res.note[0]) printf("note: %s\n", res.note);
-		} else {
-			printf("candidate: none (%s)\n", res.note[0] ? res.note : "no model");
+	for (size_t k = 0; k <= n_more; k++) {
+		if (k > 0) {
+			val_facts_free(f);
+			f = val_facts_load(more[k - 1], err, sizeof err);
+			if (!f) { fprintf(stderr, "vigil summarize: %s\n", err); rc = VIGIL_EXIT_USAGE; goto out; }
 		}
-		printf("chosen: %s (%s)\n", summ_source_name(res.source), summ_source_line(res.source));
-		printf("summary:\n");
+		if (n_more) printf("== %s\n", k ? more[k - 1] : facts_path);
+		summ_result res;
+		if (summ_run(e, f, registered, NULL, &res)) { rc = VIGIL_EXIT_INTERNAL; goto out; }
+		if (explain) {
+			if (res.candidate) {
+				printf("candidate (local model, %d tokens, %.2f s):\n  ", res.tokens, res.gen_s);
+				for (const char *p = res.candidate; *p; p++) {
+					putchar(*p);
+					if (*p == '\n') fputs("  ", stdout);
+				}
+				putchar('\n');
+				print_verdict(stdout, &res.verdict, 1);
+				if (res.note[0]) printf("note: %s\n", res.note);
+			} else {
+				printf("candidate: none (%s)\n", res.note[0] ? res.note : "no model");
+			}
+			printf("chosen: %s (%s)\n", summ_source_name(res.source), summ_source_line(res.source));
+			printf("summary:\n");
+		}
+		printf("%s\n", res.text);
+		fflush(stdout);
+		summ_result_free(&res);
 	}
-	printf("%s\n", res.text);
-	summ_result_free(&res);
 	rc = VIGIL_EXIT_OK;
 out:
+	free(more);
 	summ_close(e);
 	free(text);
 	free_slugs(reg);
