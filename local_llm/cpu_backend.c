@@ -169,7 +169,7 @@ typedef struct cpu {
 	float *att;                 /* [MAXB][q_dim] */
 	float *hg, *hu;             /* [MAXB][n_ff] */
 	float *scores;              /* [n_threads][n_ctx] */
-	float *scratch;             /* [n_threads][max_in] */
+	llm_q8a *xq;                /* [MAXB * max_in / 32] the current matmul input, quantized */
 	float *inv_freq;            /* [head_dim/2] */
 	/* the current job */
 	const int32_t *toks;
@@ -183,13 +183,24 @@ static void slice(int64_t total, int ith, int nth, int64_t *a, int64_t *b)
 	*b = total * (ith + 1) / nth;
 }
 
+/* Y = X · W^T (or Y += ...), rows of W split across threads; quantized
+ * weight types read s->xq, which must hold X quantized. */
 static void mm(cpu *s, const llm_tensor *t, const float *X, int64_t xs, float *Y, int64_t ys,
                int n, int acc, int ith, int nth)
 {
 	int64_t r0, r1;
 	slice(t->ne[1], ith, nth, &r0, &r1);
-	llm_matmul_rows(t->type, t->data, (size_t)llm_type_row_bytes(t->type, t->ne[0]), X, t->ne[0],
-	                n, xs, Y, ys, r0, r1, acc, s->scratch + (size_t)ith * s->max_in);
+	llm_matmul_rows(t->type, t->data, (size_t)llm_type_row_bytes(t->type, t->ne[0]), X, s->xq,
+	                t->ne[0], n, xs, Y, ys, r0, r1, acc);
+}
+
+/* Quantizes token rows [a, b) of X (width n_in) into s->xq. */
+static void quant_rows(cpu *s, const float *X, int64_t n_in, int64_t a, int64_t b)
+{
+	if (n_in % 32)
+		return;	/* only float weight types can consume such a width */
+	for (int64_t t = a; t < b; t++)
+		llm_quantize_x(X + t * n_in, s->xq + t * (n_in / 32), n_in);
 }
 
 static void rmsnorm(float *o, const float *x, const float *w, int n, float eps)
@@ -240,6 +251,7 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 		slice(n, ith, nth, &a, &b);
 		for (int64_t t = a; t < b; t++)
 			rmsnorm(s->xb + t * E, s->x + t * E, L->attn_norm->data, E, c->rms_eps);
+		quant_rows(s, s->xb, E, a, b);
 		barrier(s->pool);
 		mm(s, L->wq, s->xb, E, s->q, s->q_dim, n, 0, ith, nth);
 		mm(s, L->wk, s->xb, E, s->k, s->kv_dim, n, 0, ith, nth);
@@ -311,19 +323,33 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 			}
 		}
 		barrier(s->pool);
+		slice(n, ith, nth, &a, &b);
+		quant_rows(s, s->att, s->q_dim, a, b);
+		barrier(s->pool);
 		mm(s, L->wo, s->att, s->q_dim, s->x, E, n, 1, ith, nth);
 		barrier(s->pool);
 		slice(n, ith, nth, &a, &b);
 		for (int64_t t = a; t < b; t++)
 			rmsnorm(s->xb + t * E, s->x + t * E, L->ffn_norm->data, E, c->rms_eps);
+		quant_rows(s, s->xb, E, a, b);
 		barrier(s->pool);
 		mm(s, L->w_gate, s->xb, E, s->hg, F, n, 0, ith, nth);
 		mm(s, L->w_up, s->xb, E, s->hu, F, n, 0, ith, nth);
 		barrier(s->pool);
-		slice((int64_t)n * F, ith, nth, &a, &b);
-		for (int64_t i = a; i < b; i++) {
-			float g = s->hg[i];
-			s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
+		if (F % 32 == 0) {	/* by 32-value blocks, quantized as they are done */
+			slice((int64_t)n * F / 32, ith, nth, &a, &b);
+			for (int64_t k = a; k < b; k++) {
+				float *g = s->hg + k * 32, *u = s->hu + k * 32;
+				for (int i = 0; i < 32; i++)
+					g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+				llm_quantize_x(g, s->xq + k, 32);
+			}
+		} else {
+			slice((int64_t)n * F, ith, nth, &a, &b);
+			for (int64_t i = a; i < b; i++) {
+				float g = s->hg[i];
+				s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
+			}
 		}
 		barrier(s->pool);
 		mm(s, L->w_down, s->hg, F, s->x, E, n, 1, ith, nth);
@@ -335,8 +361,10 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 	int first = want == 2 ? 0 : n - 1;
 	int nout = n - first;
 	slice(nout, ith, nth, &a, &b);
-	for (int64_t t = first + a; t < first + b; t++)
+	for (int64_t t = first + a; t < first + b; t++) {
 		rmsnorm(s->xb + t * E, s->x + t * E, w->output_norm->data, E, c->rms_eps);
+		quant_rows(s, s->xb + (size_t)first * E, E, t - first, t - first + 1);
+	}
 	barrier(s->pool);
 	mm(s, w->output, s->xb + (size_t)first * E, E, logits, c->n_vocab, nout, 0, ith, nth);
 	barrier(s->pool);
@@ -396,7 +424,7 @@ static void cpu_destroy(void *ctx)
 	free(s->hg);
 	free(s->hu);
 	free(s->scores);
-	free(s->scratch);
+	free(s->xq);
 	free(s->inv_freq);
 	free(s);
 }
@@ -436,10 +464,10 @@ int llm_cpu_backend_create(const llm_config *cfg, const llm_weights *w, int n_ct
 	s->hg = calloc((size_t)MAXB * cfg->n_ff, 4);
 	s->hu = calloc((size_t)MAXB * cfg->n_ff, 4);
 	s->scores = calloc((size_t)n_threads * n_ctx, 4);
-	s->scratch = calloc((size_t)n_threads * s->max_in, 4);
+	s->xq = calloc((size_t)MAXB * (size_t)(s->max_in / 32 + 1), sizeof *s->xq);
 	s->inv_freq = calloc((size_t)cfg->head_dim / 2 + 1, 4);
 	if (!s->kcache || !s->vcache || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att ||
-	    !s->hg || !s->hu || !s->scores || !s->scratch || !s->inv_freq)
+	    !s->hg || !s->hu || !s->scores || !s->xq || !s->inv_freq)
 		goto oom;
 	for (int i = 0; i < cfg->head_dim / 2; i++)
 		s->inv_freq[i] = 1.0f / powf(cfg->rope_theta, (float)(2 * i) / (float)cfg->head_dim);

@@ -23,8 +23,8 @@ typedef enum llm_type {
 	LLM_TYPE_F16  = 1,
 	LLM_TYPE_Q4_0 = 2,
 	LLM_TYPE_Q4_1 = 3,
-	LLM_TYPE_Q5_0 = 6,   /* recognised, not supported */
-	LLM_TYPE_Q5_1 = 7,   /* recognised, not supported */
+	LLM_TYPE_Q5_0 = 6,   /* CPU only so far (the 0.5B test model uses it) */
+	LLM_TYPE_Q5_1 = 7,   /* CPU only so far */
 	LLM_TYPE_Q8_0 = 8,
 	LLM_TYPE_Q8_1 = 9,   /* recognised, not supported */
 	LLM_TYPE_Q2_K = 10,  /* recognised, not supported */
@@ -44,6 +44,10 @@ typedef enum llm_type {
  *   Q4_0 32 values, 18 B:  f16 d; u8 q[16];  x[j] = d*((q[j]&15)-8),
  *                          x[j+16] = d*((q[j]>>4)-8)
  *   Q4_1 32 values, 20 B:  f16 d, m; u8 q[16]; x = d*nibble + m (same order)
+ *   Q5_0 32 values, 22 B:  f16 d; u8 qh[4] (bit j = 5th bit of value j, LE u32);
+ *                          u8 qs[16]; x[j] = d*((qs[j]&15 | bit j<<4) - 16),
+ *                          x[j+16] = d*((qs[j]>>4 | bit j+16<<4) - 16)
+ *   Q5_1 32 values, 24 B:  f16 d, m; u8 qh[4]; u8 qs[16]; x = d*q5 + m
  *   Q4_K 256 values, 144 B: f16 d, dmin; u8 scales[12] (8 6-bit scales and 8
  *                          6-bit mins); u8 qs[128]; 8 sub-blocks of 32
  *   Q6_K 256 values, 210 B: u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d
@@ -54,6 +58,8 @@ typedef enum llm_type {
 typedef struct { uint16_t d; int8_t qs[32]; } llm_block_q8_0;
 typedef struct { uint16_t d; uint8_t qs[16]; } llm_block_q4_0;
 typedef struct { uint16_t d, m; uint8_t qs[16]; } llm_block_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } llm_block_q5_0;
+typedef struct { uint16_t d, m; uint8_t qh[4]; uint8_t qs[16]; } llm_block_q5_1;
 typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } llm_block_q4_K;
 typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } llm_block_q6_K;
 
@@ -73,7 +79,7 @@ uint16_t llm_f32_to_bf16(float f);           /* round to nearest even */
 
 /* dst[0..n) = values of the first n elements of a row of type `type`. */
 void llm_dequant_row(int type, const void *src, float *dst, int64_t n);
-/* Quantizes n floats into a row of type (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q4_K/
+/* Quantizes n floats into a row of type (F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/Q5_1/Q4_K/
  * Q6_K) at dst (llm_type_row_bytes bytes).  Returns 0, -1 if unsupported. */
 int llm_quant_row(int type, const float *src, void *dst, int64_t n);
 /* Dot product of a weight row with a float vector x[0..n). */

@@ -13,6 +13,7 @@
 #include <cpuid.h>
 #endif
 #include <string.h>
+#include <stdlib.h>
 
 static const struct {
 	const char *name;
@@ -23,8 +24,8 @@ static const struct {
 	[LLM_TYPE_F16]  = {"f16", 1, 2, 1},
 	[LLM_TYPE_Q4_0] = {"q4_0", 32, 18, 1},
 	[LLM_TYPE_Q4_1] = {"q4_1", 32, 20, 1},
-	[LLM_TYPE_Q5_0] = {"q5_0", 32, 22, 0},
-	[LLM_TYPE_Q5_1] = {"q5_1", 32, 24, 0},
+	[LLM_TYPE_Q5_0] = {"q5_0", 32, 22, 1},
+	[LLM_TYPE_Q5_1] = {"q5_1", 32, 24, 1},
 	[LLM_TYPE_Q8_0] = {"q8_0", 32, 34, 1},
 	[LLM_TYPE_Q8_1] = {"q8_1", 32, 36, 0},
 	[LLM_TYPE_Q2_K] = {"q2_K", 256, 84, 0},
@@ -173,6 +174,54 @@ static void quant_q4_1(const float *x, llm_block_q4_1 *y, int64_t nb)
 	}
 }
 
+static void quant_q5(const float *x, void *dst, int64_t nb, int with_min)
+{
+	for (int64_t b = 0; b < nb; b++, x += 32) {
+		float mn = x[0], mx = x[0], amax = 0, max = 0, d, m = 0;
+		for (int j = 0; j < 32; j++) {
+			mn = fminf(mn, x[j]);
+			mx = fmaxf(mx, x[j]);
+			if (fabsf(x[j]) > amax) {
+				amax = fabsf(x[j]);
+				max = x[j];
+			}
+		}
+		if (with_min) {
+			d = (mx - mn) / 31.0f;
+			m = mn;
+		} else {
+			d = max / -16.0f;
+		}
+		float id = d ? 1.0f / d : 0;
+		uint8_t q[32];
+		for (int j = 0; j < 32; j++) {
+			float v = with_min ? (x[j] - m) * id + 0.5f : x[j] * id + 16.5f;
+			int qi = (int)v;
+			q[j] = (uint8_t)(qi < 0 ? 0 : qi > 31 ? 31 : qi);
+		}
+		uint32_t qh = 0;
+		uint8_t qs[16];
+		for (int j = 0; j < 16; j++) {
+			qs[j] = (uint8_t)((q[j] & 15) | ((q[j + 16] & 15) << 4));
+			qh |= (uint32_t)(q[j] >> 4) << j;
+			qh |= (uint32_t)(q[j + 16] >> 4) << (j + 16);
+		}
+		uint8_t qhb[4] = {(uint8_t)qh, (uint8_t)(qh >> 8), (uint8_t)(qh >> 16), (uint8_t)(qh >> 24)};
+		if (with_min) {
+			llm_block_q5_1 *y = (llm_block_q5_1 *)dst + b;
+			y->d = llm_f32_to_f16(d);
+			y->m = llm_f32_to_f16(m);
+			memcpy(y->qh, qhb, 4);
+			memcpy(y->qs, qs, 16);
+		} else {
+			llm_block_q5_0 *y = (llm_block_q5_0 *)dst + b;
+			y->d = llm_f32_to_f16(d);
+			memcpy(y->qh, qhb, 4);
+			memcpy(y->qs, qs, 16);
+		}
+	}
+}
+
 /* Q4_K: 8 sub-blocks of 32, each x ~= d*sc*q - dmin*m with 6-bit sc, m. */
 static void quant_q4_K(const float *x, llm_block_q4_K *y, int64_t nb)
 {
@@ -283,6 +332,8 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 	case LLM_TYPE_Q8_0: quant_q8_0(src, dst, nb); return 0;
 	case LLM_TYPE_Q4_0: quant_q4_0(src, dst, nb); return 0;
 	case LLM_TYPE_Q4_1: quant_q4_1(src, dst, nb); return 0;
+	case LLM_TYPE_Q5_0: quant_q5(src, dst, nb, 0); return 0;
+	case LLM_TYPE_Q5_1: quant_q5(src, dst, nb, 1); return 0;
 	case LLM_TYPE_Q4_K: quant_q4_K(src, dst, nb); return 0;
 	case LLM_TYPE_Q6_K: quant_q6_K(src, dst, nb); return 0;
 	}
@@ -361,29 +412,37 @@ float llm_vec_dot(int type, const void *row, const float *x, int64_t n)
 	return vec_dot_generic(type, row, x, n);
 }
 
-void llm_matvec_rows(int type, const void *w, size_t row_bytes, const float *x, int64_t n_in,
-                     float *y, int64_t r0, int64_t r1)
+void llm_quantize_x(const float *x, llm_q8a *y, int64_t n)
 {
 #if defined(__x86_64__)
 	if (llm_cpu_has_avx2()) {
-		matvec_rows_avx2(type, w, row_bytes, x, n_in, y, r0, r1);
+		quantize_x_avx2(x, y, n / 32);
 		return;
 	}
 #endif
-	matvec_rows_generic(type, w, row_bytes, x, n_in, y, r0, r1);
+	quantize_x_generic(x, y, n / 32);
 }
 
-void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, int64_t n_in,
-                     int n_tok, int64_t x_stride, float *Y, int64_t y_stride, int64_t r0,
-                     int64_t r1, int accumulate, float *scratch)
+float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2())
+		return vec_dot_q_avx2(type, row, xq, n);
+#endif
+	return vec_dot_q_generic(type, row, xq, n);
+}
+
+void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, const llm_q8a *XQ,
+                     int64_t n_in, int n_tok, int64_t x_stride, float *Y, int64_t y_stride,
+                     int64_t r0, int64_t r1, int accumulate)
 {
 #if defined(__x86_64__)
 	if (llm_cpu_has_avx2()) {
-		matmul_rows_avx2(type, w, row_bytes, X, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
-		                 accumulate, scratch);
+		matmul_rows_avx2(type, w, row_bytes, X, XQ, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
+		                 accumulate);
 		return;
 	}
 #endif
-	matmul_rows_generic(type, w, row_bytes, X, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
-	                    accumulate, scratch);
+	matmul_rows_generic(type, w, row_bytes, X, XQ, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
+	                    accumulate);
 }

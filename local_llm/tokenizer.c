@@ -3,7 +3,8 @@
  *
  * Encoding a text:
  *   1. invalid UTF-8 is replaced by U+FFFD (one per maximal invalid subpart,
- *      as Python's bytes.decode(errors="replace") does);
+ *      as Python's bytes.decode(errors="replace") does); Qwen2-family
+ *      vocabularies then normalize to NFC, as their Hugging Face tokenizer;
  *   2. special tokens (control / user-defined, e.g. <|im_start|>) are cut
  *      out first when parse_special is set (leftmost, longest);
  *   3. each remaining span is split by the model's pre-tokenizer regex
@@ -129,6 +130,154 @@ static int utf8_check(const unsigned char *s, size_t n, uint32_t *cp)
 	}
 	*cp = v;
 	return need + 1;
+}
+
+/* ---- NFC (Qwen2's tokenizer normalizes its input to NFC) -------------------------- */
+
+#include "local_llm/unicode_nfc.h"
+
+enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7,
+       H_LCOUNT = 19, H_VCOUNT = 21, H_TCOUNT = 28, H_NCOUNT = 588, H_SCOUNT = 11172 };
+
+static int nfc_ccc_of(uint32_t cp)
+{
+	size_t lo = 0, hi = sizeof nfc_ccc / sizeof *nfc_ccc;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (nfc_ccc[m][0] == cp)
+			return (int)nfc_ccc[m][1];
+		if (nfc_ccc[m][0] < cp)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return 0;
+}
+
+/* Appends the full canonical decomposition of cp to out (room for 18). */
+static int nfc_decompose(uint32_t cp, uint32_t *out)
+{
+	if (cp >= H_SBASE && cp < H_SBASE + H_SCOUNT) {
+		uint32_t si = cp - H_SBASE;
+		out[0] = H_LBASE + si / H_NCOUNT;
+		out[1] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
+		if (si % H_TCOUNT) {
+			out[2] = H_TBASE + si % H_TCOUNT;
+			return 3;
+		}
+		return 2;
+	}
+	size_t lo = 0, hi = sizeof nfc_dec / sizeof *nfc_dec;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (nfc_dec[m][0] == cp) {
+			memcpy(out, nfc_flat + nfc_dec[m][1], nfc_dec[m][2] * sizeof *out);
+			return (int)nfc_dec[m][2];
+		}
+		if (nfc_dec[m][0] < cp)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	out[0] = cp;
+	return 1;
+}
+
+static uint32_t nfc_compose(uint32_t a, uint32_t b)
+{
+	if (a >= H_LBASE && a < H_LBASE + H_LCOUNT && b >= H_VBASE && b < H_VBASE + H_VCOUNT)
+		return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
+	if (a >= H_SBASE && a < H_SBASE + H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b > H_TBASE &&
+	    b < H_TBASE + H_TCOUNT)
+		return a + (b - H_TBASE);
+	size_t lo = 0, hi = sizeof nfc_comp / sizeof *nfc_comp;
+	while (lo < hi) {
+		size_t m = (lo + hi) / 2;
+		if (nfc_comp[m][0] == a && nfc_comp[m][1] == b)
+			return nfc_comp[m][2];
+		if (nfc_comp[m][0] < a || (nfc_comp[m][0] == a && nfc_comp[m][1] < b))
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return 0;
+}
+
+static int utf8_check(const unsigned char *s, size_t n, uint32_t *cp);
+static int put_utf8(uint32_t c, char *o);
+
+/* NFC of valid UTF-8 s[0..n): returns a malloc'd string (*outlen bytes), or
+ * NULL when s is already plainly NFC (only code points below U+0300) or
+ * memory ran out (*outlen = (size_t)-1 then). */
+static unsigned char *nfc(const unsigned char *s, size_t n, size_t *outlen)
+{
+	size_t i = 0;
+	while (i < n && (s[i] < 0xcc))	/* bytes below 0xCC start code points below U+0300 */
+		i++;
+	*outlen = 0;
+	if (i == n)
+		return NULL;
+	uint32_t *cp = malloc((n * 18 + 1) * sizeof *cp);
+	unsigned char *out = malloc(n * 3 + 4);
+	if (!cp || !out) {
+		free(cp);
+		free(out);
+		*outlen = (size_t)-1;
+		return NULL;
+	}
+	size_t m = 0;
+	for (i = 0; i < n;) {
+		uint32_t c;
+		int l = utf8_check(s + i, n - i, &c);
+		if (l <= 0) {	/* cannot happen after sanitizing; keep the byte as U+FFFD */
+			c = 0xfffd;
+			l = 1;
+		}
+		m += (size_t)nfc_decompose(c, cp + m);
+		i += (size_t)l;
+	}
+	/* canonical ordering: stable insertion sort of each run of non-starters */
+	for (size_t k = 1; k < m; k++) {
+		int cc = nfc_ccc_of(cp[k]);
+		if (!cc)
+			continue;
+		size_t j = k;
+		while (j > 0) {
+			int pc = nfc_ccc_of(cp[j - 1]);
+			if (pc <= cc)
+				break;
+			uint32_t t = cp[j];
+			cp[j] = cp[j - 1];
+			cp[j - 1] = t;
+			j--;
+		}
+	}
+	/* composition */
+	size_t o = 0;
+	long starter = -1;
+	int last_cc = 0;
+	for (size_t k = 0; k < m; k++) {
+		uint32_t c = cp[k];
+		int cc = nfc_ccc_of(c);
+		if (starter >= 0) {
+			int blocked = (size_t)starter != o - 1 && (last_cc == 0 || last_cc >= cc);
+			uint32_t comp = blocked ? 0 : nfc_compose(cp[starter], c);
+			if (comp) {
+				cp[starter] = comp;
+				continue;
+			}
+		}
+		if (cc == 0)
+			starter = (long)o;
+		cp[o++] = c;
+		last_cc = cc;
+	}
+	size_t b = 0;
+	for (size_t k = 0; k < o; k++)
+		b += (size_t)put_utf8(cp[k], (char *)out + b);
+	free(cp);
+	*outlen = b;
+	return out;
 }
 
 /* ---- hashing ------------------------------------------------------------------ */
@@ -582,6 +731,18 @@ int llm_tok_encode(const llm_tok *t, const char *text, size_t len, int parse_spe
 			memcpy(clean + cl, "\xef\xbf\xbd", 3);
 			cl += 3;
 			i += (size_t)-l;
+		}
+	}
+	/* 1b. Qwen2's normalizer: NFC */
+	if (t->pre == LLM_PRE_QWEN2) {
+		size_t nl;
+		unsigned char *nf = nfc(clean, cl, &nl);
+		if (nl == (size_t)-1)
+			goto out;
+		if (nf) {
+			free(clean);
+			clean = nf;
+			cl = nl;
 		}
 	}
 	/* 2. specials, 3-4. split and merge */
