@@ -458,6 +458,16 @@ static int scan_number(vctx *c, items *it, size_t i, size_t *next)
 	}
 	size_t we = word_end(c, j);
 	double unit = 0;
+	if (we > j && !dec && (span_eq_ci(t, j, we, "am") || span_eq_ci(t, j, we, "pm")) && v >= 1 && v <= 12) {
+		/* "7am": an hour on the clock */
+		item *x = push(it, I_NUM, i, we);
+		if (!x) return -1;
+		x->nk = N_TIME;
+		x->h = (int)v % 12 + (tolower((unsigned char)t[j]) == 'p' ? 12 : 0);
+		x->m = 0;
+		*next = we;
+		return 0;
+	}
 	if (we > j) {
 		unit = unit_of(t, j, we);
 		if (!unit) return 1;            /* "3rd", "4xx": a slug-like word */
