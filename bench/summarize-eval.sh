@@ -80,7 +80,7 @@ run_backend() {	# $1 = cpu|cuda
 		                         toks += a[1]; gen += a[3]; cands++ }
 		/^candidate: none/     { sub(/^candidate: none \(/, ""); sub(/ after.*| \(.*/, ""); rule["no candidate: " $0]++ }
 		/^S[1-8]: / && !/: ok \(/ { rule[substr($0, 1, 2)]++ }
-		/^note: token budget/  { rule["token budget reached mid-sentence"]++ }
+		/^note: .*mid-sentence/ { sub(/^note: /, ""); sub(/ \(.*\)/, ""); sub(/ after.*/, ""); rule[$0]++ }
 		END {
 			printf "backend %s: %d/%d model summaries accepted (%.0f%%)\n", be, acc, n, n ? 100 * acc / n : 0
 			printf "  time per summary: %.2f s wall (model loaded once, %.1f s total); generation %.2f s, %.1f tokens/s over %d candidates\n",

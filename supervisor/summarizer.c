@@ -220,7 +220,7 @@ typedef struct summ_gen {
 	const volatile int *stop;
 	int tokens;                   /* out: tokens generated */
 	int timed_out;                /* out: the deadline stopped it */
-	int incomplete;               /* out: the token budget cut its only sentence */
+	int incomplete;               /* out: budget or time cut its only sentence */
 } summ_gen;
 
 
@@ -303,13 +303,20 @@ static char *summ_model_generate(summ_model *sm, const char *prompt, summ_gen *g
 	g->tokens = res.n_gen;
 	g->timed_out = res.stop == LLM_STOP_TIME;
 	char *text = res.text ? strdup(res.text) : NULL;
-	if (text && res.stop == LLM_STOP_MAX_TOKENS) {
-		/* The budget cut it: keep the complete sentences only. */
+	if (text && (res.stop == LLM_STOP_MAX_TOKENS || res.stop == LLM_STOP_TIME)) {
+		/* The budget or the time limit cut it: keep the complete sentences
+		 * only (the verifier then decides whether they are enough). */
 		char *last = NULL;
 		for (char *p = text; *p; p++)
 			if ((*p == '.' || *p == '!' || *p == '?') && (p[1] == 0 || p[1] == ' ' || p[1] == '\n')) last = p;
 		if (last) last[1] = 0;
-		else { g->incomplete = 1; snprintf(note, nlen, "token budget (%d) reached mid-sentence", g->max_tokens); }
+		else {
+			g->incomplete = 1;
+			if (res.stop == LLM_STOP_TIME)
+				snprintf(note, nlen, "time limit reached mid-sentence after %d tokens", res.n_gen);
+			else
+				snprintf(note, nlen, "token budget (%d) reached mid-sentence", g->max_tokens);
+		}
 	}
 	llm_gen_result_clear(&res);
 	return text;
@@ -395,11 +402,9 @@ int summ_run(summ_engine *e, const val_facts *f, const char *const *registered,
 		out->gen_s = now_s() - t0;
 		out->tokens = g.tokens;
 		out->timed_out = g.timed_out;
-		if (cand && g.timed_out) {
+		if (!cand && g.timed_out) {
 			snprintf(out->note, sizeof out->note, "time limit (%.1f s) reached after %d tokens",
 			         e->o.time_limit_s, g.tokens);
-			free(cand);
-			cand = NULL;
 		} else if (cand && stop && *stop) {
 			snprintf(out->note, sizeof out->note, "abandoned by the alert sender");
 			free(cand);
