@@ -412,6 +412,17 @@ int summ_run(summ_engine *e, const val_facts *f, const char *const *registered,
 		}
 		if (cand) {
 			tidy(cand);
+			if (!cand[0]) {      /* nothing written: no candidate */
+				free(cand);
+				cand = NULL;
+				if (g.timed_out || g.incomplete)
+					snprintf(out->note, sizeof out->note, "time limit (%.1f s) reached before any text",
+					         e->o.time_limit_s);
+				else
+					snprintf(out->note, sizeof out->note, "the model wrote nothing");
+			}
+		}
+		if (cand) {
 			out->candidate = cand;
 			if (val_summary_verify(f, cand, registered, &out->verdict) < 0) return -1;
 			if (!out->verdict.broken && !g.incomplete) {
