@@ -20,7 +20,7 @@ fi
 [ -x "$V" ] || { echo "FAIL: $V not built"; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-printf 'llm_backend = cpu\nllm_time_limit = 120\nllm_max_tokens = 48\nllm_seed = 7\n' >"$tmp/vigil.conf"
+printf 'llm_backend = cpu\nllm_time_limit = 600\nllm_max_tokens = 48\nllm_seed = 7\n' >"$tmp/vigil.conf"
 
 for b in single-fail never-pinged; do
 	runs="1 2"; [ $b = never-pinged ] && runs=1    # one batch twice is enough for determinism
