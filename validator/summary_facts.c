@@ -638,11 +638,24 @@ static const char *const verb_many[G_N] = {
 	"are in an unknown state", "recovered",
 };
 
+/* A display name goes into the summary only when it reads as plain words:
+ * nothing that would start a quote, a mention, a link or markup, and at
+ * most 60 bytes. */
+static int name_plain(const char *n)
+{
+	size_t len = strlen(n);
+	if (len == 0 || len > 60 || strstr(n, "__") || strstr(n, "://") || strstr(n, "www.")) return 0;
+	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || strchr("\"`'@<>#*\\", *p) || (p[0] == 0xE2 && p[1] == 0x80))
+			return 0;
+	return 1;
+}
+
 static void check_sentence(sbuf *b, const val_facts *f, const val_fact_check *k, int with_name)
 {
 	enum group g = group_of(k);
 	sb_printf(b, "%s", k->slug);
-	if (with_name && k->name && strcmp(k->name, k->slug)) sb_printf(b, " (%s)", k->name);
+	if (with_name && k->name && strcmp(k->name, k->slug) && name_plain(k->name)) sb_printf(b, " (%s)", k->name);
 	sb_printf(b, "%s", verb_one[g]);
 	check_detail(b, f, k, g, 0);
 	sb_printf(b, ".");

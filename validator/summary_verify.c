@@ -169,6 +169,7 @@ static void rule_s6(vctx *c)
 		}
 	}
 	if (strstr(t, "```")) { broke(c, 6, "code fence"); return; }
+	if (strstr(t, "**") || strstr(t, "__")) { broke(c, 6, "markdown emphasis"); return; }
 	for (size_t i = 0; i < c->n; i++) {
 		if (i > 0 && t[i - 1] != '\n') continue;
 		size_t j = i;
@@ -210,7 +211,11 @@ static void check_quote(vctx *c, size_t a, size_t b)  /* content t[a,b) */
 	for (size_t i = a; i < b; i++) c->mask[i] = M_QUOTE;
 	if (b == a) return;
 	int k = is_slug_or_name(c->f, c->t + a, b - a);
-	if (k >= 0) { c->named[k] = 1; return; }
+	if (k >= 0) {     /* "backup-db", `backup-db`: a mention, read as one */
+		memset(c->mask + a, M_NAME, b - a);
+		c->named[k] = 1;
+		return;
+	}
 	for (size_t j = 0; j < c->f->n_checks; j++) {
 		const char *o = c->f->checks[j].output_tail, *l = c->f->checks[j].crontab_line;
 		if ((o && memmem(o, strlen(o), c->t + a, b - a)) || (l && memmem(l, strlen(l), c->t + a, b - a)))
@@ -493,11 +498,7 @@ static int tokenize(vctx *c, items *it)
 		if (c->mask[i] == M_NAME) {
 			size_t j = i;
 			while (j < n && c->mask[j] == M_NAME) j++;
-			int k = -1;
-			for (size_t q = 0; q < c->f->n_checks; q++) {
-				const char *nm = c->f->checks[q].name;
-				if (nm && strlen(nm) == j - i && !strncmp(nm, t + i, j - i)) { k = (int)q; break; }
-			}
+			int k = is_slug_or_name(c->f, t + i, j - i);
 			if (k < 0)   /* adjacent names: find the first that starts here */
 				for (size_t q = 0; q < c->f->n_checks; q++) {
 					const char *nm = c->f->checks[q].name;
@@ -842,12 +843,31 @@ static void rule_s4(vctx *c, const items *it)
 		}
 		if (bound) continue;
 		/* ... or, when none ("3 checks failed: a, b, c"), every mention after
-		 * it up to the clause's end or the next state word. */
+		 * it up to the clause's end or the next state word ... */
 		for (size_t k = i + 1; k < it->n; k++) {
 			const item *p = &it->v[k];
-			if (p->type == I_BREAK || state_word(c->t, p) != SW_NONE) break;
-			if ((p->type == I_SLUG || p->type == I_NAME) && p->check >= 0) s4_one(c, &it->v[i], s, p->check);
+			if (p->type == I_BREAK) break;
+			/* "late and in their grace period: a, b": both words bind to a, b */
+			if (state_word(c->t, p) != SW_NONE) { if (bound) break; continue; }
+			if ((p->type == I_SLUG || p->type == I_NAME) && p->check >= 0) {
+				s4_one(c, &it->v[i], s, p->check);
+				bound = 1;
+			}
 		}
+		if (bound) continue;
+		/* ... or, for a clause that names no check ("It is down."), the
+		 * nearest mention before it, else the nearest after it.  A state
+		 * word with no check anywhere is a claim nothing can back. */
+		int k2 = -1;
+		for (size_t k = i; k > 0 && k2 < 0; k--)
+			if ((it->v[k - 1].type == I_SLUG || it->v[k - 1].type == I_NAME) && it->v[k - 1].check >= 0)
+				k2 = it->v[k - 1].check;
+		for (size_t k = i + 1; k < it->n && k2 < 0; k++)
+			if ((it->v[k].type == I_SLUG || it->v[k].type == I_NAME) && it->v[k].check >= 0)
+				k2 = it->v[k].check;
+		if (k2 >= 0) s4_one(c, &it->v[i], s, k2);
+		else broke(c, 4, "\"%.*s\" is not said of any check of this batch",
+		           (int)(it->v[i].b - it->v[i].a), c->t + it->v[i].a);
 	}
 }
 
