@@ -29,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 /* ---- pool ------------------------------------------------------------------------- */
 
@@ -45,6 +48,7 @@ struct llm_pool {
 	/* barrier */
 	atomic_int bar_count;
 	atomic_uint bar_gen;
+	atomic_int bar_sleepers;     /* threads asleep on the futex */
 };
 
 typedef struct { llm_pool *p; int ith; } worker_arg;
@@ -137,7 +141,17 @@ void llm_pool_run(llm_pool *p, void (*fn)(void *, int, int), void *arg)
 			sched_yield();
 }
 
-/* All n threads of the pool wait here until every one has arrived. */
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* All n threads of the pool wait here until every one has arrived.  A
+ * waiter spins briefly (the common case on an idle machine: the steps are
+ * short and balanced), then sleeps on a futex so that, on a busy machine, the
+ * thread it waits for can have the CPU. */
 static void barrier(llm_pool *p)
 {
 	if (p->n == 1)
@@ -146,11 +160,20 @@ static void barrier(llm_pool *p)
 	if (atomic_fetch_add(&p->bar_count, 1) == p->n - 1) {
 		atomic_store(&p->bar_count, 0);
 		atomic_fetch_add(&p->bar_gen, 1);
+		if (atomic_load(&p->bar_sleepers))
+			syscall(SYS_futex, (unsigned *)&p->bar_gen, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 		return;
 	}
-	for (int spins = 0; atomic_load(&p->bar_gen) == g; spins++)
-		if (spins > 256)
-			sched_yield();
+	for (int spins = 0; atomic_load(&p->bar_gen) == g; spins++) {
+		if (spins < 4000) {
+			cpu_relax();
+			continue;
+		}
+		atomic_fetch_add(&p->bar_sleepers, 1);
+		/* returns at once if the generation moved on since g was read */
+		syscall(SYS_futex, (unsigned *)&p->bar_gen, FUTEX_WAIT_PRIVATE, g, NULL, NULL, 0);
+		atomic_fetch_sub(&p->bar_sleepers, 1);
+	}
 }
 
 /* ---- backend ---------------------------------------------------------------------- */
@@ -301,10 +324,7 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 			float mx = -INFINITY;
 			for (int p = 0; p < np; p++) {
 				const float *kp = kc + (size_t)p * s->kv_dim + (size_t)kvh * hd;
-				float d = 0;
-				for (int i = 0; i < hd; i++)
-					d += qh[i] * kp[i];
-				sc[p] = d * scale;
+				sc[p] = llm_vec_dot(LLM_TYPE_F32, kp, qh, hd) * scale;
 				mx = fmaxf(mx, sc[p]);
 			}
 			double sum = 0;

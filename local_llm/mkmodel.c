@@ -262,9 +262,15 @@ int llm_mkmodel(const llm_mkmodel_opts *o, const char *path, char *err, size_t e
 	} else {
 		if (build_vocab(&v) < 0)
 			goto oom;
-		int eot = v.n;
-		if (v_add(&v, "<|endoftext|>") < 0 || v_add(&v, "<|im_start|>") < 0 || v_add(&v, "<|im_end|>") < 0)
+		int eot = v.n, llama3 = o->template_kind && !strcmp(o->template_kind, "llama3");
+		if (llama3) {
+			if (v_add(&v, "<|begin_of_text|>") < 0 || v_add(&v, "<|start_header_id|>") < 0 ||
+			    v_add(&v, "<|eot_id|>") < 0 || v_add(&v, "<|end_header_id|>") < 0)
+				goto oom;
+		} else if (v_add(&v, "<|endoftext|>") < 0 || v_add(&v, "<|im_start|>") < 0 ||
+		           v_add(&v, "<|im_end|>") < 0) {
 			goto oom;
+		}
 		int32_t *types = malloc((size_t)v.n * sizeof *types);
 		if (!types)
 			goto oom;
@@ -280,7 +286,10 @@ int llm_mkmodel(const llm_mkmodel_opts *o, const char *path, char *err, size_t e
 		gguf_w_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)eot + 2);
 		gguf_w_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)eot);
 		gguf_w_bool(w, "tokenizer.ggml.add_bos_token", 0);
-		gguf_w_str(w, "tokenizer.chat_template",
+		gguf_w_str(w, "tokenizer.chat_template", llama3 ?
+		           "{{- bos_token }}{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
+		           "'<|end_header_id|>\\n\\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}"
+		           "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}" :
 		           "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
 		           "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
 		           "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");

@@ -18,6 +18,8 @@ typedef struct llm_mkmodel_opts {
 	float scale;           /* weight scale multiplier (default 1) */
 	uint64_t seed;
 	const char *tokenizer_from; /* copy tokenizer.* from this GGUF; NULL = built-in small vocab */
+	const char *template_kind;  /* built-in vocab: "chatml" (default) or "llama3" (its special
+	                               tokens and header-style template) */
 } llm_mkmodel_opts;
 
 /* Fills *o with a tiny qwen2 (2 layers, 64 wide, f32). */

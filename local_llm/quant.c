@@ -12,6 +12,7 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
 #include <stdlib.h>
 
@@ -365,7 +366,57 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 #endif
 #endif
 
-static int use_avx2 = -1;
+/* AVX-512 variant of the batched (prefill) product: the AVX2 block unpacker,
+ * 16-wide float FMAs. */
+#if defined(__x86_64__)
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+#endif
+static void matmul_q_batch_avx512(int type, const void *w, size_t row_bytes, const float *X,
+                                  int64_t x_stride, int64_t n_in, int n_tok, float *Y, int64_t y_stride,
+                                  int64_t r0, int64_t r1, int accumulate)
+{
+	int64_t nb = n_in / 32;
+	for (int64_t r = r0; r < r1; r++) {
+		const void *row = (const char *)w + (size_t)r * row_bytes;
+		for (int t0 = 0; t0 < n_tok; t0 += 8) {
+			int T = n_tok - t0 < 8 ? n_tok - t0 : 8;
+			__m512 acc[8];
+			for (int t = 0; t < 8; t++)
+				acc[t] = _mm512_setzero_ps();
+			const float *xb = X + (size_t)t0 * x_stride;
+			for (int64_t b = 0; b < nb; b++) {
+				__m256i wl, wh;
+				float dlo, dhi, m;
+				unpack32_avx2(type, row, b, &wl, &wh, &dlo, &dhi, &m);
+				__m512 vm = _mm512_set1_ps(m);
+				__m512 w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(wl)), _mm512_set1_ps(dlo), vm);
+				__m512 w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(wh)), _mm512_set1_ps(dhi), vm);
+				const float *xp = xb + b * 32;
+				for (int t = 0; t < T; t++, xp += x_stride) {
+					__m512 a = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xp), acc[t]);
+					acc[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), a);
+				}
+			}
+			for (int t = 0; t < T; t++) {
+				float v = _mm512_reduce_add_ps(acc[t]);
+				float *y = Y + (size_t)(t0 + t) * y_stride + r;
+				*y = accumulate ? *y + v : v;
+			}
+		}
+	}
+}
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+static int use_avx2 = -1, use_avx512 = -1;
 
 int llm_cpu_has_avx2(void)
 {
@@ -382,12 +433,29 @@ int llm_cpu_has_avx2(void)
 	return use_avx2;
 }
 
+static int has_avx512(void)
+{
+	if (use_avx512 < 0) {
+#if defined(__x86_64__)
+		__builtin_cpu_init();
+		use_avx512 = llm_cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+		             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		             !getenv("VIGIL_LLM_NO_AVX512");
+#else
+		use_avx512 = 0;
+#endif
+	}
+	return use_avx512;
+}
+
 void llm_cpu_force_generic(int on)
 {
-	if (on)
+	if (on) {
 		use_avx2 = 0;
-	else {
+		use_avx512 = 0;
+	} else {
 		use_avx2 = -1;
+		use_avx512 = -1;
 		(void)llm_cpu_has_avx2();
 	}
 }
@@ -437,6 +505,10 @@ void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, 
                      int64_t r0, int64_t r1, int accumulate)
 {
 #if defined(__x86_64__)
+	if (n_tok >= 2 && !LLM_TYPE_IS_FLOAT(type) && has_avx512()) {
+		matmul_q_batch_avx512(type, w, row_bytes, X, x_stride, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
+		return;
+	}
 	if (llm_cpu_has_avx2()) {
 		matmul_rows_avx2(type, w, row_bytes, X, XQ, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
 		                 accumulate);

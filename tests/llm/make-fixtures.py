@@ -4,7 +4,7 @@ transformers / tokenizers (PyTorch on the CPU).  Needs: torch, transformers,
 tokenizers, gguf, accelerate (pip), a built ./vigil, the real models in
 var/models/ (tests/llm/fetch-models.sh) and ../shared/models/qwen2-tokenizer.
 
-    python3 tests/llm/make-fixtures.py [tok] [tokreal] [real] [mk]
+    python3 tests/llm/make-fixtures.py [tok] [tokreal] [real] [mk] [hf]
 
 Writes (all small, committed):
   fixtures/tok_corpus.json   the tokenizer corpus (strings as hex bytes)
@@ -12,6 +12,9 @@ Writes (all small, committed):
   fixtures/tok_smollm2.json  llama.cpp ids of each corpus string, SmolLM2 vocabulary
   fixtures/real_<model>.json top-k logits and greedy continuations, real GGUFs
   fixtures/mk_<arch>_<type>.json the same for `vigil llm mkmodel` models
+  fixtures/hf_<name>/        tiny Hugging Face checkpoints (bf16 safetensors,
+                             config, tokenizer) of real configurations' geometry
+  fixtures/hf_<name>.json    transformers' logits / greedy ids / token ids on them
 `make test` compares against these files without PyTorch.
 """
 import json
@@ -206,13 +209,118 @@ def make_mk():
                 dump("mk_%s_%s.json" % (arch, typ), {"args": mk_args(arch, typ), "cases": cases})
 
 
+# ---- Hugging Face checkpoints for `vigil llm convert` ---------------------------------
+
+HF = {
+    # real configurations' geometry (head_dim 64, GQA, biases, qk-norm, tying,
+    # rope base, eps), reduced in width and depth
+    "qwen25": dict(model_type="qwen2", arch="Qwen2ForCausalLM", hidden_size=128, num_attention_heads=2,
+                   num_key_value_heads=1, intermediate_size=192, rope_theta=1000000.0, rms_norm_eps=1e-6,
+                   tie_word_embeddings=True),
+    "qwen3": dict(model_type="qwen3", arch="Qwen3ForCausalLM", hidden_size=128, num_attention_heads=4,
+                  num_key_value_heads=2, head_dim=64, intermediate_size=192, rope_theta=1000000.0,
+                  rms_norm_eps=1e-6, tie_word_embeddings=False),
+    "smollm2": dict(model_type="llama", arch="LlamaForCausalLM", hidden_size=128, num_attention_heads=2,
+                    num_key_value_heads=1, intermediate_size=192, rope_theta=100000.0, rms_norm_eps=1e-5,
+                    tie_word_embeddings=True),
+}
+
+QWEN_RE = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+CHATML = ("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+          "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def make_tokenizer(kind, out):
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, decoders, trainers, Regex
+    tok = Tokenizer(models.BPE())
+    if kind == "qwen":
+        tok.normalizer = normalizers.NFC()
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN_RE), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)])
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tr = trainers.BpeTrainer(vocab_size=512, special_tokens=specials, show_progress=False,
+                             initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    text = [s.decode("utf-8", "replace") for s in corpus()]
+    tok.train_from_iterator(text, tr)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    return tok
+
+
+def make_hf():
+    import torch
+    import transformers
+    from safetensors.torch import save_file
+    for name, h in HF.items():
+        out = os.path.join(FIX, "hf_" + name)
+        os.makedirs(out, exist_ok=True)
+        tok = make_tokenizer("llama" if h["model_type"] == "llama" else "qwen", out)
+        nv = tok.get_vocab_size()
+        cfg_cls = getattr(transformers, h["arch"].replace("ForCausalLM", "Config"))
+        kw = {k: v for k, v in h.items() if k not in ("model_type", "arch")}
+        cfg = cfg_cls(vocab_size=nv, num_hidden_layers=2, max_position_embeddings=4096,
+                      bos_token_id=0, eos_token_id=2, **kw)
+        if h["model_type"] == "qwen2":
+            cfg.use_sliding_window = False
+        torch.manual_seed(11)
+        model = getattr(transformers, h["arch"])(cfg)
+        with torch.no_grad():  # larger weights than the default init: peakier, less tie-prone logits
+            for n_, p in model.named_parameters():
+                if p.dim() == 2:
+                    p.mul_(3.0)
+                elif "norm" in n_:
+                    p.copy_(1 + 0.2 * torch.randn_like(p))
+                else:
+                    p.copy_(0.2 * torch.randn_like(p))
+        model = model.to(torch.bfloat16)
+        model.config.save_pretrained(out)
+        sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+        if cfg.tie_word_embeddings:
+            sd.pop("lm_head.weight", None)
+        save_file(sd, os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
+        with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+            json.dump({"bos_token": "<|endoftext|>", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>",
+                       "chat_template": CHATML}, f, indent=1)
+        # the reference is the checkpoint as saved, loaded afresh (casting the
+        # live model to bf16 would also round its RoPE frequency buffer), run
+        # in float64
+        model = getattr(transformers, h["arch"]).from_pretrained(out, dtype=torch.float64).eval()
+        texts = ["The cron job backup-db failed with exit code 2 at 03:00.",
+                 "<|im_start|>user\nSummarize: job sync is late (expected 04:00).<|im_end|>\n<|im_start|>assistant\n",
+                 "naïve café 日本 e\u0301 12345 🚀"]
+        cases = []
+        for t in texts:
+            ids = tok.encode(t).ids
+            x = torch.tensor([ids])
+            with torch.no_grad():
+                lg = model(x).logits[0]
+                g = model.generate(x, max_new_tokens=64, do_sample=False, eos_token_id=None, pad_token_id=0,
+                                   attention_mask=torch.ones_like(x))
+            n = len(ids)
+            pos = list(range(n))
+            tk = []
+            for p in pos:
+                v, i = torch.topk(lg[p], 8)
+                tk.append([[int(a), float(b)] for a, b in zip(i, v)])
+            cases.append({"text": t, "ids": ids, "positions": pos, "topk": tk,
+                          "greedy": [int(z) for z in g[0][n:]]})
+        dump("hf_%s.json" % name, {"cases": cases})
+
+
 if __name__ == "__main__":
-    what = sys.argv[1:] or ["tok", "real", "mk"]
+    what = sys.argv[1:] or ["tok", "tokreal", "real", "mk", "hf"]
     if "tok" in what:
         make_tok()
     if "tokreal" in what:
         make_tokreal()
     if "mk" in what:
         make_mk()
+    if "hf" in what:
+        make_hf()
     if "real" in what:
         make_real()

@@ -256,6 +256,47 @@ static void test_chat(void **state)
 	llm_gen_result_clear(&b);
 }
 
+/* A Llama-3-style vocabulary and template. */
+static void test_chat_llama3(void **state)
+{
+	llm_mkmodel_opts o;
+	llm_mkmodel_opts_init(&o);
+	o.arch = "llama";
+	o.n_layer = 1;
+	o.n_embd = 32;
+	o.n_ff = 32;
+	o.template_kind = "llama3";
+	char path[256], err[512];
+	tu_tmpname(path, sizeof path, ".gguf");
+	assert_int_equal(llm_mkmodel(&o, path, err, sizeof err), 0);
+	llm_load_opts lo;
+	llm_load_opts_init(&lo);
+	lo.backend = LLM_BACKEND_CPU;
+	lo.n_ctx = 128;
+	llm_error e;
+	llm_model *m = llm_load(path, &lo, &e);
+	assert_non_null(m);
+	llm_info in;
+	llm_get_info(m, &in);
+	assert_string_equal(in.template_name, "llama3");
+	char buf[512];
+	llm_chat_format(m, "Be brief.", "hi", buf, sizeof buf);
+	assert_string_equal(buf, "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+	                         "<|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|>"
+	                         "<|start_header_id|>assistant<|end_header_id|>\n\n");
+	assert_true(in.eot >= 0);
+	llm_gen_opts g;
+	llm_gen_opts_init(&g);
+	g.max_tokens = 5;
+	llm_gen_result r;
+	assert_int_equal(llm_generate_chat(m, "Be brief.", "hi", &g, NULL, NULL, &r), 0);
+	int32_t ids[128];
+	assert_int_equal(r.n_prompt, llm_tokenize(m, buf, strlen(buf), 1, ids, 128));
+	llm_gen_result_clear(&r);
+	llm_free(m);
+	unlink(path);
+}
+
 static void test_tokens_api(void **state)
 {
 	llm_model *m = *state;
@@ -319,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_sampling_seed),
 		cmocka_unit_test(test_stops),
 		cmocka_unit_test(test_chat),
+		cmocka_unit_test(test_chat_llama3),
 		cmocka_unit_test(test_tokens_api),
 		cmocka_unit_test(test_errors),
 	};
