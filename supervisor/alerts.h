@@ -164,6 +164,10 @@ void alert_items_free(alert_item *items, size_t n);
  * and only here (slack.c). */
 char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind);
 char *alerts_summary_deterministic(const alert_item *items, size_t n);
+/* Hands alert summaries to the summarizer's worker (NULL: deterministic
+ * summaries from the facts).  Called by `vigil serve` before alerts_start. */
+typedef struct summ_worker summ_worker;
+void alerts_set_summarizer(summ_worker *w);
 
 /* Builds the Slack message: Block Kit blocks plus the plain `text` fallback.
  * Every string in SCRUB (NULL-terminated list, may be NULL) is replaced by

@@ -4,6 +4,7 @@
 
 #include "crontab/crontab.h"
 #include "registry/registry.h"
+#include "supervisor/facts.h"
 #include "supervisor/ops.h"
 
 #include <cjson/cJSON.h>
@@ -298,10 +299,34 @@ static int recover_applies(vigil_global *g, const char *who)
 	return rc;
 }
 
+/* The facts document of what is wrong now (the summarizer's input schema). */
+static int print_facts(vigil_global *g)
+{
+	reg_db *db;
+	if (open_db(g, &db, "vigil status")) return VIGIL_EXIT_INTERNAL;
+	reg_check *cs;
+	size_t n;
+	int rc = reg_check_list(db, &cs, &n);
+	reg_close(db);
+	if (rc) { fprintf(stderr, "vigil status: cannot list checks\n"); return VIGIL_EXIT_INTERNAL; }
+	val_facts f;
+	char *json = NULL;
+	if (!facts_from_checks(cs, n, ops_now_ms(), &f)) {
+		json = val_facts_to_json(&f);
+		facts_release(&f);
+	}
+	free(cs);
+	if (!json) { fprintf(stderr, "vigil status: out of memory\n"); return VIGIL_EXIT_INTERNAL; }
+	printf("%s\n", json);
+	free(json);
+	return VIGIL_EXIT_OK;
+}
+
 int cli_status(int argc, char **argv, vigil_global *g)
 {
-	int json = 0;
+	int json = 0, facts = 0;
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--facts")) { facts = 1; continue; }
 		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
 			const char *f = argv[++i];
 			if (!strcmp(f, "json")) json = 1;
@@ -310,11 +335,12 @@ int cli_status(int argc, char **argv, vigil_global *g)
 				return VIGIL_EXIT_USAGE;
 			}
 		} else {
-			fprintf(stderr, "vigil status: unknown or incomplete option \"%s\"\nusage: vigil status [--format text|json]\n", argv[i]);
+			fprintf(stderr, "vigil status: unknown or incomplete option \"%s\"\nusage: vigil status [--format text|json] [--facts]\n", argv[i]);
 			return VIGIL_EXIT_USAGE;
 		}
 	}
 	recover_applies(g, "vigil status");
+	if (facts) return print_facts(g);
 	int rc = cmd_list(g, json, "vigil status");
 	reg_db *db;
 	if (rc == VIGIL_EXIT_OK && !json && !open_db(g, &db, "vigil status")) {

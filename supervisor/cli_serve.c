@@ -5,6 +5,7 @@
 #include "registry/registry.h"
 #include "supervisor/alerts.h"
 #include "supervisor/server.h"
+#include "supervisor/summarizer.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -72,8 +73,24 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	int rrc = cron_apply_recover(g->db_path, rmsg, sizeof rmsg);
 	if (rrc > 0) fprintf(stderr, "vigil serve: %s\n", rmsg);
 	else if (rrc < 0) fprintf(stderr, "vigil serve: interrupted crontab apply not recovered: %s\n", rmsg);
+	/* The summarizer: the model is loaded once here; without one (or if it
+	 * cannot be loaded) every alert carries the deterministic summary. */
+	summ_opts sumo;
+	if (summ_opts_from_config(&sumo, g->cfg, err, sizeof err)) {
+		fprintf(stderr, "vigil serve: %s\n", err);
+		return VIGIL_EXIT_USAGE;
+	}
+	summ_engine *engine = summ_open(&sumo, err, sizeof err);
+	summ_worker *worker = NULL;
+	if (!engine) fprintf(stderr, "vigil serve: summarizer: %s; alerts carry the deterministic summary\n", err);
+	else if (summ_has_model(engine) && (worker = summ_worker_start(engine)))
+		printf("vigil: alert summaries by the local model %s, checked against the facts\n", sumo.model_path);
+	alerts_set_summarizer(worker);
 	if (alerts_start(&ao, &alerts, err, sizeof err)) {
 		fprintf(stderr, "vigil serve: %s\n", err);
+		alerts_set_summarizer(NULL);
+		summ_worker_stop(worker);
+		summ_close(engine);
 		return VIGIL_EXIT_INTERNAL;
 	}
 	server_opts so = { .db_path = g->db_path, .listen = listen, .body_limit = limit, .cfg = g->cfg, .alerts = alerts };
@@ -81,6 +98,9 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	if (server_start(&so, &srv, err, sizeof err)) {
 		fprintf(stderr, "vigil serve: %s\n", err);
 		alerts_stop(alerts);
+		alerts_set_summarizer(NULL);
+		summ_worker_stop(worker);
+		summ_close(engine);
 		return VIGIL_EXIT_USAGE;
 	}
 	int port = server_port(srv);
@@ -102,6 +122,9 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	fflush(stdout);
 	server_stop(srv);
 	alerts_stop(alerts);
+	alerts_set_summarizer(NULL);
+	summ_worker_stop(worker);
+	summ_close(engine);
 	return VIGIL_EXIT_OK;
 }
 

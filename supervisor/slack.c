@@ -6,6 +6,8 @@
  * ping key and the webhook are scrubbed from every text taken from outside
  * (job output, names, crontab lines) by slack_render's SCRUB list. */
 #include "supervisor/alerts.h"
+#include "supervisor/facts.h"
+#include "supervisor/summarizer.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -136,14 +138,38 @@ char *alerts_summary_deterministic(const alert_item *items, size_t n)
 	return sb_take(&b);
 }
 
-/* The one place the summarizer plugs in (branch `summarizer`): it must return
- * a verified summary or fall back to the deterministic one, within its own
- * time limit, and say which of the two it produced. */
+/* The one place the summarizer plugs in: the batch's facts go to the
+ * summarizer's worker (model candidate, verified against the facts, within
+ * its time limit) or, with no summarizer, straight to the deterministic
+ * summary built from the same facts.  *kind is the context line the message
+ * carries ("summary written by the local model, checked against the facts" /
+ * "summary generated from the facts"). */
+static summ_worker *summarizer;   /* set once by vigil serve, before the sender starts */
+
+void alerts_set_summarizer(summ_worker *w) { __atomic_store_n(&summarizer, w, __ATOMIC_RELEASE); }
+
 char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind)
 {
-	(void)now_ms;
-	*kind = "deterministic";
-	return alerts_summary_deterministic(items, n);
+	*kind = summ_source_line(SUMM_SOURCE_FACTS);
+	val_facts f;
+	if (facts_from_alerts(items, n, now_ms, &f)) return alerts_summary_deterministic(items, n);
+	char *text = NULL;
+	summ_worker *w = __atomic_load_n(&summarizer, __ATOMIC_ACQUIRE);
+	if (w && n) {
+		summ_result r;
+		if (summ_worker_summarize(w, &f, NULL, &r) == 0) {
+			char why[400];
+			summ_result_describe(&r, why, sizeof why);
+			fprintf(stderr, "vigil: %s\n", why);
+			*kind = summ_source_line(r.source);
+			text = r.text;
+			r.text = NULL;
+			summ_result_free(&r);
+		}
+	}
+	if (!text && n) text = val_summary_from_facts(&f);
+	facts_release(&f);
+	return text ? text : alerts_summary_deterministic(items, n);
 }
 
 /* ---- one check ---------------------------------------------------------------------- */
@@ -355,7 +381,7 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 	 * at-least-once window, see outbox.c) is recognisable as one */
 	sbuf fb = {0};
 	sb_addf(&fb, "vigil · message %s", key ? key : "-");
-	if (summary && summary_kind) sb_addf(&fb, " · summary: %s", summary_kind);
+	if (summary && summary_kind) sb_addf(&fb, " · %s", summary_kind);
 	if (n && n <= 30) {
 		sb_add(&fb, " · alerts");
 		for (size_t i = 0; i < n; i++) sb_addf(&fb, " #%lld", (long long)items[i].alert_id);

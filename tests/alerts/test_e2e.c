@@ -156,6 +156,10 @@ static void test_deadline_batching_recovery(void **st)
 	assert_non_null(strstr(fs->reqs[0].body, "3 checks down"));
 	assert_non_null(strstr(fs->reqs[0].body, "Last success:"));
 	assert_null(strstr(fs->reqs[0].body, "never pinged"));
+	/* no model configured: the deterministic summary from the facts, and the
+	 * message says so; the summary names every down check (rule S2) */
+	assert_non_null(strstr(fs->reqs[0].body, "summary generated from the facts"));
+	assert_null(strstr(fs->reqs[0].body, "written by the local model"));
 	/* recovery */
 	ping("e2e-a", NULL);
 	assert_int_equal(fs_wait(fs, 2, 10000), 2);
