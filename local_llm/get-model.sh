@@ -6,7 +6,7 @@
 #   pinned to a commit of the publisher's repository and checked by sha256.
 #
 # It goes to var/models/qwen2.5-0.5b-instruct-q4_k_m.gguf (or $1).  Point
-# vigil at it with `summarize.model = <path>` in the config, or try it with
+# vigil at it with `llm_model = <path>` in the config, or try it with
 #   ./vigil llm run --model var/models/qwen2.5-0.5b-instruct-q4_k_m.gguf --chat "Hello"
 # An existing file with the right checksum is kept; a partial download is
 # resumed; a wrong checksum deletes the file and fails.

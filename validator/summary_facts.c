@@ -4,7 +4,7 @@
  * The facts document (one per alert batch) is the only input of both the
  * model's prompt and the verifier, so it is parsed strictly: every field is
  * known, typed and range-checked, and states and reasons must agree
- * (see tests/summarizer/FACTS.md for the schema). */
+ * (README.md, "Alert summaries", gives the schema). */
 #include "validator/validator.h"
 
 #include <cjson/cJSON.h>
