@@ -25,7 +25,7 @@ enum {
 	REG_ECONFLICT = -6,   /* a conditional update changed no row */
 };
 
-#define REG_SCHEMA_VERSION 4
+#define REG_SCHEMA_VERSION 5
 #define REG_SLUG_MAX 64
 
 typedef enum reg_status {

@@ -141,6 +141,22 @@ static const char *const migrations[] = {
 	"CREATE TRIGGER checks_deadline_reset AFTER UPDATE OF schedule, period_s, tz, grace_s, max_runtime_s,"
 	"  paused, status, last_ping_ms, mute_until_ms, mute_indefinite ON checks "
 	"  BEGIN UPDATE checks SET next_deadline_ms = 0 WHERE id = NEW.id; END;",
+
+	/* 5: the findings of the last `vigil validate` of the registry, shown on
+	 * each check's page */
+	"CREATE TABLE findings ("
+	"  id INTEGER PRIMARY KEY,"
+	"  slug TEXT NOT NULL DEFAULT '',"
+	"  rule TEXT NOT NULL,"
+	"  severity TEXT NOT NULL CHECK (severity IN ('error','warning')),"
+	"  file TEXT NOT NULL DEFAULT '',"
+	"  line INTEGER NOT NULL DEFAULT 0,"
+	"  col INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT NOT NULL,"
+	"  hint TEXT NOT NULL DEFAULT '',"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX findings_slug ON findings(slug);",
 };
 
 int reg_schema_latest(void)

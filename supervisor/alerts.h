@@ -162,12 +162,16 @@ void alert_items_free(alert_item *items, size_t n);
  * is ("deterministic", or the model's once verified), shown in the footer.
  * Today the deterministic summary; the summarizer (local_llm) plugs in here
  * and only here (slack.c). */
-char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind);
+char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms,
+                       const char *const *registered, const char **kind);
 char *alerts_summary_deterministic(const alert_item *items, size_t n);
 /* Hands alert summaries to the summarizer's worker (NULL: deterministic
  * summaries from the facts).  Called by `vigil serve` before alerts_start. */
 typedef struct summ_worker summ_worker;
 void alerts_set_summarizer(summ_worker *w);
+/* Model candidates accepted / rejected by the verifier since start; -1 when
+ * no summarizer model is loaded (counts are then 0). */
+int alerts_summary_counts(int64_t *accepted, int64_t *rejected);
 
 /* Builds the Slack message: Block Kit blocks plus the plain `text` fallback.
  * Every string in SCRUB (NULL-terminated list, may be NULL) is replaced by

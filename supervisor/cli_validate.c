@@ -2,6 +2,7 @@
  * import|export`: options and config in, validator calls, output and exit
  * status out. */
 #include "supervisor/cli.h"
+#include "supervisor/ops.h"
 #include "validator/validator.h"
 #include "registry/registry.h"
 
@@ -155,6 +156,17 @@ int cli_validate(int argc, char **argv, vigil_global *g)
 		goto out;
 	}
 	val_report_sort(r);
+	if (!o.registry_path && o.crontab_path) {
+		/* a validation of the live registry: its findings are kept for the
+		 * status page (the only thing validate writes besides its cache) */
+		reg_db *db;
+		char msg[512];
+		if (reg_open(g->db_path, &db, msg, sizeof msg) == REG_OK) {
+			if (val_report_store(db, r, o.now_ms ? o.now_ms : ops_now_ms(), msg, sizeof msg) != VAL_OK)
+				fprintf(stderr, "vigil validate: %s\n", msg);
+			reg_close(db);
+		}
+	}
 	if (!strcmp(format, "json")) val_report_write_json(r, stdout);
 	else {
 		val_report_write_text(r, stdout);

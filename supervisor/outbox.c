@@ -330,7 +330,16 @@ static int send_batch(outbox *o, const char *key, int64_t now, outbox_step_out *
 	int64_t gap_from = 0;
 	if (reg_setting_get(o->db, "sched.gap_from_ms", gapbuf, sizeof gapbuf) == REG_OK) gap_from = strtoll(gapbuf, NULL, 10);
 	const char *kind = "deterministic";
-	char *summary = alerts_summarize(items, n, now, &kind);   /* the summarizer's one call site */
+	/* every registered slug: the verifier rejects a summary naming a check
+	 * outside the batch (rule S1) */
+	char **registered = NULL;
+	reg_check *all = NULL;
+	size_t nall = 0;
+	if (reg_check_list(o->db, &all, &nall) == REG_OK && (registered = calloc(nall + 1, sizeof *registered)))
+		for (size_t i = 0; i < nall; i++) registered[i] = all[i].slug;
+	char *summary = alerts_summarize(items, n, now, (const char *const *)registered, &kind);   /* the summarizer's one call site */
+	free(registered);
+	free(all);
 	const char *scrub[] = { o->cfg.webhook, o->ping_key, NULL };
 	char *json = slack_render(items, n, summary, kind, key, gap_from, scrub, NULL);
 	int attempts = (int)query_i64(o->db, "SELECT max(attempts) FROM alerts WHERE batch_key=(SELECT batch_key FROM alerts WHERE id=?1)",

@@ -145,10 +145,19 @@ char *alerts_summary_deterministic(const alert_item *items, size_t n)
  * carries ("summary written by the local model, checked against the facts" /
  * "summary generated from the facts"). */
 static summ_worker *summarizer;   /* set once by vigil serve, before the sender starts */
+static int64_t n_accepted, n_rejected;   /* model candidates, by the verifier's verdict */
 
 void alerts_set_summarizer(summ_worker *w) { __atomic_store_n(&summarizer, w, __ATOMIC_RELEASE); }
 
-char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const char **kind)
+int alerts_summary_counts(int64_t *accepted, int64_t *rejected)
+{
+	*accepted = __atomic_load_n(&n_accepted, __ATOMIC_RELAXED);
+	*rejected = __atomic_load_n(&n_rejected, __ATOMIC_RELAXED);
+	return __atomic_load_n(&summarizer, __ATOMIC_ACQUIRE) ? 0 : -1;
+}
+
+char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms,
+                       const char *const *registered, const char **kind)
 {
 	*kind = summ_source_line(SUMM_SOURCE_FACTS);
 	val_facts f;
@@ -157,7 +166,9 @@ char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms, const 
 	summ_worker *w = __atomic_load_n(&summarizer, __ATOMIC_ACQUIRE);
 	if (w && n) {
 		summ_result r;
-		if (summ_worker_summarize(w, &f, NULL, &r) == 0) {
+		if (summ_worker_summarize(w, &f, registered, &r) == 0) {
+			if (r.source == SUMM_SOURCE_MODEL) __atomic_add_fetch(&n_accepted, 1, __ATOMIC_RELAXED);
+			else if (r.candidate) __atomic_add_fetch(&n_rejected, 1, __ATOMIC_RELAXED);
 			char why[400];
 			summ_result_describe(&r, why, sizeof why);
 			fprintf(stderr, "vigil: %s\n", why);

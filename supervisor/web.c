@@ -11,6 +11,7 @@
  *   /metrics     open on loopback; else a key (bearer or basic auth).
  * Every answer carries a strict Content-Security-Policy (no script at all),
  * no-store caching, no referrer and no framing; the server adds nosniff. */
+#include "supervisor/alerts.h"
 #include "supervisor/web_internal.h"
 
 #include <cjson/cJSON.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- output buffer -------------------------------------------------------------- */
 
@@ -394,22 +396,58 @@ void web_sort_checks(reg_check *cs, size_t n)
 	if (n > 1) qsort(cs, n, sizeof *cs, cmp_checks);
 }
 
-/* ---- not wired in yet -------------------------------------------------------------
- * THE call site for the validator's per-check findings (validators helper) and
- * for the summarizer's acceptance counters (summarizer helper).  Replace the
- * bodies when those modules land; the page, the API and /metrics show "not
- * available" while these return -1. */
+/* ---- other modules' answers --------------------------------------------------------
+ * The check page's validator findings come from the last `vigil validate` of
+ * the live registry (table findings, validator/report.c); the summarizer's
+ * counters from the alert sender (supervisor/slack.c). */
 
 int web_validator_findings(reg_db *db, const reg_check *c, web_buf *html)
 {
-	(void)db; (void)c; (void)html;
-	return -1;
+	sqlite3 *s = reg_sqlite(db);
+	sqlite3_stmt *st = NULL;
+	char wbuf[32];
+	int64_t when = reg_setting_get(db, "findings.validated_ms", wbuf, sizeof wbuf) == REG_OK ? strtoll(wbuf, NULL, 10) : 0;
+	if (!when) {
+		wb_puts(html, "<p class=\"na\">no validation recorded yet (run <code>vigil validate --crontab FILE</code>)</p>\n");
+		return 0;
+	}
+	if (sqlite3_prepare_v2(s, "SELECT rule,severity,file,line,col,message,hint FROM findings WHERE slug=? "
+	                          "ORDER BY severity, rule, file, line", -1, &st, NULL) != SQLITE_OK) return -1;
+	sqlite3_bind_text(st, 1, c->slug, -1, SQLITE_STATIC);
+	char t[40];
+	time_t tt = (time_t)(when / 1000);
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(t, sizeof t, "%Y-%m-%d %H:%M:%SZ", &tm);
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (!n++) wb_puts(html, "<ul class=\"findings\">\n");
+		const char *sev = (const char *)sqlite3_column_text(st, 1);
+		wb_printf(html, "<li class=\"%s\"><b>", !strcmp(sev, "error") ? "error" : "warning");
+		wb_html_s(html, (const char *)sqlite3_column_text(st, 0));
+		wb_printf(html, "</b> %s: ", !strcmp(sev, "error") ? "error" : "warning");
+		wb_html_s(html, (const char *)sqlite3_column_text(st, 5));
+		const char *file = (const char *)sqlite3_column_text(st, 2);
+		if (file && *file) {
+			wb_puts(html, " <span class=\"where\">(");
+			wb_html_s(html, file);
+			if (sqlite3_column_int(st, 3)) wb_printf(html, ":%d:%d", sqlite3_column_int(st, 3), sqlite3_column_int(st, 4));
+			wb_puts(html, ")</span>");
+		}
+		const char *hint = (const char *)sqlite3_column_text(st, 6);
+		if (hint && *hint) { wb_puts(html, "<br><i>"); wb_html_s(html, hint); wb_puts(html, "</i>"); }
+		wb_puts(html, "</li>\n");
+	}
+	sqlite3_finalize(st);
+	if (n) wb_puts(html, "</ul>\n");
+	else wb_puts(html, "<p>no findings</p>\n");
+	wb_printf(html, "<p class=\"na\">from the validation of %s</p>\n", t);
+	return 0;
 }
 
 int web_summarizer_counts(int64_t *accepted, int64_t *rejected)
 {
-	*accepted = *rejected = 0;
-	return -1;
+	return alerts_summary_counts(accepted, rejected);
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */

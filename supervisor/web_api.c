@@ -505,7 +505,7 @@ static int status(const web_req *r, web_resp *resp)
 	if (have) {
 		cJSON_AddNumberToObject(mj, "summaries_accepted", (double)acc);
 		cJSON_AddNumberToObject(mj, "summaries_rejected", (double)rej);
-	} else cJSON_AddStringToObject(mj, "detail", "not available (summarizer not wired in)");
+	} else cJSON_AddStringToObject(mj, "detail", "no summarizer model loaded (llm_model): summaries come from the facts");
 	reg_orphan *orph;
 	size_t no;
 	if (reg_orphan_list(r->db, &orph, &no) == REG_OK) { cJSON_AddNumberToObject(o, "orphan_slugs", (double)no); free(orph); }

@@ -141,7 +141,7 @@ int web_metrics(const web_req *r, web_resp *resp)
 
 	int64_t acc, rej;
 	family(&b, "vigil_summaries_total", "counter",
-	       "Model summaries by verifier result (no samples: summarizer not available).");
+	       "Model summary candidates by verifier result (no samples without a model).");
 	if (web_summarizer_counts(&acc, &rej) == 0) {
 		wb_printf(&b, "vigil_summaries_total{result=\"accepted\"} %lld\n", (long long)acc);
 		wb_printf(&b, "vigil_summaries_total{result=\"rejected\"} %lld\n", (long long)rej);

@@ -1,6 +1,9 @@
 /* validator/report.c — the rule table, the findings list and its two output
  * forms (compiler-like text, JSON). */
 #include "validator/val_internal.h"
+#include "registry/registry.h"
+
+#include <sqlite3.h>
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -230,4 +233,40 @@ void val_report_retain(val_report *r, size_t from, int (*keep)(const char *rule,
 		else finding_free(&r->v[i]);
 	}
 	r->n = w;
+}
+
+int val_report_store(reg_db *db, const val_report *r, int64_t now_ms, char *err, size_t errlen)
+{
+	sqlite3 *s = reg_sqlite(db);
+	sqlite3_stmt *st = NULL;
+	if (reg_begin(db) != REG_OK) goto fail;
+	if (sqlite3_exec(s, "DELETE FROM findings", NULL, NULL, NULL) != SQLITE_OK) goto fail;
+	if (sqlite3_prepare_v2(s, "INSERT INTO findings(slug,rule,severity,file,line,col,message,hint,created_ms) "
+	                          "VALUES(?,?,?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK) goto fail;
+	for (size_t i = 0; i < val_report_count(r); i++) {
+		const val_finding *f = val_report_get(r, i);
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, f->slug ? f->slug : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, f->rule, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, f->severity == VAL_SEV_ERROR ? "error" : "warning", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, f->file ? f->file : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, f->line);
+		sqlite3_bind_int(st, 6, f->column);
+		sqlite3_bind_text(st, 7, f->message ? f->message : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 8, f->hint ? f->hint : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 9, now_ms);
+		if (sqlite3_step(st) != SQLITE_DONE) goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	char when[32];
+	snprintf(when, sizeof when, "%lld", (long long)now_ms);
+	if (reg_setting_set(db, "findings.validated_ms", when) != REG_OK) goto fail;
+	if (reg_commit(db) != REG_OK) goto fail;
+	return VAL_OK;
+fail:
+	snprintf(err, errlen, "cannot store the findings: %s", sqlite3_errmsg(s));
+	sqlite3_finalize(st);
+	reg_rollback(db);
+	return VAL_EINTERNAL;
 }

@@ -97,6 +97,9 @@ typedef struct val_opts {
  * findings say whether the input is clean), VAL_EINPUT when an input cannot
  * be read at all (err: "FILE:LINE:COL: what"), VAL_EINTERNAL otherwise. */
 int val_run(const val_opts *o, val_report *r, char *err, size_t errlen);
+/* Replaces the findings kept in the database (table findings, shown on each
+ * check's status page) with r's, in one transaction.  VAL_OK or VAL_EINTERNAL. */
+int val_report_store(reg_db *db, const val_report *r, int64_t now_ms, char *err, size_t errlen);
 
 /* ---- the declarative registry file (JSON; README.md, "The registry file") */
 
