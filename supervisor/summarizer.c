@@ -132,16 +132,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 	}
 }
 
-/* The same renderings as the deterministic summary: "07:45 UTC" today,
- * "2026-11-25 02:00 UTC" another day. */
-static void when(const val_facts *f, long long t, char *buf, size_t n)
-{
-	time_t a = (time_t)t, g = (time_t)f->generated_at;
-	struct tm ta, tg;
-	gmtime_r(&a, &ta);
-	gmtime_r(&g, &tg);
-	strftime(buf, n, ta.tm_year == tg.tm_year && ta.tm_yday == tg.tm_yday ? "%H:%M UTC" : "%Y-%m-%d %H:%M UTC", &ta);
-}
 
 /* The last line of an output tail, at most 60 bytes. */
 static void last_line(const char *tail, char *buf, size_t n)
@@ -180,7 +170,7 @@ char *summ_prompt(const val_facts *f)
 {
 	sbuf b = {0};
 	char w[48];
-	when(f, f->generated_at, w, sizeof w);
+	val_facts_when(f, f->generated_at, w, sizeof w);
 	sb_printf(&b,
 		"Summarize these cron job alerts for the operator in 1 to 3 short sentences "
 		"(under 300 characters). Name every check exactly as written. Copy times and "
@@ -193,11 +183,11 @@ char *summ_prompt(const val_facts *f)
 		long long t = k->state == VAL_FACT_UP ? (k->since != VAL_NO_TIME ? k->since : k->last_success)
 		            : (k->reason == VAL_FACT_FAIL || k->reason == VAL_FACT_EXIT) ? k->last_fail
 		            : k->reason == VAL_FACT_HUNG ? k->last_start : VAL_NO_TIME;
-		if (t != VAL_NO_TIME) { when(f, t, w, sizeof w); sb_printf(&b, " at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(&b, " at %s", w); }
 		if (k->exit_status > 0 && k->state != VAL_FACT_UP) sb_printf(&b, " with exit %d", k->exit_status);
 		if (k->state != VAL_FACT_UP && k->expected_at != VAL_NO_TIME &&
 		    (k->reason == VAL_FACT_LATE || k->reason == VAL_FACT_NEVER_PINGED)) {
-			when(f, k->expected_at, w, sizeof w);
+			val_facts_when(f, k->expected_at, w, sizeof w);
 			sb_printf(&b, " (expected at %s)", w);
 		}
 		char q[64];

@@ -502,8 +502,10 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
 	}
 }
 
-/* "07:45 UTC" on the day of generated_at, else "2026-11-25 02:00 UTC". */
-static void fmt_when(const val_facts *f, long long t, char *buf, size_t n)
+/* "07:45 UTC" on the day of generated_at, else "2026-11-25 02:00 UTC": the one
+ * rendering of a time in summaries (the prompt uses it too, so that a model
+ * copying it stays within rule S3). */
+void val_facts_when(const val_facts *f, long long t, char *buf, size_t n)
 {
 	time_t a = (time_t)t, g = (time_t)f->generated_at;
 	struct tm ta, tg;
@@ -588,7 +590,7 @@ static void check_detail(sbuf *b, const val_facts *f, const val_fact_check *k, e
 	switch (g) {
 	case G_FAIL:
 		t = first_time(k->last_fail, k->since, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { fmt_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
 		if (k->exit_status > 0) sb_printf(b, brief ? " (exit %d)" : " with exit %d", k->exit_status);
 		if (!brief) {
 			char q[64];
@@ -598,7 +600,7 @@ static void check_detail(sbuf *b, const val_facts *f, const val_fact_check *k, e
 		break;
 	case G_HUNG:
 		t = first_time(k->last_start, k->since, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { fmt_when(f, t, w, sizeof w); sb_printf(b, brief ? " (started at %s)" : ": started at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, brief ? " (started at %s)" : ": started at %s", w); }
 		if (!brief) {
 			sb_printf(b, " and has not finished");
 			if (k->duration_s >= 0) { fmt_dur(k->duration_s, d, sizeof d); sb_printf(b, " after %s", d); }
@@ -608,20 +610,20 @@ static void check_detail(sbuf *b, const val_facts *f, const val_fact_check *k, e
 	case G_GRACE:
 	case G_NEVER:
 		if (k->expected_at != VAL_NO_TIME) {
-			fmt_when(f, k->expected_at, w, sizeof w);
+			val_facts_when(f, k->expected_at, w, sizeof w);
 			sb_printf(b, brief ? " (expected at %s)" : ": it was expected at %s", w);
 		}
 		if (!brief && g != G_NEVER && k->last_success != VAL_NO_TIME) {
-			fmt_when(f, k->last_success, w, sizeof w);
+			val_facts_when(f, k->last_success, w, sizeof w);
 			sb_printf(b, k->expected_at != VAL_NO_TIME ? ", last success at %s" : ": last success at %s", w);
 		}
 		break;
 	case G_UNKNOWN:
-		if (k->since != VAL_NO_TIME) { fmt_when(f, k->since, w, sizeof w); sb_printf(b, " since %s", w); }
+		if (k->since != VAL_NO_TIME) { val_facts_when(f, k->since, w, sizeof w); sb_printf(b, " since %s", w); }
 		break;
 	case G_UP:
 		t = first_time(k->since, k->last_success, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { fmt_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
 		break;
 	case G_N:
 		break;

@@ -186,6 +186,9 @@ void val_time_rfc3339(long long t, char *buf, size_t n);
 /* The deterministic summary: one sentence per check (a sentence per reason
  * group when the batch has more than 3 checks).  Caller frees; NULL on OOM. */
 char *val_summary_from_facts(const val_facts *f);
+/* A time of the facts as summaries write it: "07:45 UTC" on the day of
+ * generated_at, else "2026-11-25 02:00 UTC". */
+void val_facts_when(const val_facts *f, long long t, char *buf, size_t n);
 
 #define VAL_SUM_RULES 8
 /* The verdict on one candidate: rule S<r> is broken when bit (r-1) of

@@ -5,7 +5,7 @@
 # is read or written.
 #
 # Tests marked GATE-DEPENDENT need the real validator gate (issue 4); they
-# fail loudly while validator/gate.c is still the pass-everything placeholder.
+# fail loudly if the gate ever stops refusing them.
 set -u
 U=vigiltest-apply
 VIGIL=${VIGIL_BIN:?VIGIL_BIN not set}
@@ -120,7 +120,7 @@ is_installed "$T/old.cron" || fail "changed after refusal"
 ok "a file without its final newline is refused with file:line:col"
 
 # GATE-DEPENDENT: the gate must reject invalid cron syntax (V301) before
-# anything is installed.  With the placeholder gate, crontab itself refuses
+# anything is installed.  Without the gate, crontab itself would refuse
 # the file at step 7 and the restore runs — still nothing changes, but the
 # V301 assertion below fails so the missing gate cannot go unnoticed.
 vu apply "$T/invalid.cron"; [ $? = 1 ] || fail "invalid file not refused"
@@ -128,7 +128,7 @@ is_installed "$T/old.cron" || fail "invalid file changed the installed crontab"
 if grep -q "V301" "$T/out" && [ "$(nrev)" = "$r0" ]; then
 	ok "invalid cron syntax refused by the gate, nothing changed"
 else	# the rest still runs; the test fails at the end
-	gate_fail="GATE-DEPENDENT: invalid.cron got past the gate (no V301 finding, or revisions were recorded): is validator/gate.c still the placeholder?"
+	gate_fail="GATE-DEPENDENT: invalid.cron got past the gate (no V301 finding, or revisions were recorded)"
 	echo "NOT OK: $gate_fail"
 fi
 
