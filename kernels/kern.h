@@ -122,6 +122,58 @@ int kern_dequant(const kern_mat *W, void *d_dst, int dst_type, void *stream);
 /* n floats -> f16 (dst_type 1) or bf16 (30). */
 int kern_convert(const float *d_src, void *d_dst, int dst_type, size_t n, void *stream);
 
+/* ---- persistent decode kernel ------------------------------------------------------
+ * One launch per token runs the embedding and every layer (everything up to the
+ * final RMSNorm: the head and the sampling follow as ordinary kernels).  A grid
+ * of a few blocks per SM, all resident (cooperative launch), steps through the
+ * phases of each layer separated by grid-wide barriers:
+ *   [RMSNorm + qkv matvec] [q/k/v post + F16 cache write + split-K attention,
+ *   ranges merged by the last block of each kv head] [o matvec + residual]
+ *   [RMSNorm + gate/up matvec + SwiGLU] [down matvec + residual]
+ * Before each barrier a block loads the first weights of its next phase into
+ * registers, and the grid prefetches later matrices into L2 (look_mb ahead). */
+typedef struct kern_pd_layer {
+	const void *q[4], *s[4];       /* matrices: 0 qkv, 1 o, 2 gate+up (stacked), 3 down */
+	const float *attn_norm, *ffn_norm;
+	const float *bq, *bk, *bv;     /* or NULL */
+	const float *qn, *kn;          /* or NULL */
+	void *kc, *vc;                 /* half [n_head_kv][n_ctx][head_dim] */
+} kern_pd_layer;
+
+typedef struct kern_pd {
+	/* filled by the caller */
+	int type;                      /* weight type of every layer matrix */
+	int n_layer, n_embd, n_ff;
+	float eps;                     /* RMSNorm epsilon */
+	kern_attn_shape as;
+	const kern_pd_layer *d_layers; /* device [n_layer] */
+	int embd_type, n_vocab;
+	const void *embd_q, *embd_s;
+	const int32_t *d_tok;
+	const int *d_pos;
+	float *x;                      /* [n_embd] residual stream (output) */
+	float *qkv, *att, *hf;         /* [q_dim + 2 kv_dim], [q_dim], [n_ff] */
+	float *part;                   /* kern_attn_scratch_floats(as, 1, n_split) */
+	unsigned int *d_cnt;           /* [n_head_kv], zeroed once; left zeroed */
+	unsigned long long *d_bar;     /* zeroed once; only this kernel touches it */
+	int look_mb;                   /* L2 prefetch distance in MB (0: none) */
+	/* set by kern_pd_prepare */
+	int grid, smem, n_split, wpr[4];
+	size_t bytes_q[4], bytes_s[4];
+} kern_pd;
+
+/* Checks that the persistent kernel covers this model (weight type, shapes,
+ * head grouping <= 8) and the device (co-residency), and picks the grid, the
+ * split count and the warps per row.  0, or cudaErrorNotSupported when the
+ * per-kernel path must be used. */
+int kern_pd_prepare(kern_pd *p);
+/* One decode step: x = the residual stream after the last layer. */
+int kern_decode_persistent(const kern_pd *p, void *stream);
+/* Test/bench hook: n grid barriers of the persistent kernel's kind in one
+ * launch of blocks_per_sm blocks per SM; *errors counts blocks that saw a
+ * value of the previous phase not yet written; *us = time per barrier. */
+int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *us);
+
 /* ---- the whole-model backend (kernels/llm_cuda.cu): hooks for tests/gpu ---- */
 /* The backend context most recently created in this process (NULL if none). */
 void *llm_cuda_last_ctx(void);

@@ -843,35 +843,16 @@ extern "C" int kern_swiglu(const float *d_gu, float *d_out, int n, int f, void *
 
 /* ---- q/k/v: bias, qk-norm, RoPE, cache write --------------------------------------- */
 
-/* grid (n_head + 2*n_head_kv, n), block 128.  Head hh < n_head: q; then k; then v. */
-__global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *bk, const float *bv,
-                                const float *qn, const float *kn, float *qout, __half *kc, __half *vc,
-                                const int *d_pos, kern_attn_shape s)
+/* One head of one token: v[0..D) (shared) = src + bias, qk-norm (nw, or NULL),
+ * RoPE at pos unless kind == 2 (v).  Every thread of the block calls it
+ * (blockDim.x >= D/2, a multiple of 32); on return v holds the result. */
+__device__ void qkv_head(int kind, const float *src, const float *bias, const float *nw, int pos,
+                         const kern_attn_shape &s, float *v, float *red)
 {
-	PDL_ENTER();
-	__shared__ float v[256];
-	__shared__ float red[32];
-	int hh = blockIdx.x, t = blockIdx.y, D = s.head_dim;
-	int q_dim = s.n_head * D, kv_dim = s.n_head_kv * D;
-	int pos = *d_pos + t;
-	const float *row = qkv + (size_t)t * (q_dim + 2 * kv_dim);
-	int kind, h; /* 0 q, 1 k, 2 v */
-	const float *src, *bias, *nw;
-	if (hh < s.n_head) {
-		kind = 0; h = hh; src = row + h * D; bias = bq ? bq + h * D : NULL; nw = qn;
-	} else if (hh < s.n_head + s.n_head_kv) {
-		kind = 1; h = hh - s.n_head; src = row + q_dim + h * D; bias = bk ? bk + h * D : NULL; nw = kn;
-	} else {
-		kind = 2; h = hh - s.n_head - s.n_head_kv; src = row + q_dim + kv_dim + h * D;
-		bias = bv ? bv + h * D : NULL; nw = NULL;
-	}
-	for (int i = threadIdx.x; i < D; i += blockDim.x) v[i] = src[i] + (bias ? bias[i] : 0.f);
+	int D = s.head_dim;
+	for (int i = threadIdx.x; i < D; i += blockDim.x) v[i] = __ldcg(src + i) + (bias ? bias[i] : 0.f);
 	__syncthreads();
-	if (kind == 2) {
-		__half *dst = vc + ((size_t)h * s.n_ctx + pos) * D;
-		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = __float2half_rn(v[i]);
-		return;
-	}
+	if (kind == 2) return;
 	if (nw) {
 		float ss = 0.f;
 		for (int i = threadIdx.x; i < D; i += blockDim.x) ss += v[i] * v[i];
@@ -899,11 +880,36 @@ __global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *
 		v[pb] = o1;
 	}
 	__syncthreads();
+}
+
+/* grid (n_head + 2*n_head_kv, n), block 128.  Head hh < n_head: q; then k; then v. */
+__global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *bk, const float *bv,
+                                const float *qn, const float *kn, float *qout, __half *kc, __half *vc,
+                                const int *d_pos, kern_attn_shape s)
+{
+	PDL_ENTER();
+	__shared__ float v[256];
+	__shared__ float red[32];
+	int hh = blockIdx.x, t = blockIdx.y, D = s.head_dim;
+	int q_dim = s.n_head * D, kv_dim = s.n_head_kv * D;
+	int pos = *d_pos + t;
+	const float *row = qkv + (size_t)t * (q_dim + 2 * kv_dim);
+	int kind, h; /* 0 q, 1 k, 2 v */
+	const float *src, *bias, *nw;
+	if (hh < s.n_head) {
+		kind = 0; h = hh; src = row + h * D; bias = bq ? bq + h * D : NULL; nw = qn;
+	} else if (hh < s.n_head + s.n_head_kv) {
+		kind = 1; h = hh - s.n_head; src = row + q_dim + h * D; bias = bk ? bk + h * D : NULL; nw = kn;
+	} else {
+		kind = 2; h = hh - s.n_head - s.n_head_kv; src = row + q_dim + kv_dim + h * D;
+		bias = bv ? bv + h * D : NULL; nw = NULL;
+	}
+	qkv_head(kind, src, bias, nw, pos, s, v, red);
 	if (kind == 0) {
 		float *dst = qout + (size_t)t * q_dim + h * D;
 		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = v[i];
 	} else {
-		__half *dst = kc + ((size_t)h * s.n_ctx + pos) * D;
+		__half *dst = (kind == 1 ? kc : vc) + ((size_t)h * s.n_ctx + pos) * D;
 		for (int i = threadIdx.x; i < D; i += blockDim.x) dst[i] = __float2half_rn(v[i]);
 	}
 }
@@ -949,21 +955,29 @@ __device__ __forceinline__ int attn_eff_splits(int L, int n_split)
 /* K and V are read a tile of 32 keys at a time into shared memory with 16-byte
  * loads from every thread (the tile is contiguous in the cache), rows padded
  * by 16 bytes so that reading a key per thread is free of bank conflicts. */
-__global__ void __launch_bounds__(ATT_THREADS)
-attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
-                  const int *d_pos, int n_split, kern_attn_shape s, float *part)
+struct __align__(16) AttSmem {
+	float qs[ATT_GB][256];
+	float sc[ATT_GB][ATT_MAX_CHUNK];
+	float mstat[ATT_GB], lstat[ATT_GB];
+	float oacc[ATT_GB * 256]; /* [sub][g][d] */
+	uint4 tile[ATT_TK * (256 + 8) / 8];
+};
+
+/* 16-byte load: through the read-only cache (data constant for the kernel's
+ * life) or, with COH, from L2 (data another block of the same kernel wrote). */
+template <bool COH> __device__ __forceinline__ uint4 ld16(const uint4 *p) { return COH ? __ldcg(p) : __ldg(p); }
+template <bool COH> __device__ __forceinline__ float ldf(const float *p) { return COH ? __ldcg(p) : *p; }
+
+/* Key range sp (of eff, for a query that sees L keys) of query t for the G
+ * query heads of kv head kh; blockDim.x threads (a multiple of 32, >= 128).
+ * qall == NULL: q (scaled by 1/sqrt(D)) is already in sm.qs, G <= ATT_GB. */
+template <bool COH>
+__device__ void attn_range(const float *qall, const __half *kc, const __half *vc, int kh, int sp, int t, int L,
+                           int eff, int n_split, const kern_attn_shape &s, float *part, AttSmem &sm)
 {
-	PDL_ENTER();
-	__shared__ __align__(16) float qs[ATT_GB][256];
-	__shared__ float sc[ATT_GB][ATT_MAX_CHUNK];
-	__shared__ float mstat[ATT_GB], lstat[ATT_GB];
-	__shared__ float oacc[ATT_GB * 256]; /* [sub][g][d] */
-	__shared__ uint4 tile[ATT_TK * (256 + 8) / 8];
-	int kh = blockIdx.x, sp = blockIdx.y, t = blockIdx.z, D = s.head_dim;
+	const int NT = blockDim.x;
+	int D = s.head_dim;
 	int G = s.n_head / s.n_head_kv, H = s.n_head;
-	int L = *d_pos + t + 1; /* keys visible to query t */
-	int eff = attn_eff_splits(L, n_split);
-	if (sp >= eff) return; /* the merge reads only ranges < eff */
 	int chunk = (L + eff - 1) / eff;
 	int start = sp * chunk, end = min(L, start + chunk);
 	float scale = rsqrtf((float)D);
@@ -971,25 +985,26 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 	int DP = D + 8, D8 = D / 8, DP8 = DP / 8; /* padded row, in halves / uint4 */
 	const uint4 *kbase = (const uint4 *)(kc + (size_t)kh * s.n_ctx * D);
 	const uint4 *vbase = (const uint4 *)(vc + (size_t)kh * s.n_ctx * D);
-	const __half *th = (const __half *)tile;
+	const __half *th = (const __half *)sm.tile;
 	for (int g0 = 0; g0 < G; g0 += ATT_GB) {
 		int gn = min(ATT_GB, G - g0);
 		__syncthreads();
-		for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
-			int g = i / D, d = i % D;
-			qs[g][d] = qall[(size_t)t * H * D + (size_t)(kh * G + g0 + g) * D + d] * scale;
-		}
+		if (qall)
+			for (int i = threadIdx.x; i < gn * D; i += NT) {
+				int g = i / D, d = i % D;
+				sm.qs[g][d] = ldf<COH>(qall + (size_t)t * H * D + (size_t)(kh * G + g0 + g) * D + d) * scale;
+			}
 		/* scores, a tile at a time: thread = (g, key) */
 		for (int p0 = start; p0 < end; p0 += ATT_TK) {
 			int nt = min(ATT_TK, end - p0);
 			__syncthreads();
-			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
-				tile[(i / D8) * DP8 + i % D8] = __ldg(kbase + (size_t)p0 * D8 + i);
+			for (int i = threadIdx.x; i < nt * D8; i += NT)
+				sm.tile[(i / D8) * DP8 + i % D8] = ld16<COH>(kbase + (size_t)p0 * D8 + i);
 			__syncthreads();
-			for (int j = threadIdx.x; j < gn * nt; j += blockDim.x) {
+			for (int j = threadIdx.x; j < gn * nt; j += NT) {
 				int g = j / nt, p = j % nt;
-				const uint4 *kr = tile + p * DP8; /* 16-byte reads: conflict-free with the padding */
-				const float4 *qq = (const float4 *)qs[g];
+				const uint4 *kr = sm.tile + p * DP8; /* 16-byte reads: conflict-free with the padding */
+				const float4 *qq = (const float4 *)sm.qs[g];
 				float acc = 0.f;
 #pragma unroll 4
 				for (int d8 = 0; d8 < D8; d8++) {
@@ -1000,31 +1015,31 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 					acc += k0.x * a.x + k0.y * a.y + k1.x * a.z + k1.y * a.w
 					     + k2.x * b.x + k2.y * b.y + k3.x * b.z + k3.y * b.w;
 				}
-				sc[g][p0 - start + p] = acc;
+				sm.sc[g][p0 - start + p] = acc;
 			}
 		}
 		__syncthreads();
-		/* softmax statistics per head: warp w takes heads w, w+4, ... */
+		/* softmax statistics per head: warp w takes heads w, w + NT/32, ... */
 		int lane = threadIdx.x & 31, w = threadIdx.x >> 5, n = end - start;
-		for (int g = w; g < gn; g += ATT_THREADS / 32) {
+		for (int g = w; g < gn; g += NT / 32) {
 			float m = -INFINITY;
-			for (int i = lane; i < n; i += 32) m = fmaxf(m, sc[g][i]);
+			for (int i = lane; i < n; i += 32) m = fmaxf(m, sm.sc[g][i]);
 			m = warp_max(m);
 			float l = 0.f;
 			for (int i = lane; i < n; i += 32) {
-				float e = expf(sc[g][i] - m);
-				sc[g][i] = e;
+				float e = expf(sm.sc[g][i] - m);
+				sm.sc[g][i] = e;
 				l += e;
 			}
 			l = warp_sum(l);
 			if (lane == 0) {
-				mstat[g] = m;
-				lstat[g] = l;
+				sm.mstat[g] = m;
+				sm.lstat[g] = l;
 			}
 		}
 		/* o[g][d] = sum_p e[g][p] * v[p][d]: thread = (d, sub), a V tile at a time;
 		 * the nsub partial sums are added in a fixed order (deterministic). */
-		int nsub = D >= ATT_THREADS ? 1 : ATT_THREADS / D;
+		int nsub = D >= NT ? 1 : NT / D;
 		int sub = threadIdx.x / D;
 		float acc[2][ATT_GB];
 #pragma unroll
@@ -1032,19 +1047,19 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 		for (int p0 = start; p0 < end; p0 += ATT_TK) {
 			int nt = min(ATT_TK, end - p0);
 			__syncthreads();
-			for (int i = threadIdx.x; i < nt * D8; i += blockDim.x)
-				tile[(i / D8) * DP8 + i % D8] = __ldg(vbase + (size_t)p0 * D8 + i);
+			for (int i = threadIdx.x; i < nt * D8; i += NT)
+				sm.tile[(i / D8) * DP8 + i % D8] = ld16<COH>(vbase + (size_t)p0 * D8 + i);
 			__syncthreads();
 			if (sub < nsub) {
 #pragma unroll
 				for (int k = 0; k < 2; k++) {
-					int d0 = threadIdx.x % D + k * ATT_THREADS;
+					int d0 = threadIdx.x % D + k * NT;
 					if (d0 >= D) break;
 					for (int p = sub; p < nt; p += nsub) {
 						float vv = __half2float(th[p * DP + d0]);
 #pragma unroll
 						for (int g = 0; g < ATT_GB; g++)
-							if (g < gn) acc[k][g] += sc[g][p0 - start + p] * vv;
+							if (g < gn) acc[k][g] += sm.sc[g][p0 - start + p] * vv;
 					}
 				}
 			}
@@ -1052,26 +1067,39 @@ attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc,
 		if (sub < nsub) {
 #pragma unroll
 			for (int k = 0; k < 2; k++) {
-				int d0 = threadIdx.x % D + k * ATT_THREADS;
+				int d0 = threadIdx.x % D + k * NT;
 				if (d0 >= D) break;
 #pragma unroll
 				for (int g = 0; g < ATT_GB; g++)
-					if (g < gn) oacc[(sub * gn + g) * D + d0] = acc[k][g];
+					if (g < gn) sm.oacc[(sub * gn + g) * D + d0] = acc[k][g];
 			}
 		}
 		__syncthreads();
-		for (int i = threadIdx.x; i < gn * D; i += blockDim.x) {
+		for (int i = threadIdx.x; i < gn * D; i += NT) {
 			int g = i / D, d = i % D;
 			float o = 0.f;
-			for (int k = 0; k < nsub; k++) o += oacc[(k * gn + g) * D + d];
+			for (int k = 0; k < nsub; k++) o += sm.oacc[(k * gn + g) * D + d];
 			float *p = part + (((size_t)t * H + kh * G + g0 + g) * n_split + sp) * pstride;
 			p[d] = o;
 			if (d == 0) {
-				p[D] = mstat[g];
-				p[D + 1] = lstat[g];
+				p[D] = sm.mstat[g];
+				p[D + 1] = sm.lstat[g];
 			}
 		}
 	}
+}
+
+__global__ void __launch_bounds__(ATT_THREADS)
+attn_split_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
+                  const int *d_pos, int n_split, kern_attn_shape s, float *part)
+{
+	PDL_ENTER();
+	__shared__ AttSmem sm;
+	int kh = blockIdx.x, sp = blockIdx.y, t = blockIdx.z;
+	int L = *d_pos + t + 1; /* keys visible to query t */
+	int eff = attn_eff_splits(L, n_split);
+	if (sp >= eff) return; /* the merge reads only ranges < eff */
+	attn_range<false>(qall, kc, vc, kh, sp, t, L, eff, n_split, s, part, sm);
 }
 
 /* grid (n_head, n), block 128: weights of the ranges in parallel, then o. */
@@ -1351,4 +1379,493 @@ extern "C" int kern_convert(const float *d_src, void *d_dst, int dst_type, size_
 	if (blocks > (size_t)num_sms() * 16) blocks = (size_t)num_sms() * 16;
 	KLAUNCH(convert_kernel, dim3((unsigned)blocks), dim3(256), 0, as_stream(stream), d_src, d_dst, dst_type, n);
 	return 0;
+}
+
+/* ---- persistent decode kernel (kern.h: kern_decode_persistent) ------------------------
+ * Activations written by other blocks of the same launch are read with __ldcg
+ * (from L2: the SM's L1 may hold a stale copy from an earlier layer); weights,
+ * constant, through the read-only path.  The grid barrier: a 64-bit counter
+ * that only grows; every launch adds exactly nbar * gridDim.x, so a block's
+ * first arrival tells it where this launch started. */
+
+#define PD_WARPS 8
+#define PD_THREADS (PD_WARPS * 32)
+#define PD_U 4
+
+__device__ __forceinline__ unsigned long long ld_acquire_u64(const unsigned long long *p)
+{
+	unsigned long long v;
+	asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+	return v;
+}
+
+struct PdBar {
+	unsigned long long *ctr;
+	unsigned long long period, target; /* target: thread 0's, ~0 before the first barrier */
+};
+
+__device__ __forceinline__ void pd_sync(PdBar &b)
+{
+	__syncthreads();
+	if (threadIdx.x == 0) {
+		__threadfence(); /* this block's writes (ordered before by __syncthreads) */
+		unsigned long long old = atomicAdd(b.ctr, 1ull);
+		if (b.target == ~0ull) b.target = old - old % b.period;
+		b.target += gridDim.x;
+		while (ld_acquire_u64(b.ctr) < b.target) {
+		}
+		__threadfence();
+	}
+	__syncthreads();
+}
+
+/* Barrier test: phase i, every block writes i into its slot, then checks all
+ * slots hold i after the barrier. */
+__global__ void barrier_test_kernel(unsigned long long *ctr, int n, int *slots, int *errors)
+{
+	PdBar b = {ctr, (unsigned long long)n * gridDim.x, ~0ull};
+	for (int i = 1; i <= n; i++) {
+		if (threadIdx.x == 0) slots[blockIdx.x] = i;
+		pd_sync(b);
+		int bad = 0;
+		for (int j = threadIdx.x; j < (int)gridDim.x; j += blockDim.x)
+			if (__ldcg(slots + j) < i) bad = 1;
+		if (bad) atomicAdd(errors, 1);
+	}
+}
+
+struct PdMv {
+	const uint8_t *q, *s;
+	int rows_out, cols;
+	const float *x, *norm; /* x read with __ldcg */
+	float *y;
+	int acc, swiglu, wpr;
+};
+
+template <int T>
+__device__ __forceinline__ void pd_mv_load(const PdMv &m, int row, int it, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
+{
+	const int E = MvT<T>::E;
+	int C = m.cols / E, lane = threadIdx.x & 31, sub = (threadIdx.x >> 5) % m.wpr;
+	if (row >= m.rows_out) return;
+#pragma unroll
+	for (int u = 0; u < PD_U; u++) {
+		int c = ((it * m.wpr + sub) * PD_U + u) * 32 + lane;
+		if (c < C) {
+			w[u] = load_chunk<T>(m.q, m.s, m.cols, row, c);
+			if (m.swiglu) w2[u] = load_chunk<T>(m.q, m.s, m.cols, row + m.rows_out, c);
+		}
+	}
+}
+
+/* The first batch of this block's first rows (before the barrier that ends the
+ * previous phase: weights only). */
+template <int T>
+__device__ __forceinline__ void pd_mv_first(const PdMv &m, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
+{
+	int rpb = PD_WARPS / m.wpr, slot = (threadIdx.x >> 5) / m.wpr;
+	pd_mv_load<T>(m, blockIdx.x * rpb + slot, 0, w, w2);
+}
+
+/* y (+)= W x as matvec_kernel<T, 1> does, rows over the grid; the first batch
+ * is already in w / w2 (pd_mv_first). */
+template <int T>
+__device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[PD_U], float4 *xs, float *red,
+                          float (*part)[PD_WARPS])
+{
+	const int E = MvT<T>::E, P = E / 4, U = PD_U;
+	int C = m.cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
+	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	int wpr = m.wpr, slot = warp / wpr, sub = warp % wpr, rpb = PD_WARPS / wpr;
+	int nit = (C + 32 * U * wpr - 1) / (32 * U * wpr);
+	if ((int)blockIdx.x * rpb >= m.rows_out) return; /* uniform: no rows for this block */
+	float rs = 1.f;
+	if (m.norm) {
+		float ss = 0.f;
+		for (int i = threadIdx.x; i < m.cols; i += blockDim.x) {
+			float v = __ldcg(m.x + i);
+			ss += v * v;
+		}
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)m.cols + eps);
+	}
+	const float4 *x4 = (const float4 *)m.x, *g4 = (const float4 *)m.norm;
+	for (int sl = threadIdx.x; sl < nslot; sl += blockDim.x) {
+		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
+		int c = g * 32 + ln;
+		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+		if (c < C) {
+			int i4 = x4_index<T>(c, k);
+			v = __ldcg(x4 + i4);
+			if (m.norm) {
+				float4 gg = __ldg(g4 + i4);
+				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
+			}
+		}
+		xs[sl] = v;
+	}
+	__syncthreads();
+	for (int rb = blockIdx.x; rb * rpb < m.rows_out; rb += gridDim.x) { /* uniform over the block */
+		int r0 = rb * rpb + slot;
+		float acc = 0.f, acc2 = 0.f;
+		if (r0 < m.rows_out) {
+			for (int it = 0; it < nit; it++) {
+				if (it > 0) pd_mv_load<T>(m, r0, it, w, w2);
+#pragma unroll
+				for (int u = 0; u < U; u++) {
+					int c = ((it * wpr + sub) * U + u) * 32 + lane;
+					if (c < C) {
+						const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+						acc += dot_chunk<T>(w[u], c, xp);
+						if (m.swiglu) acc2 += dot_chunk<T>(w2[u], c, xp);
+					}
+				}
+			}
+		}
+		/* next pass's first batch before the reductions */
+		pd_mv_load<T>(m, (rb + (int)gridDim.x) * rpb + slot, 0, w, w2);
+		if (wpr > 1) {
+			float a = warp_sum(acc), b2 = m.swiglu ? warp_sum(acc2) : 0.f;
+			if (lane == 0) {
+				part[0][warp] = a;
+				part[1][warp] = b2;
+			}
+			__syncthreads();
+			if (sub == 0 && lane == 0 && r0 < m.rows_out) {
+				float ta = 0.f, tb = 0.f;
+				for (int k = 0; k < wpr; k++) {
+					ta += part[0][warp + k];
+					tb += part[1][warp + k];
+				}
+				float v = m.swiglu ? silu(ta) * tb : ta;
+				m.y[r0] = m.acc ? __ldcg(m.y + r0) + v : v;
+			}
+			__syncthreads();
+		} else {
+			float a = warp_sum(acc), b2 = m.swiglu ? warp_sum(acc2) : 0.f;
+			if (lane == 0 && r0 < m.rows_out) {
+				float v = m.swiglu ? silu(a) * b2 : a;
+				m.y[r0] = m.acc ? __ldcg(m.y + r0) + v : v;
+			}
+		}
+	}
+}
+
+__device__ __forceinline__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k)
+{
+	PdMv m;
+	m.q = (const uint8_t *)L.q[k];
+	m.s = (const uint8_t *)L.s[k];
+	m.wpr = p.wpr[k];
+	m.swiglu = k == 2;
+	int q_dim = p.as.n_head * p.as.head_dim, kv_dim = p.as.n_head_kv * p.as.head_dim;
+	switch (k) {
+	case 0: m.rows_out = q_dim + 2 * kv_dim; m.cols = p.n_embd; m.x = p.x; m.norm = L.attn_norm; m.y = p.qkv; m.acc = 0; break;
+	case 1: m.rows_out = p.n_embd; m.cols = q_dim; m.x = p.att; m.norm = NULL; m.y = p.x; m.acc = 1; break;
+	case 2: m.rows_out = p.n_ff; m.cols = p.n_embd; m.x = p.x; m.norm = L.ffn_norm; m.y = p.hf; m.acc = 0; break;
+	default: m.rows_out = p.n_embd; m.cols = p.n_ff; m.x = p.hf; m.norm = NULL; m.y = p.x; m.acc = 1; break;
+	}
+	return m;
+}
+
+/* L2 prefetch of the layer matrices in order (layer-major, then qkv, o, gate+up,
+ * down), the grid's threads sharing the 128-byte lines; *idx / *cum: the next
+ * matrix not yet prefetched and the bytes before it (the same in every thread). */
+__device__ void pd_prefetch_to(const kern_pd &p, size_t target, int *idx, size_t *cum)
+{
+	size_t gt = (size_t)blockIdx.x * blockDim.x + threadIdx.x, gs = (size_t)gridDim.x * blockDim.x;
+	while (*idx < 4 * p.n_layer && *cum < target) {
+		int l = *idx / 4, k = *idx % 4;
+		const kern_pd_layer &L = p.d_layers[l];
+		const char *ranges[2] = {(const char *)L.q[k], (const char *)L.s[k]};
+		size_t sizes[2] = {p.bytes_q[k], p.bytes_s[k]};
+		for (int r = 0; r < 2; r++) {
+			if (!ranges[r]) continue;
+			size_t lines = (sizes[r] + 127) / 128;
+			for (size_t i = gt; i < lines; i += gs)
+				asm volatile("prefetch.global.L2 [%0];" ::"l"(ranges[r] + i * 128));
+		}
+		*cum += sizes[0] + sizes[1];
+		(*idx)++;
+	}
+}
+
+template <int T>
+__global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_pd p)
+{
+	extern __shared__ __align__(16) unsigned char pd_smem[];
+	__shared__ float red[32];
+	__shared__ float part[2][PD_WARPS];
+	__shared__ int s_last;
+	float4 *xs = (float4 *)pd_smem;
+	AttSmem &sm = *(AttSmem *)pd_smem;
+	float *vbuf = (float *)(pd_smem + sizeof(AttSmem));
+	const kern_attn_shape &as = p.as;
+	int D = as.head_dim, H = as.n_head, KVH = as.n_head_kv, G = H / KVH;
+	int q_dim = H * D, kv_dim = KVH * D;
+	size_t pstride = (size_t)D + 2;
+	PdBar bar = {p.d_bar, (unsigned long long)(5 * p.n_layer) * gridDim.x, ~0ull};
+	WRaw w[PD_U], w2[PD_U];
+	int pf_idx = 0;
+	size_t pf_cum = 0, look = (size_t)p.look_mb << 20, consumed = 0;
+	pdl_wait();
+	int tok = *p.d_tok, pos = *p.d_pos;
+	/* embedding */
+	for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < p.n_embd; e += gridDim.x * blockDim.x)
+		p.x[e] = (tok >= 0 && tok < p.n_vocab) ? deq_elem(p.embd_type, p.embd_q, p.embd_s, p.n_embd, tok, e)
+		                                      : __int_as_float(0x7fc00000);
+	pd_mv_first<T>(pd_job(p, p.d_layers[0], 0), w, w2);
+	if (look) pd_prefetch_to(p, look, &pf_idx, &pf_cum);
+	pd_sync(bar);
+	int L_keys = pos + 1;
+	int eff = attn_eff_splits(L_keys, p.n_split);
+	float scale = rsqrtf((float)D);
+	for (int l = 0; l < p.n_layer; l++) {
+		const kern_pd_layer &Ly = p.d_layers[l];
+		/* A: qkv = W_qkv rmsnorm(x) */
+		{
+			PdMv m = pd_job(p, Ly, 0);
+			consumed += p.bytes_q[0] + p.bytes_s[0];
+			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
+		}
+		pd_sync(bar);
+		/* B: q/k/v post, cache write, attention key ranges, merge */
+		for (int u = blockIdx.x; u < KVH * eff; u += gridDim.x) {
+			int kh = u % KVH, sp = u / KVH;
+			for (int g = 0; g < G; g++) {
+				int h = kh * G + g;
+				qkv_head(0, p.qkv + h * D, Ly.bq ? Ly.bq + h * D : NULL, Ly.qn, pos, as, vbuf, red);
+				for (int i = threadIdx.x; i < D; i += blockDim.x) sm.qs[g][i] = vbuf[i] * scale;
+			}
+			if (sp == eff - 1) { /* the range holding pos writes its K and V first */
+				__half *kd = (__half *)Ly.kc + ((size_t)kh * as.n_ctx + pos) * D;
+				__half *vd = (__half *)Ly.vc + ((size_t)kh * as.n_ctx + pos) * D;
+				qkv_head(1, p.qkv + q_dim + kh * D, Ly.bk ? Ly.bk + kh * D : NULL, Ly.kn, pos, as, vbuf, red);
+				for (int i = threadIdx.x; i < D; i += blockDim.x) kd[i] = __float2half_rn(vbuf[i]);
+				__syncthreads();
+				qkv_head(2, p.qkv + q_dim + kv_dim + kh * D, Ly.bv ? Ly.bv + kh * D : NULL, NULL, pos, as, vbuf, red);
+				for (int i = threadIdx.x; i < D; i += blockDim.x) vd[i] = __float2half_rn(vbuf[i]);
+			}
+			attn_range<true>(NULL, (const __half *)Ly.kc, (const __half *)Ly.vc, kh, sp, 0, L_keys, eff, p.n_split,
+			                 as, p.part, sm);
+			__syncthreads();
+			if (threadIdx.x == 0) {
+				__threadfence();
+				s_last = atomicAdd(p.d_cnt + kh, 1u) == (unsigned)eff - 1;
+			}
+			__syncthreads();
+			if (s_last) { /* the last range of kv head kh to finish merges its G heads */
+				__threadfence();
+				float *wgt = &sm.sc[0][0]; /* [G][eff] */
+				int lane = threadIdx.x & 31;
+				for (int g = threadIdx.x >> 5; g < G; g += blockDim.x >> 5) {
+					const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
+					float m = -INFINITY;
+					for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
+					m = warp_max(m);
+					float lsum = 0.f;
+					for (int s2 = lane; s2 < eff; s2 += 32) {
+						float e = expf(__ldcg(base + s2 * pstride + D) - m);
+						wgt[g * eff + s2] = e;
+						lsum += e * __ldcg(base + s2 * pstride + D + 1);
+					}
+					lsum = warp_sum(lsum);
+					if (lane == 0) sm.mstat[g] = 1.f / lsum;
+				}
+				__syncthreads();
+				for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+					int g = i / D, d = i % D;
+					const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
+					float o = 0.f;
+#pragma unroll 4
+					for (int s2 = 0; s2 < eff; s2++) o += wgt[g * eff + s2] * __ldcg(base + s2 * pstride + d);
+					p.att[(kh * G + g) * D + d] = o * sm.mstat[g];
+				}
+				if (threadIdx.x == 0) p.d_cnt[kh] = 0;
+			}
+			__syncthreads();
+		}
+		pd_mv_first<T>(pd_job(p, Ly, 1), w, w2);
+		pd_sync(bar);
+		/* C: x += W_o att */
+		{
+			PdMv m = pd_job(p, Ly, 1);
+			consumed += p.bytes_q[1] + p.bytes_s[1];
+			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			pd_mv_first<T>(pd_job(p, Ly, 2), w, w2);
+			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
+		}
+		pd_sync(bar);
+		/* D: hf = silu(W_g rmsnorm(x)) * (W_u rmsnorm(x)) */
+		{
+			PdMv m = pd_job(p, Ly, 2);
+			consumed += p.bytes_q[2] + p.bytes_s[2];
+			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			pd_mv_first<T>(pd_job(p, Ly, 3), w, w2);
+			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
+		}
+		pd_sync(bar);
+		/* E: x += W_down hf */
+		{
+			PdMv m = pd_job(p, Ly, 3);
+			consumed += p.bytes_q[3] + p.bytes_s[3];
+			if (l == p.n_layer - 1) pdl_trigger(); /* the head may start loading its weights */
+			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			if (l + 1 < p.n_layer) {
+				pd_mv_first<T>(pd_job(p, p.d_layers[l + 1], 0), w, w2);
+				if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
+				pd_sync(bar);
+			}
+		}
+	}
+}
+
+static int pd_elems(int type)
+{
+	switch (type) {
+	case T_F32: return 4;
+	case T_F16: case T_BF16: case T_Q6_K: return 8;
+	case T_Q8_0: return 16;
+	default: return 32;
+	}
+}
+
+template <int T> static void *pd_kernel_ptr() { return (void *)decode_persistent_kernel<T>; }
+static void *pd_kernel_for(int type)
+{
+	switch (type) {
+	case T_BF16: return pd_kernel_ptr<T_BF16>();
+	case T_F16: return pd_kernel_ptr<T_F16>();
+	case T_Q8_0: return pd_kernel_ptr<T_Q8_0>();
+	case T_Q4_0: return pd_kernel_ptr<T_Q4_0>();
+	case T_Q4_K: return pd_kernel_ptr<T_Q4_K>();
+	default: return NULL;
+	}
+}
+
+extern "C" int kern_pd_prepare(kern_pd *p)
+{
+	if (!p || !p->d_layers || p->n_layer <= 0 || !attn_shape_ok(&p->as)) return (int)cudaErrorInvalidValue;
+	void *k = pd_kernel_for(p->type);
+	if (!k) return (int)cudaErrorNotSupported;
+	const kern_attn_shape &as = p->as;
+	int D = as.head_dim, G = as.n_head / as.n_head_kv;
+	int q_dim = as.n_head * D, kv_dim = as.n_head_kv * D;
+	if (G > ATT_GB || !kern_type_ok(p->embd_type)) return (int)cudaErrorNotSupported;
+	int rows[4] = {q_dim + 2 * kv_dim, p->n_embd, p->n_ff, p->n_embd};
+	int cols[4] = {p->n_embd, q_dim, p->n_embd, p->n_ff};
+	int E = pd_elems(p->type);
+	size_t stage = 0;
+	for (int i = 0; i < 4; i++) {
+		if (cols[i] % E || cols[i] % elems_per_block(p->type)) return (int)cudaErrorNotSupported;
+		size_t st = (size_t)((cols[i] / E + 31) / 32) * 32 * E * sizeof(float);
+		if (st > stage) stage = st;
+		p->bytes_q[i] = q_bytes(p->type, (size_t)rows[i] * (i == 2 ? 2 : 1), cols[i]);
+		p->bytes_s[i] = s_bytes(p->type, (size_t)rows[i] * (i == 2 ? 2 : 1), cols[i]);
+	}
+	if (((uintptr_t)p->x | (uintptr_t)p->att | (uintptr_t)p->hf) & 15) return (int)cudaErrorNotSupported;
+	size_t att = sizeof(AttSmem) + 256 * sizeof(float);
+	size_t smem = stage > att ? stage : att;
+	int dev = 0, maxopt = 0, occ = 0;
+	KCHECK(cudaGetDevice(&dev));
+	KCHECK(cudaDeviceGetAttribute(&maxopt, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+	if (smem > (size_t)maxopt) return (int)cudaErrorNotSupported;
+	int coop = 0;
+	KCHECK(cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev));
+	if (!coop) return (int)cudaErrorNotSupported;
+	KCHECK(cudaFuncSetAttribute((const void *)k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+	KCHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, (const void *)k, PD_THREADS, smem));
+	if (occ < 1) return (int)cudaErrorNotSupported;
+	int bps = 2;
+	const char *e = getenv("VIGIL_CUDA_PD_BPS");
+	if (e && atoi(e) > 0) bps = atoi(e);
+	if (bps > occ) bps = occ;
+	p->grid = num_sms() * bps;
+	p->smem = (int)smem;
+	/* warps per row: fewest rounds of dependent loads (rows over the grid x
+	 * batches per row), the smaller wpr on ties */
+	for (int i = 0; i < 4; i++) {
+		int C = cols[i] / E, best = 1;
+		long bestc = -1;
+		for (int wpr = 1; wpr <= PD_WARPS; wpr *= 2) {
+			long vblocks = (rows[i] + PD_WARPS / wpr - 1) / (PD_WARPS / wpr);
+			long rounds = (vblocks + p->grid - 1) / p->grid;
+			long nit = (C + 32L * PD_U * wpr - 1) / (32L * PD_U * wpr);
+			long cost = rounds * nit;
+			if (bestc < 0 || cost < bestc) {
+				bestc = cost;
+				best = wpr;
+			}
+		}
+		p->wpr[i] = best;
+	}
+	/* key ranges: about one block per (kv head, range), 32..256 keys each */
+	int ns = p->grid / as.n_head_kv;
+	if (ns < kern_attn_min_split(as.n_ctx)) ns = kern_attn_min_split(as.n_ctx);
+	if (ns > ATT_MAX_CHUNK) return (int)cudaErrorNotSupported; /* merge weights: G * n_split <= 2048 */
+	if (ns < 1) ns = 1;
+	p->n_split = ns;
+	return 0;
+}
+
+extern "C" int kern_decode_persistent(const kern_pd *p, void *stream)
+{
+	void *k = p ? pd_kernel_for(p->type) : NULL;
+	if (!k || p->grid <= 0) return (int)cudaErrorInvalidValue;
+	cudaLaunchConfig_t cfg = {};
+	cfg.gridDim = dim3(p->grid);
+	cfg.blockDim = dim3(PD_THREADS);
+	cfg.dynamicSmemBytes = (size_t)p->smem;
+	cfg.stream = as_stream(stream);
+	cudaLaunchAttribute at[1] = {};
+	at[0].id = cudaLaunchAttributeCooperative;
+	at[0].val.cooperative = 1;
+	cfg.attrs = at;
+	cfg.numAttrs = 1;
+	kern_pd arg = *p;
+	void *args[1] = {&arg};
+	cudaError_t e = cudaLaunchKernelExC(&cfg, k, args);
+	if (e == cudaSuccess) e = cudaGetLastError();
+	return (int)e;
+}
+
+extern "C" int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *us)
+{
+	if (n <= 0 || blocks_per_sm <= 0 || !errors) return (int)cudaErrorInvalidValue;
+	int occ = 0;
+	KCHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, barrier_test_kernel, PD_THREADS, 0));
+	if (blocks_per_sm > occ) blocks_per_sm = occ;
+	int grid = num_sms() * blocks_per_sm;
+	unsigned long long *ctr = NULL;
+	int *slots = NULL, *derr = NULL;
+	cudaEvent_t e0 = NULL, e1 = NULL;
+	float ms = 0.f;
+	int rc = 0;
+	cudaError_t e = cudaMalloc(&ctr, 8);
+	if (!e) e = cudaMalloc(&slots, (size_t)grid * 4);
+	if (!e) e = cudaMalloc(&derr, 4);
+	if (!e) e = cudaMemset(ctr, 0, 8);
+	if (!e) e = cudaMemset(slots, 0, (size_t)grid * 4);
+	if (!e) e = cudaMemset(derr, 0, 4);
+	if (!e) e = cudaEventCreate(&e0);
+	if (!e) e = cudaEventCreate(&e1);
+	for (int rep = 0; rep < 3 && !e; rep++) { /* three launches: the counter carries over */
+		void *args[4] = {&ctr, &n, &slots, &derr};
+		if (rep == 2) e = cudaEventRecord(e0, 0);
+		if (!e) e = cudaLaunchCooperativeKernel((const void *)barrier_test_kernel, dim3(grid), dim3(PD_THREADS), args, 0, 0);
+		if (!e && rep == 2) e = cudaEventRecord(e1, 0);
+		if (!e) e = cudaDeviceSynchronize();
+		if (!e) e = cudaMemset(slots, 0, (size_t)grid * 4);
+	}
+	if (!e) e = cudaEventElapsedTime(&ms, e0, e1);
+	if (!e) e = cudaMemcpy(errors, derr, 4, cudaMemcpyDeviceToHost);
+	if (e) rc = (int)e;
+	else if (us) *us = ms * 1e3 / n;
+	if (e0) cudaEventDestroy(e0);
+	if (e1) cudaEventDestroy(e1);
+	cudaFree(ctr);
+	cudaFree(slots);
+	cudaFree(derr);
+	return rc;
 }

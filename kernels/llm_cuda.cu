@@ -86,6 +86,13 @@ typedef struct cu_backend {
 	int *h_io;      /* pinned [2]: token, position */
 	cudaGraphExec_t graph;
 	size_t graph_kernels;
+	/* persistent decode kernel (kern_decode_persistent), when it covers the model */
+	int use_pd;
+	int pd_refused;                /* the persistent kernel was prepared but its launch/capture failed */
+	kern_pd pd;
+	kern_pd_layer *pd_layers;      /* device [n_layer] */
+	unsigned int *pd_cnt;          /* device [n_head_kv] */
+	unsigned long long *pd_bar;    /* device */
 	size_t vram;
 } cu_backend;
 
@@ -185,6 +192,9 @@ static void cu_destroy(void *ctx)
 	if (!b) return;
 	if (g_last_ctx == b) g_last_ctx = NULL;
 	if (b->graph) cudaGraphExecDestroy(b->graph);
+	if (b->pd_layers) cudaFree(b->pd_layers);
+	if (b->pd_cnt) cudaFree(b->pd_cnt);
+	if (b->pd_bar) cudaFree(b->pd_bar);
 	if (b->L) {
 		for (int l = 0; l < b->c.n_layer; l++) {
 			cu_layer *L = &b->L[l];
@@ -220,11 +230,90 @@ static int lin_mv(cu_backend *b, const cu_lin *lin, const float *x, float *y, co
 	return 0;
 }
 
+/* Prepares the persistent decode kernel when it covers the model: every layer
+ * matrix one type, q/k/v and gate/up each one matrix (VIGIL_CUDA_PERSIST=0
+ * turns it off; VIGIL_CUDA_PD_LOOK=MB sets the L2 prefetch distance). */
+static int pd_setup(cu_backend *b, char *err, size_t errlen)
+{
+	const llm_config *c = &b->c;
+	const char *off = getenv("VIGIL_CUDA_PERSIST");
+	if (off && strcmp(off, "0") == 0) return 0;
+	int T = b->L[0].qkv.m[0].type;
+	for (int l = 0; l < c->n_layer; l++) {
+		const cu_layer *L = &b->L[l];
+		if (L->qkv.n != 1 || L->gu.n != 1 || L->qkv.m[0].type != T || L->gu.m[0].type != T || L->wo.type != T ||
+		    L->wdown.type != T)
+			return 0;
+	}
+	kern_pd *p = &b->pd;
+	memset(p, 0, sizeof *p);
+	p->type = T;
+	p->n_layer = c->n_layer;
+	p->n_embd = c->n_embd;
+	p->n_ff = c->n_ff;
+	p->eps = c->rms_eps;
+	p->as = b->as;
+	p->embd_type = b->embd.type;
+	p->n_vocab = c->n_vocab;
+	p->embd_q = b->embd.q;
+	p->embd_s = b->embd.s;
+	p->x = b->x;
+	p->qkv = b->qkv;
+	p->att = b->att;
+	p->hf = b->hf;
+	const char *lk = getenv("VIGIL_CUDA_PD_LOOK");
+	p->look_mb = lk ? atoi(lk) : 24;
+	if (p->look_mb < 0) p->look_mb = 0;
+	kern_pd_layer *h = (kern_pd_layer *)calloc((size_t)c->n_layer, sizeof *h);
+	if (!h) return fail(err, errlen, "out of memory");
+	for (int l = 0; l < c->n_layer; l++) {
+		const cu_layer *L = &b->L[l];
+		const kern_mat *ms[4] = {&L->qkv.m[0], &L->wo, &L->gu.m[0], &L->wdown};
+		for (int k = 0; k < 4; k++) {
+			h[l].q[k] = ms[k]->q;
+			h[l].s[k] = ms[k]->s;
+		}
+		h[l].attn_norm = L->attn_norm;
+		h[l].ffn_norm = L->ffn_norm;
+		h[l].bq = L->bq;
+		h[l].bk = L->bk;
+		h[l].bv = L->bv;
+		h[l].qn = L->qn;
+		h[l].kn = L->kn;
+		h[l].kc = L->kc;
+		h[l].vc = L->vc;
+	}
+	int e = dmalloc(b, (void **)&b->pd_layers, (size_t)c->n_layer * sizeof *h);
+	if (!e) e = (int)cudaMemcpy(b->pd_layers, h, (size_t)c->n_layer * sizeof *h, cudaMemcpyHostToDevice);
+	free(h);
+	if (e) return fail(err, errlen, "persistent kernel tables: %s", cudaGetErrorString((cudaError_t)e));
+	p->d_layers = b->pd_layers;
+	CU(dmalloc(b, (void **)&b->pd_cnt, (size_t)c->n_head_kv * 4), "persistent kernel counters");
+	CU(cudaMemset(b->pd_cnt, 0, (size_t)c->n_head_kv * 4), "persistent kernel counters");
+	CU(dmalloc(b, (void **)&b->pd_bar, 8), "persistent kernel barrier");
+	CU(cudaMemset(b->pd_bar, 0, 8), "persistent kernel barrier");
+	p->d_cnt = b->pd_cnt;
+	p->d_bar = b->pd_bar;
+	int rc = kern_pd_prepare(p);
+	if (rc == (int)cudaErrorNotSupported) {
+		(void)cudaGetLastError();
+		p->n_split = 0;
+		return 0;
+	}
+	CU(rc, "persistent kernel");
+	b->use_pd = 1;
+	return 0;
+}
+
 /* The decode step for the token at b->tok[0], position *b->pos; logits to b->logits. */
 static int decode_step(cu_backend *b, char *err, size_t errlen)
 {
 	const llm_config *c = &b->c;
 	void *st = b->st;
+	if (b->use_pd) {
+		CU(kern_decode_persistent(&b->pd, st), "persistent decode");
+		goto head;
+	}
 	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
@@ -245,6 +334,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		}
 		CU(kern_matvec(&L->wdown, b->hf, b->x, &acc, st), "ffn_down");
 	}
+head:;
 	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
 	CU(kern_matvec(&b->out, b->x, b->logits, &on, st), "output");
 	CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
@@ -477,8 +567,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->gu, (size_t)PCH * 2 * F * 4), "activations");
 	CU(dmalloc(b, (void **)&b->hf, (size_t)PCH * F * 4), "activations");
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
+	TRY(pd_setup(b, err, errlen));
 	{
-		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec);
+		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec > b->pd.n_split ? b->split_dec : b->pd.n_split);
 		size_t s2 = kern_attn_scratch_floats(&b->as, PCH, b->split_pre);
 		CU(dmalloc(b, (void **)&b->ascr, (s1 > s2 ? s1 : s2) * 4), "attention scratch");
 	}
@@ -490,6 +581,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	}
 	CU(dmalloc(b, (void **)&b->tok, PCH * 4), "tokens");
 	CU(dmalloc(b, (void **)&b->pos, 4), "position");
+	b->pd.part = b->ascr;
+	b->pd.d_tok = b->tok;
+	b->pd.d_pos = b->pos;
 	CU(dmalloc(b, (void **)&b->next, 4), "argmax");
 	CU(dmalloc(b, &b->amscr, KERN_ARGMAX_SCRATCH), "argmax");
 	CU(cudaMemset(b->amscr, 0, KERN_ARGMAX_SCRATCH), "argmax");
@@ -500,15 +594,28 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	b->h_io[1] = 0;
 	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
 	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
-	TRY(decode_step(b, err, errlen));
-	CU(cudaStreamSynchronize(b->st), "first decode step");
-	CU(cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal), "graph capture");
-	if (decode_step(b, err, errlen)) {
-		cudaStreamEndCapture(b->st, &graph);
-		goto out;
+	for (;;) { /* with the persistent kernel first; without it if that fails */
+		int ok = decode_step(b, err, errlen) == 0 && cudaStreamSynchronize(b->st) == cudaSuccess &&
+		         cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+		if (ok) {
+			ok = decode_step(b, err, errlen) == 0;
+			ok = cudaStreamEndCapture(b->st, &graph) == cudaSuccess && ok;
+			ok = ok && cudaGraphInstantiate(&b->graph, graph, 0) == cudaSuccess;
+		}
+		if (ok) break;
+		if (!b->use_pd) {
+			if (!err || !*err) fail(err, errlen, "decode graph capture failed");
+			goto out;
+		}
+		/* a failed launch inside the persistent kernel would have left a sticky
+		 * error; a refused capture or launch does not */
+		(void)cudaGetLastError();
+		CU(cudaStreamSynchronize(b->st), "decode step");
+		if (graph) cudaGraphDestroy(graph);
+		graph = NULL;
+		b->use_pd = 0;
+		b->pd_refused = 1;
 	}
-	CU(cudaStreamEndCapture(b->st, &graph), "graph capture");
-	CU(cudaGraphInstantiate(&b->graph, graph, 0), "graph instantiate");
 	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
 	CU(cudaStreamSynchronize(b->st), "graph");
 	ops->name = "cuda";

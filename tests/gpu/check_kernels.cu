@@ -794,6 +794,17 @@ int main(int argc, char **argv)
 	rng_state = getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : (uint64_t)time(NULL) * 2654435761u + 1;
 	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
+	if (strcmp(mode, "barrier") == 0) { /* grid-barrier timings alone */
+		for (int bps : {1, 2, 3, 4}) {
+			int errors = 0;
+			double us = 0;
+			CK(kern_barrier_test(2000, bps, &errors, &us));
+			printf("bench  grid barrier: %d blocks/SM x %d SMs: %.3f us per barrier, %d errors\n", bps,
+			       prop.multiProcessorCount, us, errors);
+		}
+		printf("copy bandwidth = %.0f GB/s\n", copy_bandwidth());
+		return 0;
+	}
 	if (strcmp(mode, "bench") == 0) {
 		double bw = copy_bandwidth();
 		int tys[] = {T_BF16, T_F16, T_Q8_0, T_Q4_0, T_Q4_K, T_Q6_K};
@@ -806,6 +817,13 @@ int main(int argc, char **argv)
 		for (int ctx : {128, 1024, 4096}) {
 			bench_attention(14, 2, 64, ctx, kern_attn_min_split(4096) * 4);
 			bench_attention(16, 8, 128, ctx, kern_attn_min_split(4096) * 2);
+		}
+		for (int bps : {1, 2, 4}) {
+			int errors = 0;
+			double us = 0;
+			CK(kern_barrier_test(2000, bps, &errors, &us));
+			printf("bench  grid barrier (persistent decode kernel's): %d blocks/SM x %d SMs: %.3f us per barrier%s\n", bps,
+			       prop.multiProcessorCount, us, errors ? " (ERRORS)" : "");
 		}
 		return 0;
 	}
@@ -867,6 +885,17 @@ int main(int argc, char **argv)
 		check_sample(n, 0, 0.95f, 1.0f, quick ? 10 : 50);
 		check_sample(n, 1024, 1.0f, 1.5f, quick ? 10 : 50);
 		check_sample(n, 7, 0.5f, 0.8f, 20);
+	}
+	/* the persistent decode kernel's grid barrier: after barrier i every block
+	 * sees every other block's phase-i write; three launches (the counter
+	 * carries over between launches) */
+	for (int bps : {1, 2, 3}) {
+		int errors = -1;
+		double us = 0;
+		CK(kern_barrier_test(quick ? 200 : 3000, bps, &errors, &us));
+		char what[80];
+		snprintf(what, sizeof what, "grid barrier, %d blocks/SM, blocks seeing stale phases", bps);
+		report(what, (double)errors, 0, errors != 0, 1);
 	}
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;

@@ -3,6 +3,7 @@
  *
  *   check_model test    parity (exit 1 on failure)
  *   check_model bench   timings at Qwen2.5-0.5B / Qwen3-0.6B shapes
+ *   check_model quick   three small models (for compute-sanitizer)
  *
  * Models: (a) small GGUF models written by llm_mkmodel and loaded twice through
  * the public API (llm_load with backend cpu and cuda, llm_eval); (b) models of
@@ -441,9 +442,20 @@ int main(int argc, char **argv)
 			for (int i = 0; i < 4; i++) {
 				if (types[i] == LLM_TYPE_Q4_K && !q3) continue; /* 896 is not a multiple of 256 */
 				if (types[i] == LLM_TYPE_Q4_0 && q3) continue;
+				/* BENCH_ONLY="bf16,q8_0" (type names) / BENCH_MODELS=qwen2|qwen3 narrow the run */
+				const char *only = getenv("BENCH_ONLY"), *models = getenv("BENCH_MODELS");
+				if (only && *only && !strstr(only, llm_type_name(types[i]))) continue;
+				if (models && *models && !strstr(models, q3 ? "qwen3" : "qwen2")) continue;
 				mem_bench(q3, types[i], gbs);
 			}
 		return 0;
+	}
+	if (strcmp(mode, "quick") == 0) { /* small models, for compute-sanitizer */
+		gguf_parity(dir, "qwen2", LLM_TYPE_BF16, 2, 256, 4, 2, 0, 512, 40, 16);
+		gguf_parity(dir, "qwen3", LLM_TYPE_Q8_0, 2, 256, 4, 2, 64, 512, 100, 8);
+		gguf_parity(dir, "llama", LLM_TYPE_Q4_K, 2, 256, 8, 4, 0, 768, 40, 8);
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
 	}
 	int types[] = {LLM_TYPE_F32, LLM_TYPE_F16, LLM_TYPE_BF16, LLM_TYPE_Q8_0, LLM_TYPE_Q4_0, LLM_TYPE_Q4_1,
 	               LLM_TYPE_Q5_0, LLM_TYPE_Q4_K, LLM_TYPE_Q6_K};

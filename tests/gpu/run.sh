@@ -65,6 +65,14 @@ if [ "$mode" = test ]; then
 	fi
 	if [ -x build/gpu/check_model ]; then
 		step model build/gpu/check_model test
+		if [ -z "${GPU_QUICK:-}" ]; then
+			# the per-kernel decode path (the persistent kernel's fallback) too
+			VIGIL_CUDA_PERSIST=0 step model-per-kernel build/gpu/check_model test
+			if command -v compute-sanitizer >/dev/null 2>&1; then
+				step model-memcheck timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 build/gpu/check_model quick
+				step model-racecheck timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build/gpu/check_model quick
+			fi
+		fi
 	fi
 else
 	TAIL=80 step kernels-bench build/gpu/check_kernels bench
