@@ -155,11 +155,15 @@ typedef struct kern_pd {
 	float *qkv, *att, *hf;         /* [q_dim + 2 kv_dim], [q_dim], [n_ff] */
 	float *part;                   /* kern_attn_scratch_floats(as, 1, n_split) */
 	unsigned int *d_cnt;           /* [n_head_kv], zeroed once; left zeroed */
-	unsigned long long *d_bar;     /* zeroed once; only this kernel touches it */
+	unsigned long long *d_bar;     /* KERN_PD_BAR_BYTES, zeroed once; only this kernel touches it */
+	long long *d_prof;             /* NULL, or [5*n_layer + 2]: block 0's clock64() at start,
+	                                  after each barrier, at the end (profiling) */
 	int look_mb;                   /* L2 prefetch distance in MB (0: none) */
 	/* set by kern_pd_prepare */
 	int grid, smem, n_split, wpr[4];
-	size_t bytes_q[4], bytes_s[4];
+	int work;                      /* shared-memory bytes before the two weight buffers */
+	size_t ring;                   /* bytes of each weight buffer (0: none) */
+	size_t bytes_q[4], bytes_s[4], qrow[4], srow[4];
 } kern_pd;
 
 /* Checks that the persistent kernel covers this model (weight type, shapes,
@@ -167,12 +171,14 @@ typedef struct kern_pd {
  * split count and the warps per row.  0, or cudaErrorNotSupported when the
  * per-kernel path must be used. */
 int kern_pd_prepare(kern_pd *p);
+#define KERN_PD_BAR_BYTES 1024
 /* One decode step: x = the residual stream after the last layer. */
 int kern_decode_persistent(const kern_pd *p, void *stream);
-/* Test/bench hook: n grid barriers of the persistent kernel's kind in one
- * launch of blocks_per_sm blocks per SM; *errors counts blocks that saw a
- * value of the previous phase not yet written; *us = time per barrier. */
-int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *us);
+/* Test/bench hook: n grid barriers of the persistent kernel's kinds (variant
+ * 0, 1, 2: see kern_ops.cu; the kernel uses PD_BV) in one launch of
+ * blocks_per_sm blocks per SM; *errors counts blocks that saw a value of the
+ * previous phase not yet written; *us = time per barrier. */
+int kern_barrier_test(int n, int blocks_per_sm, int variant, int *errors, double *us);
 
 /* ---- the whole-model backend (kernels/llm_cuda.cu): hooks for tests/gpu ---- */
 /* The backend context most recently created in this process (NULL if none). */
@@ -181,6 +187,13 @@ void *llm_cuda_last_ctx(void);
  * then each argmax fed back on the device, no host round trip), and reports
  * the device time per token.  Fills *kernels with the kernel nodes per token
  * and *vram with the bytes the backend holds.  Returns 0 or -1 with err. */
+/* With VIGIL_CUDA_PD_PROF=1 at create and the persistent kernel in use: the
+ * last decode step's phase times in us, us[0] the embedding, us[1..5] phases
+ * A..E (qkv, attention, o, gate/up, down, each with its closing barrier)
+ * averaged over the layers, from block 0's clock.  0, or -1. */
+int llm_cuda_pd_phases(void *ctx, double us[6]);
+/* 1 when the backend's decode graph runs the persistent kernel. */
+int llm_cuda_uses_persistent(void *ctx);
 int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,
                           int *kernels, size_t *vram, char *err, size_t errlen);
 

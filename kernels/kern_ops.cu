@@ -235,35 +235,42 @@ struct WRaw {
 	uint4 a, b;
 };
 
-template <int T>
+/* Weight loads: through the read-only cache, or (SM) from shared memory. */
+template <bool SM, typename V> __device__ __forceinline__ V ldw(const V *p)
+{
+	if (SM) return *p;
+	return __ldg(p);
+}
+
+template <int T, bool SM = false>
 __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int cols,
                                            int r, int c)
 {
 	WRaw w;
 	w.b = make_uint4(0u, 0u, 0u, 0u);
 	if (T == T_F32) {
-		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
+		w.a = ldw<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
 	} else if (T == T_BF16 || T == T_F16) {
-		w.a = __ldg((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
+		w.a = ldw<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
 	} else if (T == T_Q8_0) {
 		size_t e0 = (size_t)r * cols + (size_t)c * 16;
-		w.a = __ldg((const uint4 *)(q + e0));
-		w.b.x = __ldg((const unsigned short *)s + e0 / 32);
+		w.a = ldw<SM>((const uint4 *)(q + e0));
+		w.b.x = ldw<SM>((const unsigned short *)s + e0 / 32);
 	} else if (T == T_Q4_0 || T == T_Q4_1) {
 		size_t b = (size_t)r * (cols / 32) + c;
-		w.a = __ldg((const uint4 *)(q + b * 16));
-		w.b.x = T == T_Q4_0 ? (uint32_t)__ldg((const unsigned short *)s + b) : __ldg((const unsigned int *)s + b);
+		w.a = ldw<SM>((const uint4 *)(q + b * 16));
+		w.b.x = T == T_Q4_0 ? (uint32_t)ldw<SM>((const unsigned short *)s + b) : ldw<SM>((const unsigned int *)s + b);
 	} else if (T == T_Q5_0) {
 		size_t b = (size_t)r * (cols / 32) + c;
-		w.a = __ldg((const uint4 *)(q + b * 16));
-		uint2 dh = __ldg((const uint2 *)s + b); /* d (low half of .x), qh (.y) */
+		w.a = ldw<SM>((const uint4 *)(q + b * 16));
+		uint2 dh = ldw<SM>((const uint2 *)s + b); /* d (low half of .x), qh (.y) */
 		w.b.x = dh.x;
 		w.b.y = dh.y;
 	} else if (T == T_Q4_K) {
 		int nb = cols / 256, bi = c >> 3, cc = c & 7;
 		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
-		w.a = __ldg((const uint4 *)blk);
-		w.b = __ldg((const uint4 *)(blk + 16 + cc * 16));
+		w.a = ldw<SM>((const uint4 *)blk);
+		w.b = ldw<SM>((const uint4 *)(blk + 16 + cc * 16));
 	} else { /* Q6_K */
 		int nb = cols / 256, bi = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
 		int l0 = 4 * (u & 7), qa = 2 * (u >> 3);
@@ -271,12 +278,12 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 		const unsigned short *ql = (const unsigned short *)(blk + half * 64 + l0);
 		const unsigned short *qh = (const unsigned short *)(blk + 128 + half * 32 + l0);
 		const int8_t *scp = (const int8_t *)(blk + 192) + half * 8 + l0 / 16;
-		w.a.x = (uint32_t)__ldg(ql) | ((uint32_t)__ldg(ql + 1) << 16);
-		w.a.y = (uint32_t)__ldg(ql + 16) | ((uint32_t)__ldg(ql + 17) << 16);
-		w.a.z = (uint32_t)__ldg(qh) | ((uint32_t)__ldg(qh + 1) << 16);
-		w.a.w = __ldg((const unsigned short *)(blk + 208));
-		w.b.x = (uint32_t)(int)__ldg(scp + 2 * qa);
-		w.b.y = (uint32_t)(int)__ldg(scp + 2 * qa + 2);
+		w.a.x = (uint32_t)ldw<SM>(ql) | ((uint32_t)ldw<SM>(ql + 1) << 16);
+		w.a.y = (uint32_t)ldw<SM>(ql + 16) | ((uint32_t)ldw<SM>(ql + 17) << 16);
+		w.a.z = (uint32_t)ldw<SM>(qh) | ((uint32_t)ldw<SM>(qh + 1) << 16);
+		w.a.w = ldw<SM>((const unsigned short *)(blk + 208));
+		w.b.x = (uint32_t)(int)ldw<SM>(scp + 2 * qa);
+		w.b.y = (uint32_t)(int)ldw<SM>(scp + 2 * qa + 2);
 	}
 	return w;
 }
@@ -689,8 +696,9 @@ extern "C" int kern_mat_alloc(kern_mat *m, int type, int rows, int cols)
 	m->rows = rows;
 	m->cols = cols;
 	size_t qb = q_bytes(type, rows, cols), sb = s_bytes(type, rows, cols);
-	cudaError_t e = cudaMalloc(&m->q, qb);
-	if (e == cudaSuccess && sb) e = cudaMalloc(&m->s, sb);
+	/* 16 bytes of slack: the persistent kernel copies whole 16-byte pieces */
+	cudaError_t e = cudaMalloc(&m->q, qb + 16);
+	if (e == cudaSuccess && sb) e = cudaMalloc(&m->s, sb + 16);
 	if (e != cudaSuccess) {
 		kern_mat_free(m);
 		return (int)e;
@@ -1399,34 +1407,85 @@ __device__ __forceinline__ unsigned long long ld_acquire_u64(const unsigned long
 	return v;
 }
 
+/* The counter is spread over PD_NCTR words 128 bytes apart (block b arrives
+ * on word b % PD_NCTR, fewer atomics queue on one L2 line); its value is
+ * their sum, read by PD_NCTR lanes of warp 0 at once.  Arrival is a release
+ * reduction (no reply awaited); the poll an acquire load. */
+#define PD_NCTR 8
+#define PD_CSTRIDE 16 /* u64 words between counters */
 struct PdBar {
 	unsigned long long *ctr;
-	unsigned long long period, target; /* target: thread 0's, ~0 before the first barrier */
+	unsigned long long target; /* warp 0's */
 };
 
+/* Barrier variants (BV), timed by kern_barrier_test: 0 one counter, acquire
+ * polls; 1 one counter, relaxed polls then a fence; 2 PD_NCTR counters,
+ * acquire polls. */
+#ifndef PD_BV
+#define PD_BV 1
+#endif
+__device__ __forceinline__ unsigned long long ld_relaxed_u64(const unsigned long long *p)
+{
+	unsigned long long v;
+	asm volatile("ld.relaxed.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(p) : "memory");
+	return v;
+}
+
+template <int BV>
+__device__ __forceinline__ unsigned long long pd_count(const unsigned long long *ctr)
+{
+	if (BV == 0) return ld_acquire_u64(ctr);
+	if (BV == 1) return ld_relaxed_u64(ctr);
+	int lane = threadIdx.x & 31;
+	unsigned long long v = lane < PD_NCTR ? ld_acquire_u64(ctr + lane * PD_CSTRIDE) : 0ull;
+#pragma unroll
+	for (int o = 4; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+	return __shfl_sync(0xffffffffu, v, 0);
+}
+
+/* At kernel start (warp 0): no block can have passed this launch's first
+ * barrier yet, so the count lies in [base, base + gridDim.x) and every launch
+ * adds exactly period = barriers * gridDim.x. */
+template <int BV = PD_BV>
+__device__ __forceinline__ void pd_bar_init(PdBar &b, unsigned long long *ctr, unsigned long long period)
+{
+	b.ctr = ctr;
+	b.target = 0;
+	if (threadIdx.x < 32) {
+		unsigned long long c = pd_count<BV == 2 ? 2 : 0>(ctr);
+		b.target = c - c % period;
+	}
+}
+
+/* Release: the block's writes are ordered before thread 0's release reduction
+ * by __syncthreads (cumulativity); acquire: the polling load (or the fence
+ * after relaxed polls), then __syncthreads for the other threads. */
+template <int BV = PD_BV>
 __device__ __forceinline__ void pd_sync(PdBar &b)
 {
 	__syncthreads();
-	if (threadIdx.x == 0) {
-		__threadfence(); /* this block's writes (ordered before by __syncthreads) */
-		unsigned long long old = atomicAdd(b.ctr, 1ull);
-		if (b.target == ~0ull) b.target = old - old % b.period;
+	if (threadIdx.x < (BV == 2 ? 32 : 1)) {
+		if (threadIdx.x == 0)
+			asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(b.ctr + (BV == 2 ? (blockIdx.x % PD_NCTR) * PD_CSTRIDE : 0))
+			             : "memory");
 		b.target += gridDim.x;
-		while (ld_acquire_u64(b.ctr) < b.target) {
+		while (pd_count<BV>(b.ctr) < b.target) {
 		}
-		__threadfence();
+		if (BV == 1) asm volatile("fence.acq_rel.gpu;" ::: "memory");
 	}
 	__syncthreads();
 }
 
 /* Barrier test: phase i, every block writes i into its slot, then checks all
  * slots hold i after the barrier. */
+template <int BV>
 __global__ void barrier_test_kernel(unsigned long long *ctr, int n, int *slots, int *errors)
 {
-	PdBar b = {ctr, (unsigned long long)n * gridDim.x, ~0ull};
+	PdBar b;
+	pd_bar_init<BV>(b, ctr, (unsigned long long)n * gridDim.x);
 	for (int i = 1; i <= n; i++) {
 		if (threadIdx.x == 0) slots[blockIdx.x] = i;
-		pd_sync(b);
+		pd_sync<BV>(b);
 		int bad = 0;
 		for (int j = threadIdx.x; j < (int)gridDim.x; j += blockDim.x)
 			if (__ldcg(slots + j) < i) bad = 1;
@@ -1435,40 +1494,119 @@ __global__ void barrier_test_kernel(unsigned long long *ctr, int n, int *slots, 
 }
 
 struct PdMv {
-	const uint8_t *q, *s;
+	const uint8_t *q, *s;  /* global */
 	int rows_out, cols;
 	const float *x, *norm; /* x read with __ldcg */
 	float *y;
 	int acc, swiglu, wpr;
+	size_t qrow, srow;     /* bytes of one row of q / s */
+	/* this block's rows [r0, r1); the first n_sm of them (and their SwiGLU
+	 * partners) are copied to shared memory: q at sq, s at ss_ */
+	int r0, r1, n_sm;
+	const uint8_t *sq, *ss_, *ss2; /* ss2: the SwiGLU partner rows' s */
 };
 
+/* Shared-memory copy of this block's first rows of a matrix: layout in the
+ * buffer [q rows][q partner rows][s rows + slack][s partner rows + slack];
+ * spans copied 16 bytes at a time with cp.async (aligned down / up: kern_mat
+ * allocations carry 16 bytes of slack), so s lands at the same address
+ * modulo 16 as in global memory. */
+__device__ __forceinline__ void cp_async16(void *dst, const void *src)
+{
+	unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+__device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
+
+/* Copies global [g, g + n) so that byte g lands at dst_base + (g & 15);
+ * returns that address. */
+__device__ __forceinline__ const uint8_t *pd_span(uint8_t *dst_base, const uint8_t *g, size_t n)
+{
+	uintptr_t ga = (uintptr_t)g & ~(uintptr_t)15, gb = ((uintptr_t)g + n + 15) & ~(uintptr_t)15;
+	for (uintptr_t off = (uintptr_t)threadIdx.x * 16; off < gb - ga; off += (uintptr_t)blockDim.x * 16)
+		cp_async16(dst_base + off, (const void *)(ga + off));
+	return dst_base + ((uintptr_t)g & 15);
+}
+
+/* Rows of a block's window that fit in buf bytes (all of them at most). */
+__device__ __forceinline__ int pd_fit(const PdMv &m, size_t buf)
+{
+	int halves = m.swiglu ? 2 : 1;
+	size_t per = (size_t)halves * (m.qrow + m.srow), fixed = m.srow ? (size_t)halves * 32 : 0;
+	if (buf <= fixed || per == 0) return 0;
+	size_t n = (buf - fixed) / per;
+	int nr = m.r1 - m.r0;
+	return n < (size_t)nr ? (int)n : nr;
+}
+
+/* Places m's first n_sm rows in buf (layout above); with issue, also starts
+ * the copies (every thread; one commit group, empty when n_sm is 0). */
+__device__ void pd_window(PdMv &m, uint8_t *buf, size_t bufbytes, bool issue)
+{
+	m.n_sm = bufbytes ? pd_fit(m, bufbytes) : 0;
+	m.sq = buf;
+	m.ss_ = m.ss2 = NULL;
+	if (m.n_sm > 0) {
+		int halves = m.swiglu ? 2 : 1;
+		size_t qn = (size_t)m.n_sm * m.qrow, sn = (size_t)m.n_sm * m.srow;
+		if (issue)
+			for (int h = 0; h < halves; h++)
+				pd_span(buf + h * qn, m.q + ((size_t)m.r0 + (size_t)h * m.rows_out) * m.qrow, qn);
+		if (m.srow) {
+			uint8_t *sb = buf + halves * qn;
+			size_t sstride = (sn + 16 + 15) & ~(size_t)15;
+			for (int h = 0; h < halves; h++) {
+				const uint8_t *g = m.s + ((size_t)m.r0 + (size_t)h * m.rows_out) * m.srow;
+				const uint8_t *a = issue ? pd_span(sb + h * sstride, g, sn) : sb + h * sstride + ((uintptr_t)g & 15);
+				if (h == 0) m.ss_ = a;
+				else m.ss2 = a;
+			}
+		}
+	}
+	if (issue) cp_async_commit();
+}
+
+/* Row i (0 <= i < r1 - r0) of the block: its chunk batch `it` from shared
+ * memory (i < n_sm) or global memory. */
 template <int T>
-__device__ __forceinline__ void pd_mv_load(const PdMv &m, int row, int it, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
+__device__ __forceinline__ void pd_mv_load(const PdMv &m, int i, int it, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
 {
 	const int E = MvT<T>::E;
 	int C = m.cols / E, lane = threadIdx.x & 31, sub = (threadIdx.x >> 5) % m.wpr;
-	if (row >= m.rows_out) return;
+	if (i >= m.r1 - m.r0) return;
+	bool insm = i < m.n_sm;
 #pragma unroll
 	for (int u = 0; u < PD_U; u++) {
 		int c = ((it * m.wpr + sub) * PD_U + u) * 32 + lane;
 		if (c < C) {
-			w[u] = load_chunk<T>(m.q, m.s, m.cols, row, c);
-			if (m.swiglu) w2[u] = load_chunk<T>(m.q, m.s, m.cols, row + m.rows_out, c);
+			if (insm) {
+				w[u] = load_chunk<T, true>(m.sq, m.ss_, m.cols, i, c);
+				if (m.swiglu) w2[u] = load_chunk<T, true>(m.sq + (size_t)m.n_sm * m.qrow, m.ss2, m.cols, i, c);
+			} else {
+				w[u] = load_chunk<T>(m.q, m.s, m.cols, m.r0 + i, c);
+				if (m.swiglu) w2[u] = load_chunk<T>(m.q, m.s, m.cols, m.r0 + i + m.rows_out, c);
+			}
 		}
 	}
 }
 
-/* The first batch of this block's first rows (before the barrier that ends the
- * previous phase: weights only). */
+/* The first batch of this block's first rows read from global memory (before
+ * the barrier that ends the previous phase: weights only).  n_sm must be set. */
 template <int T>
 __device__ __forceinline__ void pd_mv_first(const PdMv &m, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
 {
 	int rpb = PD_WARPS / m.wpr, slot = (threadIdx.x >> 5) / m.wpr;
-	pd_mv_load<T>(m, blockIdx.x * rpb + slot, 0, w, w2);
+	int nr = m.r1 - m.r0, i = m.n_sm + slot;
+	/* the global rows come in passes of rpb from the first pass holding n_sm */
+	int pass0 = m.n_sm / rpb;
+	i = pass0 * rpb + slot;
+	if (i >= m.n_sm && i < nr) pd_mv_load<T>(m, i, 0, w, w2);
 }
 
-/* y (+)= W x as matvec_kernel<T, 1> does, rows over the grid; the first batch
- * is already in w / w2 (pd_mv_first). */
+/* y (+)= W x over this block's rows (matvec_kernel<T, 1> arithmetic, with the
+ * RMSNorm's 1/rms applied to the dot products).  Before the first __syncthreads
+ * here the caller has waited for the shared-memory copy (cp.async.wait). */
 template <int T>
 __device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[PD_U], float4 *xs, float *red,
                           float (*part)[PD_WARPS])
@@ -1478,18 +1616,12 @@ __device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	int wpr = m.wpr, slot = warp / wpr, sub = warp % wpr, rpb = PD_WARPS / wpr;
 	int nit = (C + 32 * U * wpr - 1) / (32 * U * wpr);
-	if ((int)blockIdx.x * rpb >= m.rows_out) return; /* uniform: no rows for this block */
-	float rs = 1.f;
-	if (m.norm) {
-		float ss = 0.f;
-		for (int i = threadIdx.x; i < m.cols; i += blockDim.x) {
-			float v = __ldcg(m.x + i);
-			ss += v * v;
-		}
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)m.cols + eps);
-	}
+	int nr = m.r1 - m.r0;
+	if (nr <= 0) return; /* uniform: no rows for this block */
+	/* x read once: staged as x*g (RMSNorm weight), the sum of squares taken on
+	 * the way; the scalar 1/rms multiplies the dot products instead */
 	const float4 *x4 = (const float4 *)m.x, *g4 = (const float4 *)m.norm;
+	float ss = 0.f;
 	for (int sl = threadIdx.x; sl < nslot; sl += blockDim.x) {
 		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
 		int c = g * 32 + ln;
@@ -1499,18 +1631,26 @@ __device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[
 			v = __ldcg(x4 + i4);
 			if (m.norm) {
 				float4 gg = __ldg(g4 + i4);
-				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
+				ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+				v.x *= gg.x; v.y *= gg.y; v.z *= gg.z; v.w *= gg.w;
 			}
 		}
 		xs[sl] = v;
 	}
-	__syncthreads();
-	for (int rb = blockIdx.x; rb * rpb < m.rows_out; rb += gridDim.x) { /* uniform over the block */
-		int r0 = rb * rpb + slot;
+	float rs = 1.f;
+	if (m.norm) rs = rsqrtf(block_sum(ss, red) / (float)m.cols + eps); /* its barriers publish xs */
+	else __syncthreads();
+	/* passes of rpb rows: the global ones first (their first batch is in w
+	 * already), then the shared-memory ones */
+	int pass0 = m.n_sm / rpb, npass = (nr + rpb - 1) / rpb;
+	for (int k = 0; k < npass; k++) { /* uniform over the block */
+		int pass = (pass0 + k) % npass;
+		int i = pass * rpb + slot;
 		float acc = 0.f, acc2 = 0.f;
-		if (r0 < m.rows_out) {
+		if (i < nr) {
+			bool pre = k == 0 && i >= m.n_sm; /* batch 0 loaded by pd_mv_first */
 			for (int it = 0; it < nit; it++) {
-				if (it > 0) pd_mv_load<T>(m, r0, it, w, w2);
+				if (it > 0 || !pre) pd_mv_load<T>(m, i, it, w, w2);
 #pragma unroll
 				for (int u = 0; u < U; u++) {
 					int c = ((it * wpr + sub) * U + u) * 32 + lane;
@@ -1522,8 +1662,6 @@ __device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[
 				}
 			}
 		}
-		/* next pass's first batch before the reductions */
-		pd_mv_load<T>(m, (rb + (int)gridDim.x) * rpb + slot, 0, w, w2);
 		if (wpr > 1) {
 			float a = warp_sum(acc), b2 = m.swiglu ? warp_sum(acc2) : 0.f;
 			if (lane == 0) {
@@ -1531,27 +1669,78 @@ __device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[
 				part[1][warp] = b2;
 			}
 			__syncthreads();
-			if (sub == 0 && lane == 0 && r0 < m.rows_out) {
+			if (sub == 0 && lane == 0 && i < nr) {
 				float ta = 0.f, tb = 0.f;
-				for (int k = 0; k < wpr; k++) {
-					ta += part[0][warp + k];
-					tb += part[1][warp + k];
+				for (int k2 = 0; k2 < wpr; k2++) {
+					ta += part[0][warp + k2];
+					tb += part[1][warp + k2];
 				}
-				float v = m.swiglu ? silu(ta) * tb : ta;
-				m.y[r0] = m.acc ? __ldcg(m.y + r0) + v : v;
+				float v = m.swiglu ? silu(ta * rs) * (tb * rs) : ta * rs;
+				int r = m.r0 + i;
+				m.y[r] = m.acc ? __ldcg(m.y + r) + v : v;
 			}
 			__syncthreads();
 		} else {
 			float a = warp_sum(acc), b2 = m.swiglu ? warp_sum(acc2) : 0.f;
-			if (lane == 0 && r0 < m.rows_out) {
-				float v = m.swiglu ? silu(a) * b2 : a;
-				m.y[r0] = m.acc ? __ldcg(m.y + r0) + v : v;
+			if (lane == 0 && i < nr) {
+				float v = m.swiglu ? silu(a * rs) * (b2 * rs) : a * rs;
+				int r = m.r0 + i;
+				m.y[r] = m.acc ? __ldcg(m.y + r) + v : v;
 			}
 		}
 	}
 }
 
-__device__ __forceinline__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k)
+/* qkv_head for one warp: v (this warp's [256] floats of shared memory). */
+__device__ void qkv_head_warp(int kind, const float *src, const float *bias, const float *nw, int pos,
+                              const kern_attn_shape &s, float *v)
+{
+	int lane = threadIdx.x & 31, D = s.head_dim;
+	float ss = 0.f;
+	for (int i = lane; i < D; i += 32) {
+		float t = __ldcg(src + i) + (bias ? bias[i] : 0.f);
+		v[i] = t;
+		ss += t * t;
+	}
+	if (kind == 2) {
+		__syncwarp();
+		return;
+	}
+	if (nw) {
+		float rs = rsqrtf(warp_sum(ss) / (float)D + s.eps);
+		for (int i = lane; i < D; i += 32) v[i] = v[i] * rs * nw[i];
+	}
+	__syncwarp();
+	float o0[4], o1[4];
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int i = lane + 32 * j;
+		o0[j] = o1[j] = 0.f;
+		if (i < D / 2) {
+			int pa = s.rope_neox ? i : 2 * i, pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
+			float freq = s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D);
+			float ang = (float)pos * freq, cs, sn;
+			sincosf(ang, &sn, &cs);
+			float x0 = v[pa], x1 = v[pb];
+			o0[j] = x0 * cs - x1 * sn;
+			o1[j] = x0 * sn + x1 * cs;
+		}
+	}
+	__syncwarp();
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int i = lane + 32 * j;
+		if (i < D / 2) {
+			v[s.rope_neox ? i : 2 * i] = o0[j];
+			v[s.rope_neox ? i + D / 2 : 2 * i + 1] = o1[j];
+		}
+	}
+	__syncwarp();
+}
+
+/* Matrix k (0 qkv, 1 o, 2 gate+up, 3 down) of a layer as this block's job;
+ * its first rows in ring buffer k & 1 (issue: start copying them). */
+__device__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k, uint8_t *ring, bool issue)
 {
 	PdMv m;
 	m.q = (const uint8_t *)L.q[k];
@@ -1565,6 +1754,11 @@ __device__ __forceinline__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L,
 	case 2: m.rows_out = p.n_ff; m.cols = p.n_embd; m.x = p.x; m.norm = L.ffn_norm; m.y = p.hf; m.acc = 0; break;
 	default: m.rows_out = p.n_embd; m.cols = p.n_ff; m.x = p.hf; m.norm = NULL; m.y = p.x; m.acc = 1; break;
 	}
+	m.qrow = p.qrow[k];
+	m.srow = p.srow[k];
+	m.r0 = (int)((long)blockIdx.x * m.rows_out / gridDim.x);
+	m.r1 = (int)((long)(blockIdx.x + 1) * m.rows_out / gridDim.x);
+	pd_window(m, ring + (size_t)(k & 1) * p.ring, p.ring, issue);
 	return m;
 }
 
@@ -1599,24 +1793,31 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 	__shared__ int s_last;
 	float4 *xs = (float4 *)pd_smem;
 	AttSmem &sm = *(AttSmem *)pd_smem;
-	float *vbuf = (float *)(pd_smem + sizeof(AttSmem));
 	const kern_attn_shape &as = p.as;
 	int D = as.head_dim, H = as.n_head, KVH = as.n_head_kv, G = H / KVH;
 	int q_dim = H * D, kv_dim = KVH * D;
 	size_t pstride = (size_t)D + 2;
-	PdBar bar = {p.d_bar, (unsigned long long)(5 * p.n_layer) * gridDim.x, ~0ull};
+	PdBar bar;
+	pd_bar_init(bar, p.d_bar, (unsigned long long)(5 * p.n_layer) * gridDim.x);
+	int nstamp = 0;
+#define PD_STAMP() do { if (p.d_prof && blockIdx.x == 0 && threadIdx.x == 0) p.d_prof[nstamp] = clock64(); nstamp++; } while (0)
 	WRaw w[PD_U], w2[PD_U];
 	int pf_idx = 0;
 	size_t pf_cum = 0, look = (size_t)p.look_mb << 20, consumed = 0;
 	pdl_wait();
+	PD_STAMP();
 	int tok = *p.d_tok, pos = *p.d_pos;
 	/* embedding */
 	for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < p.n_embd; e += gridDim.x * blockDim.x)
 		p.x[e] = (tok >= 0 && tok < p.n_vocab) ? deq_elem(p.embd_type, p.embd_q, p.embd_s, p.n_embd, tok, e)
 		                                      : __int_as_float(0x7fc00000);
-	pd_mv_first<T>(pd_job(p, p.d_layers[0], 0), w, w2);
+	uint8_t *ring = pd_smem + p.work;
+	/* shared-memory windows (ring buffers 0, 1): A -> 0, C -> 1, D -> 0, E -> 1;
+	 * each copy starts one weight phase ahead, as soon as its buffer is free */
+	pd_mv_first<T>(pd_job(p, p.d_layers[0], 0, ring, true), w, w2);
 	if (look) pd_prefetch_to(p, look, &pf_idx, &pf_cum);
 	pd_sync(bar);
+	PD_STAMP();
 	int L_keys = pos + 1;
 	int eff = attn_eff_splits(L_keys, p.n_split);
 	float scale = rsqrtf((float)D);
@@ -1624,28 +1825,37 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 		const kern_pd_layer &Ly = p.d_layers[l];
 		/* A: qkv = W_qkv rmsnorm(x) */
 		{
-			PdMv m = pd_job(p, Ly, 0);
+			pd_job(p, Ly, 1, ring, true); /* o's window into buffer 1 */
+			cp_async_wait1();
+			PdMv m = pd_job(p, Ly, 0, ring, false);
 			consumed += p.bytes_q[0] + p.bytes_s[0];
 			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
 		pd_sync(bar);
+		PD_STAMP();
 		/* B: q/k/v post, cache write, attention key ranges, merge */
+		pd_job(p, Ly, 2, ring, true); /* gate/up's window into buffer 0 */
 		for (int u = blockIdx.x; u < KVH * eff; u += gridDim.x) {
 			int kh = u % KVH, sp = u / KVH;
-			for (int g = 0; g < G; g++) {
-				int h = kh * G + g;
-				qkv_head(0, p.qkv + h * D, Ly.bq ? Ly.bq + h * D : NULL, Ly.qn, pos, as, vbuf, red);
-				for (int i = threadIdx.x; i < D; i += blockDim.x) sm.qs[g][i] = vbuf[i] * scale;
-			}
-			if (sp == eff - 1) { /* the range holding pos writes its K and V first */
-				__half *kd = (__half *)Ly.kc + ((size_t)kh * as.n_ctx + pos) * D;
-				__half *vd = (__half *)Ly.vc + ((size_t)kh * as.n_ctx + pos) * D;
-				qkv_head(1, p.qkv + q_dim + kh * D, Ly.bk ? Ly.bk + kh * D : NULL, Ly.kn, pos, as, vbuf, red);
-				for (int i = threadIdx.x; i < D; i += blockDim.x) kd[i] = __float2half_rn(vbuf[i]);
-				__syncthreads();
-				qkv_head(2, p.qkv + q_dim + kv_dim + kh * D, Ly.bv ? Ly.bv + kh * D : NULL, NULL, pos, as, vbuf, red);
-				for (int i = threadIdx.x; i < D; i += blockDim.x) vd[i] = __float2half_rn(vbuf[i]);
+			/* q of the G heads, and (the range holding pos) this position's K
+			 * and V: one head per warp */
+			int items = G + (sp == eff - 1 ? 2 : 0), warp = threadIdx.x >> 5;
+			float *wv = sm.oacc + warp * 256;
+			for (int it = warp; it < items; it += PD_WARPS) {
+				if (it < G) {
+					int h = kh * G + it;
+					qkv_head_warp(0, p.qkv + h * D, Ly.bq ? Ly.bq + h * D : NULL, Ly.qn, pos, as, wv);
+					for (int i = threadIdx.x & 31; i < D; i += 32) sm.qs[it][i] = wv[i] * scale;
+				} else {
+					int isv = it - G;
+					qkv_head_warp(1 + isv, p.qkv + q_dim + isv * kv_dim + kh * D,
+					              isv ? (Ly.bv ? Ly.bv + kh * D : NULL) : (Ly.bk ? Ly.bk + kh * D : NULL),
+					              isv ? NULL : Ly.kn, pos, as, wv);
+					__half *dst = (__half *)(isv ? Ly.vc : Ly.kc) + ((size_t)kh * as.n_ctx + pos) * D;
+					for (int i = threadIdx.x & 31; i < D; i += 32) dst[i] = __float2half_rn(wv[i]);
+				}
+				__syncwarp();
 			}
 			attn_range<true>(NULL, (const __half *)Ly.kc, (const __half *)Ly.vc, kh, sp, 0, L_keys, eff, p.n_split,
 			                 as, p.part, sm);
@@ -1686,39 +1896,52 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 			}
 			__syncthreads();
 		}
-		pd_mv_first<T>(pd_job(p, Ly, 1), w, w2);
+		pd_mv_first<T>(pd_job(p, Ly, 1, ring, false), w, w2);
 		pd_sync(bar);
+		PD_STAMP();
 		/* C: x += W_o att */
 		{
-			PdMv m = pd_job(p, Ly, 1);
+			cp_async_wait1();
+			PdMv m = pd_job(p, Ly, 1, ring, false);
 			consumed += p.bytes_q[1] + p.bytes_s[1];
 			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
-			pd_mv_first<T>(pd_job(p, Ly, 2), w, w2);
+			pd_mv_first<T>(pd_job(p, Ly, 2, ring, false), w, w2);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
 		pd_sync(bar);
+		PD_STAMP();
 		/* D: hf = silu(W_g rmsnorm(x)) * (W_u rmsnorm(x)) */
 		{
-			PdMv m = pd_job(p, Ly, 2);
+			pd_job(p, Ly, 3, ring, true); /* down's window into buffer 1 */
+			cp_async_wait1();
+			PdMv m = pd_job(p, Ly, 2, ring, false);
 			consumed += p.bytes_q[2] + p.bytes_s[2];
 			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
-			pd_mv_first<T>(pd_job(p, Ly, 3), w, w2);
+			pd_mv_first<T>(pd_job(p, Ly, 3, ring, false), w, w2);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
 		pd_sync(bar);
+		PD_STAMP();
 		/* E: x += W_down hf */
 		{
-			PdMv m = pd_job(p, Ly, 3);
+			if (l + 1 < p.n_layer) pd_job(p, p.d_layers[l + 1], 0, ring, true); /* next qkv into buffer 0 */
+			else cp_async_commit();
+			cp_async_wait1();
+			PdMv m = pd_job(p, Ly, 3, ring, false);
 			consumed += p.bytes_q[3] + p.bytes_s[3];
 			if (l == p.n_layer - 1) pdl_trigger(); /* the head may start loading its weights */
 			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
 			if (l + 1 < p.n_layer) {
-				pd_mv_first<T>(pd_job(p, p.d_layers[l + 1], 0), w, w2);
+				pd_mv_first<T>(pd_job(p, p.d_layers[l + 1], 0, ring, false), w, w2);
 				if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 				pd_sync(bar);
+				PD_STAMP();
 			}
 		}
 	}
+	asm volatile("cp.async.wait_all;" ::: "memory");
+	PD_STAMP();
+#undef PD_STAMP
 }
 
 static int pd_elems(int type)
@@ -1752,7 +1975,7 @@ extern "C" int kern_pd_prepare(kern_pd *p)
 	const kern_attn_shape &as = p->as;
 	int D = as.head_dim, G = as.n_head / as.n_head_kv;
 	int q_dim = as.n_head * D, kv_dim = as.n_head_kv * D;
-	if (G > ATT_GB || !kern_type_ok(p->embd_type)) return (int)cudaErrorNotSupported;
+	if (G > ATT_GB || D > 256 || !kern_type_ok(p->embd_type)) return (int)cudaErrorNotSupported;
 	int rows[4] = {q_dim + 2 * kv_dim, p->n_embd, p->n_ff, p->n_embd};
 	int cols[4] = {p->n_embd, q_dim, p->n_embd, p->n_ff};
 	int E = pd_elems(p->type);
@@ -1762,6 +1985,9 @@ extern "C" int kern_pd_prepare(kern_pd *p)
 		size_t st = (size_t)((cols[i] / E + 31) / 32) * 32 * E * sizeof(float);
 		if (st > stage) stage = st;
 		p->bytes_q[i] = q_bytes(p->type, (size_t)rows[i] * (i == 2 ? 2 : 1), cols[i]);
+		p->qrow[i] = q_bytes(p->type, 1, cols[i]);
+		p->srow[i] = s_bytes(p->type, 1, cols[i]);
+		if (p->qrow[i] % 16) return (int)cudaErrorNotSupported;
 		p->bytes_s[i] = s_bytes(p->type, (size_t)rows[i] * (i == 2 ? 2 : 1), cols[i]);
 	}
 	if (((uintptr_t)p->x | (uintptr_t)p->att | (uintptr_t)p->hf) & 15) return (int)cudaErrorNotSupported;
@@ -1781,24 +2007,34 @@ extern "C" int kern_pd_prepare(kern_pd *p)
 	const char *e = getenv("VIGIL_CUDA_PD_BPS");
 	if (e && atoi(e) > 0) bps = atoi(e);
 	if (bps > occ) bps = occ;
+	/* shared-memory windows of the next weight phases: one block per SM, the
+	 * rest of the SM's shared memory split into two buffers */
+	const char *re = getenv("VIGIL_CUDA_PD_RING");
+	int ring_on = !(re && strcmp(re, "0") == 0);
+	size_t work = (smem + 15) & ~(size_t)15;
+	p->work = (int)work;
+	p->ring = 0;
+	if (ring_on) {
+		struct cudaFuncAttributes fa;
+		KCHECK(cudaFuncGetAttributes(&fa, (const void *)k));
+		size_t avail = (size_t)maxopt - fa.sharedSizeBytes - 256;
+		if (avail > work + 2 * 4096) {
+			p->ring = (avail - work) / 2 & ~(size_t)15;
+			smem = work + 2 * p->ring;
+			bps = 1;
+			KCHECK(cudaFuncSetAttribute((const void *)k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+			KCHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, (const void *)k, PD_THREADS, smem));
+			if (occ < 1) return (int)cudaErrorNotSupported;
+		}
+	}
 	p->grid = num_sms() * bps;
 	p->smem = (int)smem;
-	/* warps per row: fewest rounds of dependent loads (rows over the grid x
-	 * batches per row), the smaller wpr on ties */
+	/* warps per row: rows are split into one contiguous range per block; split
+	 * rows between warps only while one pass still covers the block's rows */
 	for (int i = 0; i < 4; i++) {
-		int C = cols[i] / E, best = 1;
-		long bestc = -1;
-		for (int wpr = 1; wpr <= PD_WARPS; wpr *= 2) {
-			long vblocks = (rows[i] + PD_WARPS / wpr - 1) / (PD_WARPS / wpr);
-			long rounds = (vblocks + p->grid - 1) / p->grid;
-			long nit = (C + 32L * PD_U * wpr - 1) / (32L * PD_U * wpr);
-			long cost = rounds * nit;
-			if (bestc < 0 || cost < bestc) {
-				bestc = cost;
-				best = wpr;
-			}
-		}
-		p->wpr[i] = best;
+		int nr = (rows[i] + p->grid - 1) / p->grid, wpr = 1;
+		while (wpr < PD_WARPS && PD_WARPS / (2 * wpr) >= nr) wpr *= 2;
+		p->wpr[i] = wpr;
 	}
 	/* key ranges: about one block per (kv head, range), 32..256 keys each */
 	int ns = p->grid / as.n_head_kv;
@@ -1830,11 +2066,13 @@ extern "C" int kern_decode_persistent(const kern_pd *p, void *stream)
 	return (int)e;
 }
 
-extern "C" int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *us)
+extern "C" int kern_barrier_test(int n, int blocks_per_sm, int variant, int *errors, double *us)
 {
-	if (n <= 0 || blocks_per_sm <= 0 || !errors) return (int)cudaErrorInvalidValue;
+	if (n <= 0 || blocks_per_sm <= 0 || !errors || variant < 0 || variant > 2) return (int)cudaErrorInvalidValue;
+	const void *kfn = variant == 0 ? (const void *)barrier_test_kernel<0>
+	                : variant == 1 ? (const void *)barrier_test_kernel<1> : (const void *)barrier_test_kernel<2>;
 	int occ = 0;
-	KCHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, barrier_test_kernel, PD_THREADS, 0));
+	KCHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kfn, PD_THREADS, 0));
 	if (blocks_per_sm > occ) blocks_per_sm = occ;
 	int grid = num_sms() * blocks_per_sm;
 	unsigned long long *ctr = NULL;
@@ -1842,10 +2080,10 @@ extern "C" int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *
 	cudaEvent_t e0 = NULL, e1 = NULL;
 	float ms = 0.f;
 	int rc = 0;
-	cudaError_t e = cudaMalloc(&ctr, 8);
+	cudaError_t e = cudaMalloc(&ctr, KERN_PD_BAR_BYTES);
 	if (!e) e = cudaMalloc(&slots, (size_t)grid * 4);
 	if (!e) e = cudaMalloc(&derr, 4);
-	if (!e) e = cudaMemset(ctr, 0, 8);
+	if (!e) e = cudaMemset(ctr, 0, KERN_PD_BAR_BYTES);
 	if (!e) e = cudaMemset(slots, 0, (size_t)grid * 4);
 	if (!e) e = cudaMemset(derr, 0, 4);
 	if (!e) e = cudaEventCreate(&e0);
@@ -1853,7 +2091,7 @@ extern "C" int kern_barrier_test(int n, int blocks_per_sm, int *errors, double *
 	for (int rep = 0; rep < 3 && !e; rep++) { /* three launches: the counter carries over */
 		void *args[4] = {&ctr, &n, &slots, &derr};
 		if (rep == 2) e = cudaEventRecord(e0, 0);
-		if (!e) e = cudaLaunchCooperativeKernel((const void *)barrier_test_kernel, dim3(grid), dim3(PD_THREADS), args, 0, 0);
+		if (!e) e = cudaLaunchCooperativeKernel(kfn, dim3(grid), dim3(PD_THREADS), args, 0, 0);
 		if (!e && rep == 2) e = cudaEventRecord(e1, 0);
 		if (!e) e = cudaDeviceSynchronize();
 		if (!e) e = cudaMemset(slots, 0, (size_t)grid * 4);

@@ -93,6 +93,7 @@ typedef struct cu_backend {
 	kern_pd_layer *pd_layers;      /* device [n_layer] */
 	unsigned int *pd_cnt;          /* device [n_head_kv] */
 	unsigned long long *pd_bar;    /* device */
+	long long *pd_prof;            /* device [5*n_layer + 2] or NULL */
 	size_t vram;
 } cu_backend;
 
@@ -195,6 +196,7 @@ static void cu_destroy(void *ctx)
 	if (b->pd_layers) cudaFree(b->pd_layers);
 	if (b->pd_cnt) cudaFree(b->pd_cnt);
 	if (b->pd_bar) cudaFree(b->pd_bar);
+	if (b->pd_prof) cudaFree(b->pd_prof);
 	if (b->L) {
 		for (int l = 0; l < b->c.n_layer; l++) {
 			cu_layer *L = &b->L[l];
@@ -231,13 +233,14 @@ static int lin_mv(cu_backend *b, const cu_lin *lin, const float *x, float *y, co
 }
 
 /* Prepares the persistent decode kernel when it covers the model: every layer
- * matrix one type, q/k/v and gate/up each one matrix (VIGIL_CUDA_PERSIST=0
- * turns it off; VIGIL_CUDA_PD_LOOK=MB sets the L2 prefetch distance). */
+ * matrix one type, q/k/v and gate/up each one matrix.  VIGIL_CUDA_PERSIST=1
+ * turns it on; VIGIL_CUDA_PD_LOOK=MB sets its L2 prefetch distance,
+ * VIGIL_CUDA_PD_BPS its blocks per SM, VIGIL_CUDA_PD_PROF=1 its phase clock. */
 static int pd_setup(cu_backend *b, char *err, size_t errlen)
 {
 	const llm_config *c = &b->c;
-	const char *off = getenv("VIGIL_CUDA_PERSIST");
-	if (off && strcmp(off, "0") == 0) return 0;
+	const char *on = getenv("VIGIL_CUDA_PERSIST");
+	if (!on || strcmp(on, "1") != 0) return 0; /* off by default: not yet faster than the per-kernel graph */
 	int T = b->L[0].qkv.m[0].type;
 	for (int l = 0; l < c->n_layer; l++) {
 		const cu_layer *L = &b->L[l];
@@ -262,7 +265,7 @@ static int pd_setup(cu_backend *b, char *err, size_t errlen)
 	p->att = b->att;
 	p->hf = b->hf;
 	const char *lk = getenv("VIGIL_CUDA_PD_LOOK");
-	p->look_mb = lk ? atoi(lk) : 24;
+	p->look_mb = lk ? atoi(lk) : 0;
 	if (p->look_mb < 0) p->look_mb = 0;
 	kern_pd_layer *h = (kern_pd_layer *)calloc((size_t)c->n_layer, sizeof *h);
 	if (!h) return fail(err, errlen, "out of memory");
@@ -290,8 +293,13 @@ static int pd_setup(cu_backend *b, char *err, size_t errlen)
 	p->d_layers = b->pd_layers;
 	CU(dmalloc(b, (void **)&b->pd_cnt, (size_t)c->n_head_kv * 4), "persistent kernel counters");
 	CU(cudaMemset(b->pd_cnt, 0, (size_t)c->n_head_kv * 4), "persistent kernel counters");
-	CU(dmalloc(b, (void **)&b->pd_bar, 8), "persistent kernel barrier");
-	CU(cudaMemset(b->pd_bar, 0, 8), "persistent kernel barrier");
+	CU(dmalloc(b, (void **)&b->pd_bar, KERN_PD_BAR_BYTES), "persistent kernel barrier");
+	CU(cudaMemset(b->pd_bar, 0, KERN_PD_BAR_BYTES), "persistent kernel barrier");
+	const char *prof = getenv("VIGIL_CUDA_PD_PROF");
+	if (prof && strcmp(prof, "1") == 0) {
+		CU(dmalloc(b, (void **)&b->pd_prof, (size_t)(5 * c->n_layer + 2) * 8), "persistent kernel profile");
+		p->d_prof = b->pd_prof;
+	}
 	p->d_cnt = b->pd_cnt;
 	p->d_bar = b->pd_bar;
 	int rc = kern_pd_prepare(p);
@@ -671,4 +679,30 @@ out:
 	if (e1) cudaEventDestroy(e1);
 	if (hpos) cudaFreeHost(hpos);
 	return rc;
+}
+
+extern "C" int llm_cuda_pd_phases(void *ctx, double us[6])
+{
+	cu_backend *b = (cu_backend *)ctx;
+	if (!b || !b->use_pd || !b->pd_prof) return -1;
+	int L = b->c.n_layer, n = 5 * L + 2, dev = 0, khz = 0;
+	long long *t = (long long *)malloc((size_t)n * 8);
+	if (!t) return -1;
+	int rc = -1;
+	if (cudaMemcpy(t, b->pd_prof, (size_t)n * 8, cudaMemcpyDeviceToHost) == cudaSuccess && cudaGetDevice(&dev) == cudaSuccess &&
+	    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev) == cudaSuccess && khz > 0) {
+		double f = 1e3 / khz; /* us per cycle */
+		for (int k = 0; k < 6; k++) us[k] = 0;
+		us[0] = (t[1] - t[0]) * f;
+		for (int l = 0; l < L; l++) /* stamps 2+5l .. 6+5l close A..E of layer l (the last: kernel end) */
+			for (int k = 0; k < 5; k++) us[1 + k] += (t[2 + 5 * l + k] - t[1 + 5 * l + k]) * f / L;
+		rc = 0;
+	}
+	free(t);
+	return rc;
+}
+
+extern "C" int llm_cuda_uses_persistent(void *ctx)
+{
+	return ctx ? ((cu_backend *)ctx)->use_pd : 0;
 }

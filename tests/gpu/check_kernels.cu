@@ -795,13 +795,14 @@ int main(int argc, char **argv)
 	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
 	if (strcmp(mode, "barrier") == 0) { /* grid-barrier timings alone */
-		for (int bps : {1, 2, 3, 4}) {
-			int errors = 0;
-			double us = 0;
-			CK(kern_barrier_test(2000, bps, &errors, &us));
-			printf("bench  grid barrier: %d blocks/SM x %d SMs: %.3f us per barrier, %d errors\n", bps,
-			       prop.multiProcessorCount, us, errors);
-		}
+		for (int v = 0; v < 3; v++)
+			for (int bps : {1, 2, 3}) {
+				int errors = 0;
+				double us = 0;
+				CK(kern_barrier_test(2000, bps, v, &errors, &us));
+				printf("bench  grid barrier variant %d: %d blocks/SM x %d SMs: %.3f us per barrier, %d errors\n", v, bps,
+				       prop.multiProcessorCount, us, errors);
+			}
 		printf("copy bandwidth = %.0f GB/s\n", copy_bandwidth());
 		return 0;
 	}
@@ -818,13 +819,14 @@ int main(int argc, char **argv)
 			bench_attention(14, 2, 64, ctx, kern_attn_min_split(4096) * 4);
 			bench_attention(16, 8, 128, ctx, kern_attn_min_split(4096) * 2);
 		}
-		for (int bps : {1, 2, 4}) {
-			int errors = 0;
-			double us = 0;
-			CK(kern_barrier_test(2000, bps, &errors, &us));
-			printf("bench  grid barrier (persistent decode kernel's): %d blocks/SM x %d SMs: %.3f us per barrier%s\n", bps,
-			       prop.multiProcessorCount, us, errors ? " (ERRORS)" : "");
-		}
+		for (int v = 0; v < 3; v++)
+			for (int bps : {1, 2}) {
+				int errors = 0;
+				double us = 0;
+				CK(kern_barrier_test(2000, bps, v, &errors, &us));
+				printf("bench  grid barrier variant %d: %d blocks/SM x %d SMs: %.3f us per barrier%s\n", v, bps,
+				       prop.multiProcessorCount, us, errors ? " (ERRORS)" : "");
+			}
 		return 0;
 	}
 	/* matvec: every type; shapes with rows not a multiple of the warps per block,
@@ -889,14 +891,15 @@ int main(int argc, char **argv)
 	/* the persistent decode kernel's grid barrier: after barrier i every block
 	 * sees every other block's phase-i write; three launches (the counter
 	 * carries over between launches) */
-	for (int bps : {1, 2, 3}) {
-		int errors = -1;
-		double us = 0;
-		CK(kern_barrier_test(quick ? 200 : 3000, bps, &errors, &us));
-		char what[80];
-		snprintf(what, sizeof what, "grid barrier, %d blocks/SM, blocks seeing stale phases", bps);
-		report(what, (double)errors, 0, errors != 0, 1);
-	}
+	for (int v = 0; v < 3; v++)
+		for (int bps : {1, 2, 3}) {
+			int errors = -1;
+			double us = 0;
+			CK(kern_barrier_test(quick ? 200 : 3000, bps, v, &errors, &us));
+			char what[80];
+			snprintf(what, sizeof what, "grid barrier v%d, %d blocks/SM, blocks seeing stale phases", v, bps);
+			report(what, (double)errors, 0, errors != 0, 1);
+		}
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }

@@ -78,6 +78,27 @@ static double rel_l2(const float *a, const float *ref, int n)
 /* ---- one parity run over two forward functions --------------------------------------- */
 typedef int (*fwd_fn)(void *u, const int32_t *t, int n, int pos, int all, float *logits);
 
+/* With VIGIL_CUDA_PERSIST=1 the weight types the persistent decode kernel
+ * covers must take it (otherwise the run would test the other path). */
+static int persistent_expected(int type)
+{
+	const char *e = getenv("VIGIL_CUDA_PERSIST");
+	return e && strcmp(e, "1") == 0 &&
+	       (type == LLM_TYPE_BF16 || type == LLM_TYPE_F16 || type == LLM_TYPE_Q8_0 || type == LLM_TYPE_Q4_0 ||
+	        type == LLM_TYPE_Q4_K);
+}
+
+static int persistent_ok(const char *name, int type)
+{
+	int used = llm_cuda_uses_persistent(llm_cuda_last_ctx());
+	if (persistent_expected(type) && !used) {
+		printf("FAIL   %s: the persistent decode kernel was not used\n", name);
+		n_fail++;
+		return 0;
+	}
+	return 1;
+}
+
 static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu_, int V, int n_prompt, int n_gen)
 {
 	int32_t *prompt = malloc(sizeof(int32_t) * n_prompt);
@@ -193,7 +214,7 @@ static void gguf_parity(const char *dir, const char *arch, int type, int layers,
 		if (strcmp(ig.backend, "cuda") != 0) {
 			printf("FAIL   %s: backend is %s\n", name, ig.backend);
 			n_fail++;
-		} else {
+		} else if (persistent_ok(name, type)) {
 			parity(name, api_fwd, mc, api_fwd, mg, ic.n_vocab, n_prompt, n_gen);
 		}
 	}
@@ -337,7 +358,7 @@ static void mem_parity(int qwen3, int type, int n_prompt, int n_gen)
 	} else if (llm_cuda_backend_create(&m.c, &m.w, n_ctx, &g.ops, &g.ctx, err, sizeof err)) {
 		printf("FAIL   %s: cuda: %s\n", name, err);
 		n_fail++;
-	} else {
+	} else if (persistent_ok(name, type)) {
 		parity(name, be_fwd, &c, be_fwd, &g, m.c.n_vocab, n_prompt, n_gen);
 	}
 	if (c.ctx) c.ops.destroy(c.ctx);
@@ -391,9 +412,19 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 	void *ctx = llm_cuda_last_ctx();
 	/* fill the cache up to 4096 with a long prefill so attention reads real entries */
 	be_fwd(&g, toks, 4000, 0, 0, logits);
-	if (llm_cuda_bench_decode(ctx, toks[0], 128, 128, &ms128, &kernels, &vram, err, sizeof err) ||
-	    llm_cuda_bench_decode(ctx, toks[0], 4000, 96, &ms4k, NULL, NULL, err, sizeof err))
+	double ph[6];
+	if (llm_cuda_bench_decode(ctx, toks[0], 128, 128, &ms128, &kernels, &vram, err, sizeof err))
 		printf("bench  %s: %s\n", name, err);
+	if (llm_cuda_pd_phases(ctx, ph) == 0)
+		printf("bench  %s %s persistent kernel phases at ctx 256 (us, block 0's clock): embed %.2f  qkv %.2f  "
+		       "attention %.2f  o %.2f  gate/up %.2f  down %.2f  (per layer %.2f)\n",
+		       name, llm_type_name(type), ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[1] + ph[2] + ph[3] + ph[4] + ph[5]);
+	if (llm_cuda_bench_decode(ctx, toks[0], 4000, 96, &ms4k, NULL, NULL, err, sizeof err))
+		printf("bench  %s: %s\n", name, err);
+	if (llm_cuda_pd_phases(ctx, ph) == 0)
+		printf("bench  %s %s persistent kernel phases at ctx 4096 (us, block 0's clock): embed %.2f  qkv %.2f  "
+		       "attention %.2f  o %.2f  gate/up %.2f  down %.2f  (per layer %.2f)\n",
+		       name, llm_type_name(type), ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[1] + ph[2] + ph[3] + ph[4] + ph[5]);
 	printf("bench  %-12s %-5s weights %7.1f MB  VRAM (buffers) %7.1f MB  prefill512 %8.0f tok/s (TTFT %.2f ms)  "
 	       "decode@128 %.3f ms (%.0f tok/s)  decode@4096 %.3f ms  floor %.3f ms -> %.2fx floor  forward() %.3f ms/tok  "
 	       "%d graph nodes/token  prefill=%s\n",

@@ -65,13 +65,13 @@ if [ "$mode" = test ]; then
 	fi
 	if [ -x build/gpu/check_model ]; then
 		step model build/gpu/check_model test
-		if [ -z "${GPU_QUICK:-}" ]; then
-			# the per-kernel decode path (the persistent kernel's fallback) too
-			VIGIL_CUDA_PERSIST=0 step model-per-kernel build/gpu/check_model test
-			if command -v compute-sanitizer >/dev/null 2>&1; then
-				step model-memcheck timeout 300 compute-sanitizer --tool memcheck --error-exitcode 3 build/gpu/check_model quick
-				step model-racecheck timeout 300 compute-sanitizer --tool racecheck --error-exitcode 3 build/gpu/check_model quick
-			fi
+		# the persistent decode kernel (off by default) through the same checks
+		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
+		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
+			for tool in memcheck racecheck; do
+				VIGIL_CUDA_PERSIST=1 step model-$tool-persistent timeout 300 compute-sanitizer --tool $tool \
+					--error-exitcode 3 build/gpu/check_model quick
+			done
 		fi
 	fi
 else
