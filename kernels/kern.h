@@ -156,8 +156,8 @@ typedef struct kern_pd {
 	float *part;                   /* kern_attn_scratch_floats(as, 1, n_split) */
 	unsigned int *d_cnt;           /* [n_head_kv], zeroed once; left zeroed */
 	unsigned long long *d_bar;     /* KERN_PD_BAR_BYTES, zeroed once; only this kernel touches it */
-	long long *d_prof;             /* NULL, or [5*n_layer + 2]: block 0's clock64() at start,
-	                                  after each barrier, at the end (profiling) */
+	long long *d_prof;             /* NULL, or [grid][10*n_layer + 1]: each block's clock64() at
+	                                  start, then at arrival and departure of each barrier */
 	int look_mb;                   /* L2 prefetch distance in MB (0: none) */
 	/* set by kern_pd_prepare */
 	int grid, smem, n_split, wpr[4];
@@ -188,10 +188,12 @@ void *llm_cuda_last_ctx(void);
  * the device time per token.  Fills *kernels with the kernel nodes per token
  * and *vram with the bytes the backend holds.  Returns 0 or -1 with err. */
 /* With VIGIL_CUDA_PD_PROF=1 at create and the persistent kernel in use: the
- * last decode step's phase times in us, us[0] the embedding, us[1..5] phases
- * A..E (qkv, attention, o, gate/up, down, each with its closing barrier)
- * averaged over the layers, from block 0's clock.  0, or -1. */
-int llm_cuda_pd_phases(void *ctx, double us[6]);
+ * last decode step's phase times in us from each block's clock, per phase
+ * kind k (0 qkv, 1 attention, 2 o, 3 gate/up, 4 down; averaged over layers):
+ * work[k] mean over blocks of the time from leaving the previous barrier to
+ * arriving at the phase's closing barrier, work_max[k] its max over blocks,
+ * wait[k] mean time inside the barrier.  0, or -1. */
+int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5], double wait[5]);
 /* 1 when the backend's decode graph runs the persistent kernel. */
 int llm_cuda_uses_persistent(void *ctx);
 int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,

@@ -1461,9 +1461,10 @@ __device__ __forceinline__ void pd_bar_init(PdBar &b, unsigned long long *ctr, u
  * by __syncthreads (cumulativity); acquire: the polling load (or the fence
  * after relaxed polls), then __syncthreads for the other threads. */
 template <int BV = PD_BV>
-__device__ __forceinline__ void pd_sync(PdBar &b)
+__device__ __forceinline__ void pd_sync(PdBar &b, long long *prof = NULL)
 {
 	__syncthreads();
+	if (prof && threadIdx.x == 0) prof[0] = clock64(); /* arrival: the block's work is done */
 	if (threadIdx.x < (BV == 2 ? 32 : 1)) {
 		if (threadIdx.x == 0)
 			asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(b.ctr + (BV == 2 ? (blockIdx.x % PD_NCTR) * PD_CSTRIDE : 0))
@@ -1474,6 +1475,7 @@ __device__ __forceinline__ void pd_sync(PdBar &b)
 		if (BV == 1) asm volatile("fence.acq_rel.gpu;" ::: "memory");
 	}
 	__syncthreads();
+	if (prof && threadIdx.x == 0) prof[1] = clock64(); /* departure */
 }
 
 /* Barrier test: phase i, every block writes i into its slot, then checks all
@@ -1535,7 +1537,7 @@ __device__ __forceinline__ int pd_fit(const PdMv &m, size_t buf)
 	int halves = m.swiglu ? 2 : 1;
 	size_t per = (size_t)halves * (m.qrow + m.srow), fixed = m.srow ? (size_t)halves * 32 : 0;
 	if (buf <= fixed || per == 0) return 0;
-	size_t n = (buf - fixed) / per;
+	unsigned n = (unsigned)(buf - fixed) / (unsigned)per; /* 32-bit: both well under 4 GB */
 	int nr = m.r1 - m.r0;
 	return n < (size_t)nr ? (int)n : nr;
 }
@@ -1608,7 +1610,7 @@ __device__ __forceinline__ void pd_mv_first(const PdMv &m, WRaw (&w)[PD_U], WRaw
  * RMSNorm's 1/rms applied to the dot products).  Before the first __syncthreads
  * here the caller has waited for the shared-memory copy (cp.async.wait). */
 template <int T>
-__device__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[PD_U], float4 *xs, float *red,
+__device__ __forceinline__ void pd_mv_run(const PdMv &m, float eps, WRaw (&w)[PD_U], WRaw (&w2)[PD_U], float4 *xs, float *red,
                           float (*part)[PD_WARPS])
 {
 	const int E = MvT<T>::E, P = E / 4, U = PD_U;
@@ -1740,7 +1742,7 @@ __device__ void qkv_head_warp(int kind, const float *src, const float *bias, con
 
 /* Matrix k (0 qkv, 1 o, 2 gate+up, 3 down) of a layer as this block's job;
  * its first rows in ring buffer k & 1 (issue: start copying them). */
-__device__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k, uint8_t *ring, bool issue)
+__device__ __forceinline__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k, uint8_t *ring, bool issue)
 {
 	PdMv m;
 	m.q = (const uint8_t *)L.q[k];
@@ -1756,10 +1758,32 @@ __device__ PdMv pd_job(const kern_pd &p, const kern_pd_layer &L, int k, uint8_t 
 	}
 	m.qrow = p.qrow[k];
 	m.srow = p.srow[k];
-	m.r0 = (int)((long)blockIdx.x * m.rows_out / gridDim.x);
-	m.r1 = (int)((long)(blockIdx.x + 1) * m.rows_out / gridDim.x);
+	m.r0 = (int)((unsigned)(blockIdx.x * m.rows_out) / gridDim.x); /* rows * grid < 2^31 (prepare) */
+	m.r1 = (int)((unsigned)((blockIdx.x + 1) * m.rows_out) / gridDim.x);
 	pd_window(m, ring + (size_t)(k & 1) * p.ring, p.ring, issue);
 	return m;
+}
+
+/* The phases' entry points.  Inlined: made __noinline__ (one copy of the code
+ * for every phase) the register arrays w/w2 went to local memory, which with
+ * the shared-memory carve-out lives in L2, and decode took 1.6x as long
+ * (H100, 2026-11-26). */
+__device__ __forceinline__ void pd_issue(const kern_pd &p, int l, int k, uint8_t *ring)
+{
+	pd_job(p, p.d_layers[l], k, ring, true);
+}
+template <int T>
+__device__ __forceinline__ void pd_first(const kern_pd &p, int l, int k, uint8_t *ring, WRaw (&w)[PD_U], WRaw (&w2)[PD_U])
+{
+	PdMv m = pd_job(p, p.d_layers[l], k, ring, false);
+	pd_mv_first<T>(m, w, w2);
+}
+template <int T>
+__device__ __forceinline__ void pd_run(const kern_pd &p, int l, int k, uint8_t *ring, WRaw (&w)[PD_U], WRaw (&w2)[PD_U],
+                                    float4 *xs, float *red, float (*part)[PD_WARPS])
+{
+	PdMv m = pd_job(p, p.d_layers[l], k, ring, false);
+	pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
 }
 
 /* L2 prefetch of the layer matrices in order (layer-major, then qkv, o, gate+up,
@@ -1784,8 +1808,43 @@ __device__ void pd_prefetch_to(const kern_pd &p, size_t target, int *idx, size_t
 	}
 }
 
+/* Merges the eff key ranges of the G query heads of kv head kh into att;
+ * zeroes kh's counter for the next layer. */
+__device__ void pd_merge(const kern_pd &p, int kh, int eff, AttSmem &sm)
+{
+	int D = p.as.head_dim, G = p.as.n_head / p.as.n_head_kv;
+	size_t pstride = (size_t)D + 2;
+	__threadfence();
+	float *wgt = &sm.sc[0][0]; /* [G][eff] */
+	int lane = threadIdx.x & 31;
+	for (int g = threadIdx.x >> 5; g < G; g += blockDim.x >> 5) {
+		const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
+		float m = -INFINITY;
+		for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
+		m = warp_max(m);
+		float lsum = 0.f;
+		for (int s2 = lane; s2 < eff; s2 += 32) {
+			float e = expf(__ldcg(base + s2 * pstride + D) - m);
+			wgt[g * eff + s2] = e;
+			lsum += e * __ldcg(base + s2 * pstride + D + 1);
+		}
+		lsum = warp_sum(lsum);
+		if (lane == 0) sm.mstat[g] = 1.f / lsum;
+	}
+	__syncthreads();
+	for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
+		int g = i / D, d = i % D;
+		const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
+		float o = 0.f;
+#pragma unroll 4
+		for (int s2 = 0; s2 < eff; s2++) o += wgt[g * eff + s2] * __ldcg(base + s2 * pstride + d);
+		p.att[(kh * G + g) * D + d] = o * sm.mstat[g];
+	}
+	if (threadIdx.x == 0) p.d_cnt[kh] = 0;
+}
+
 template <int T>
-__global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_pd p)
+__global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(const __grid_constant__ kern_pd p)
 {
 	extern __shared__ __align__(16) unsigned char pd_smem[];
 	__shared__ float red[32];
@@ -1796,16 +1855,17 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 	const kern_attn_shape &as = p.as;
 	int D = as.head_dim, H = as.n_head, KVH = as.n_head_kv, G = H / KVH;
 	int q_dim = H * D, kv_dim = KVH * D;
-	size_t pstride = (size_t)D + 2;
 	PdBar bar;
 	pd_bar_init(bar, p.d_bar, (unsigned long long)(5 * p.n_layer) * gridDim.x);
 	int nstamp = 0;
-#define PD_STAMP() do { if (p.d_prof && blockIdx.x == 0 && threadIdx.x == 0) p.d_prof[nstamp] = clock64(); nstamp++; } while (0)
+	/* profile: per block, [start][barrier k arrival, departure]... */
+	long long *prof = p.d_prof ? p.d_prof + (size_t)blockIdx.x * (2 * 5 * p.n_layer + 1) : NULL;
+	if (prof && threadIdx.x == 0) prof[0] = clock64();
+#define PD_PROF (prof ? prof + 1 + 2 * nstamp++ : NULL)
 	WRaw w[PD_U], w2[PD_U];
 	int pf_idx = 0;
 	size_t pf_cum = 0, look = (size_t)p.look_mb << 20, consumed = 0;
 	pdl_wait();
-	PD_STAMP();
 	int tok = *p.d_tok, pos = *p.d_pos;
 	/* embedding */
 	for (int e = blockIdx.x * blockDim.x + threadIdx.x; e < p.n_embd; e += gridDim.x * blockDim.x)
@@ -1814,10 +1874,10 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 	uint8_t *ring = pd_smem + p.work;
 	/* shared-memory windows (ring buffers 0, 1): A -> 0, C -> 1, D -> 0, E -> 1;
 	 * each copy starts one weight phase ahead, as soon as its buffer is free */
-	pd_mv_first<T>(pd_job(p, p.d_layers[0], 0, ring, true), w, w2);
+	pd_issue(p, 0, 0, ring);
+	pd_first<T>(p, 0, 0, ring, w, w2);
 	if (look) pd_prefetch_to(p, look, &pf_idx, &pf_cum);
-	pd_sync(bar);
-	PD_STAMP();
+	pd_sync(bar, PD_PROF);
 	int L_keys = pos + 1;
 	int eff = attn_eff_splits(L_keys, p.n_split);
 	float scale = rsqrtf((float)D);
@@ -1825,17 +1885,15 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 		const kern_pd_layer &Ly = p.d_layers[l];
 		/* A: qkv = W_qkv rmsnorm(x) */
 		{
-			pd_job(p, Ly, 1, ring, true); /* o's window into buffer 1 */
+			pd_issue(p, l, 1, ring); /* o's window into buffer 1 */
 			cp_async_wait1();
-			PdMv m = pd_job(p, Ly, 0, ring, false);
 			consumed += p.bytes_q[0] + p.bytes_s[0];
-			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			pd_run<T>(p, l, 0, ring, w, w2, xs, red, part);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
-		pd_sync(bar);
-		PD_STAMP();
+		pd_sync(bar, PD_PROF);
 		/* B: q/k/v post, cache write, attention key ranges, merge */
-		pd_job(p, Ly, 2, ring, true); /* gate/up's window into buffer 0 */
+		pd_issue(p, l, 2, ring); /* gate/up's window into buffer 0 */
 		for (int u = blockIdx.x; u < KVH * eff; u += gridDim.x) {
 			int kh = u % KVH, sp = u / KVH;
 			/* q of the G heads, and (the range holding pos) this position's K
@@ -1865,83 +1923,47 @@ __global__ void __launch_bounds__(PD_THREADS, 2) decode_persistent_kernel(kern_p
 				s_last = atomicAdd(p.d_cnt + kh, 1u) == (unsigned)eff - 1;
 			}
 			__syncthreads();
-			if (s_last) { /* the last range of kv head kh to finish merges its G heads */
-				__threadfence();
-				float *wgt = &sm.sc[0][0]; /* [G][eff] */
-				int lane = threadIdx.x & 31;
-				for (int g = threadIdx.x >> 5; g < G; g += blockDim.x >> 5) {
-					const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
-					float m = -INFINITY;
-					for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
-					m = warp_max(m);
-					float lsum = 0.f;
-					for (int s2 = lane; s2 < eff; s2 += 32) {
-						float e = expf(__ldcg(base + s2 * pstride + D) - m);
-						wgt[g * eff + s2] = e;
-						lsum += e * __ldcg(base + s2 * pstride + D + 1);
-					}
-					lsum = warp_sum(lsum);
-					if (lane == 0) sm.mstat[g] = 1.f / lsum;
-				}
-				__syncthreads();
-				for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
-					int g = i / D, d = i % D;
-					const float *base = p.part + (size_t)(kh * G + g) * p.n_split * pstride;
-					float o = 0.f;
-#pragma unroll 4
-					for (int s2 = 0; s2 < eff; s2++) o += wgt[g * eff + s2] * __ldcg(base + s2 * pstride + d);
-					p.att[(kh * G + g) * D + d] = o * sm.mstat[g];
-				}
-				if (threadIdx.x == 0) p.d_cnt[kh] = 0;
-			}
+			if (s_last) pd_merge(p, kh, eff, sm); /* the last range of kv head kh to finish merges its G heads */
 			__syncthreads();
 		}
-		pd_mv_first<T>(pd_job(p, Ly, 1, ring, false), w, w2);
-		pd_sync(bar);
-		PD_STAMP();
+		pd_first<T>(p, l, 1, ring, w, w2);
+		pd_sync(bar, PD_PROF);
 		/* C: x += W_o att */
 		{
 			cp_async_wait1();
-			PdMv m = pd_job(p, Ly, 1, ring, false);
 			consumed += p.bytes_q[1] + p.bytes_s[1];
-			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
-			pd_mv_first<T>(pd_job(p, Ly, 2, ring, false), w, w2);
+			pd_run<T>(p, l, 1, ring, w, w2, xs, red, part);
+			pd_first<T>(p, l, 2, ring, w, w2);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
-		pd_sync(bar);
-		PD_STAMP();
+		pd_sync(bar, PD_PROF);
 		/* D: hf = silu(W_g rmsnorm(x)) * (W_u rmsnorm(x)) */
 		{
-			pd_job(p, Ly, 3, ring, true); /* down's window into buffer 1 */
+			pd_issue(p, l, 3, ring); /* down's window into buffer 1 */
 			cp_async_wait1();
-			PdMv m = pd_job(p, Ly, 2, ring, false);
 			consumed += p.bytes_q[2] + p.bytes_s[2];
-			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
-			pd_mv_first<T>(pd_job(p, Ly, 3, ring, false), w, w2);
+			pd_run<T>(p, l, 2, ring, w, w2, xs, red, part);
+			pd_first<T>(p, l, 3, ring, w, w2);
 			if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
 		}
-		pd_sync(bar);
-		PD_STAMP();
+		pd_sync(bar, PD_PROF);
 		/* E: x += W_down hf */
 		{
-			if (l + 1 < p.n_layer) pd_job(p, p.d_layers[l + 1], 0, ring, true); /* next qkv into buffer 0 */
+			if (l + 1 < p.n_layer) pd_issue(p, l + 1, 0, ring); /* next qkv into buffer 0 */
 			else cp_async_commit();
 			cp_async_wait1();
-			PdMv m = pd_job(p, Ly, 3, ring, false);
 			consumed += p.bytes_q[3] + p.bytes_s[3];
 			if (l == p.n_layer - 1) pdl_trigger(); /* the head may start loading its weights */
-			pd_mv_run<T>(m, p.eps, w, w2, xs, red, part);
+			pd_run<T>(p, l, 3, ring, w, w2, xs, red, part);
 			if (l + 1 < p.n_layer) {
-				pd_mv_first<T>(pd_job(p, p.d_layers[l + 1], 0, ring, false), w, w2);
+				pd_first<T>(p, l + 1, 0, ring, w, w2);
 				if (look) pd_prefetch_to(p, consumed + look, &pf_idx, &pf_cum);
-				pd_sync(bar);
-				PD_STAMP();
+				pd_sync(bar, PD_PROF);
 			}
 		}
 	}
 	asm volatile("cp.async.wait_all;" ::: "memory");
-	PD_STAMP();
-#undef PD_STAMP
+#undef PD_PROF
 }
 
 static int pd_elems(int type)

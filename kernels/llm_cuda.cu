@@ -232,6 +232,15 @@ static int lin_mv(cu_backend *b, const cu_lin *lin, const float *x, float *y, co
 	return 0;
 }
 
+/* Profile entries for any grid of up to 8 blocks per SM. */
+static size_t num_blocks_max(int n_layer)
+{
+	int dev = 0, sms = 0;
+	if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+		sms = 256;
+	return (size_t)sms * 8 * (10 * (size_t)n_layer + 1);
+}
+
 /* Prepares the persistent decode kernel when it covers the model: every layer
  * matrix one type, q/k/v and gate/up each one matrix.  VIGIL_CUDA_PERSIST=1
  * turns it on; VIGIL_CUDA_PD_LOOK=MB sets its L2 prefetch distance,
@@ -297,7 +306,7 @@ static int pd_setup(cu_backend *b, char *err, size_t errlen)
 	CU(cudaMemset(b->pd_bar, 0, KERN_PD_BAR_BYTES), "persistent kernel barrier");
 	const char *prof = getenv("VIGIL_CUDA_PD_PROF");
 	if (prof && strcmp(prof, "1") == 0) {
-		CU(dmalloc(b, (void **)&b->pd_prof, (size_t)(5 * c->n_layer + 2) * 8), "persistent kernel profile");
+		CU(dmalloc(b, (void **)&b->pd_prof, (size_t)num_blocks_max(c->n_layer) * 8), "persistent kernel profile");
 		p->d_prof = b->pd_prof;
 	}
 	p->d_cnt = b->pd_cnt;
@@ -681,21 +690,37 @@ out:
 	return rc;
 }
 
-extern "C" int llm_cuda_pd_phases(void *ctx, double us[6])
+extern "C" int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5], double wait[5])
 {
 	cu_backend *b = (cu_backend *)ctx;
 	if (!b || !b->use_pd || !b->pd_prof) return -1;
-	int L = b->c.n_layer, n = 5 * L + 2, dev = 0, khz = 0;
-	long long *t = (long long *)malloc((size_t)n * 8);
+	int L = b->c.n_layer, per = 10 * L + 1, G = b->pd.grid, dev = 0, khz = 0;
+	size_t n = (size_t)G * per;
+	long long *t = (long long *)malloc(n * 8);
 	if (!t) return -1;
 	int rc = -1;
-	if (cudaMemcpy(t, b->pd_prof, (size_t)n * 8, cudaMemcpyDeviceToHost) == cudaSuccess && cudaGetDevice(&dev) == cudaSuccess &&
+	if (cudaMemcpy(t, b->pd_prof, n * 8, cudaMemcpyDeviceToHost) == cudaSuccess && cudaGetDevice(&dev) == cudaSuccess &&
 	    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev) == cudaSuccess && khz > 0) {
 		double f = 1e3 / khz; /* us per cycle */
-		for (int k = 0; k < 6; k++) us[k] = 0;
-		us[0] = (t[1] - t[0]) * f;
-		for (int l = 0; l < L; l++) /* stamps 2+5l .. 6+5l close A..E of layer l (the last: kernel end) */
-			for (int k = 0; k < 5; k++) us[1 + k] += (t[2 + 5 * l + k] - t[1 + 5 * l + k]) * f / L;
+		for (int k = 0; k < 5; k++) work[k] = work_max[k] = wait[k] = 0;
+		/* barrier j (0-based): 0 after the embedding, 1 + 5l + k after phase k of layer l */
+		for (int l = 0; l < L; l++)
+			for (int k = 0; k < 5; k++) {
+				int j = 1 + 5 * l + k;
+				if (j >= 5 * L) continue; /* the last phase has no closing barrier */
+				double sum = 0, mx = 0, ws = 0;
+				for (int g = 0; g < G; g++) {
+					const long long *q = t + (size_t)g * per;
+					double wk = (q[1 + 2 * j] - q[1 + 2 * (j - 1) + 1]) * f;
+					sum += wk;
+					if (wk > mx) mx = wk;
+					ws += (q[2 + 2 * j] - q[1 + 2 * j]) * f;
+				}
+				int nl = k == 4 ? L - 1 : L;
+				work[k] += sum / G / nl;
+				work_max[k] += mx / nl;
+				wait[k] += ws / G / nl;
+			}
 		rc = 0;
 	}
 	free(t);

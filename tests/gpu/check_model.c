@@ -366,6 +366,22 @@ static void mem_parity(int qwen3, int type, int n_prompt, int n_gen)
 	mem_free(&m);
 }
 
+/* The persistent kernel's phase profile of the last decode step (VIGIL_CUDA_PD_PROF=1). */
+static void pd_report(void *ctx, const char *name, int type, int at)
+{
+	double w[5], wm[5], wt[5];
+	if (llm_cuda_pd_phases(ctx, w, wm, wt) != 0) return;
+	static const char *kn[5] = {"qkv", "attention", "o", "gate/up", "down"};
+	double tot = 0;
+	printf("bench  %s %s persistent kernel per layer at ctx %d (us; work mean/max over blocks, barrier wait):", name,
+	       llm_type_name(type), at);
+	for (int k = 0; k < 5; k++) {
+		printf("  %s %.2f/%.2f +%.2f", kn[k], w[k], wm[k], wt[k]);
+		tot += w[k] + wt[k];
+	}
+	printf("  (sum of means %.2f)\n", tot);
+}
+
 static void mem_bench(int qwen3, int type, double copy_gbs)
 {
 	mem_model m;
@@ -412,19 +428,12 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 	void *ctx = llm_cuda_last_ctx();
 	/* fill the cache up to 4096 with a long prefill so attention reads real entries */
 	be_fwd(&g, toks, 4000, 0, 0, logits);
-	double ph[6];
 	if (llm_cuda_bench_decode(ctx, toks[0], 128, 128, &ms128, &kernels, &vram, err, sizeof err))
 		printf("bench  %s: %s\n", name, err);
-	if (llm_cuda_pd_phases(ctx, ph) == 0)
-		printf("bench  %s %s persistent kernel phases at ctx 256 (us, block 0's clock): embed %.2f  qkv %.2f  "
-		       "attention %.2f  o %.2f  gate/up %.2f  down %.2f  (per layer %.2f)\n",
-		       name, llm_type_name(type), ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[1] + ph[2] + ph[3] + ph[4] + ph[5]);
+	pd_report(ctx, name, type, 256);
 	if (llm_cuda_bench_decode(ctx, toks[0], 4000, 96, &ms4k, NULL, NULL, err, sizeof err))
 		printf("bench  %s: %s\n", name, err);
-	if (llm_cuda_pd_phases(ctx, ph) == 0)
-		printf("bench  %s %s persistent kernel phases at ctx 4096 (us, block 0's clock): embed %.2f  qkv %.2f  "
-		       "attention %.2f  o %.2f  gate/up %.2f  down %.2f  (per layer %.2f)\n",
-		       name, llm_type_name(type), ph[0], ph[1], ph[2], ph[3], ph[4], ph[5], ph[1] + ph[2] + ph[3] + ph[4] + ph[5]);
+	pd_report(ctx, name, type, 4096);
 	printf("bench  %-12s %-5s weights %7.1f MB  VRAM (buffers) %7.1f MB  prefill512 %8.0f tok/s (TTFT %.2f ms)  "
 	       "decode@128 %.3f ms (%.0f tok/s)  decode@4096 %.3f ms  floor %.3f ms -> %.2fx floor  forward() %.3f ms/tok  "
 	       "%d graph nodes/token  prefill=%s\n",
