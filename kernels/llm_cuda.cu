@@ -16,6 +16,11 @@
  *               x += W_down · h
  *   logits = W_out · rmsnorm(x)*out_norm
  *
+ * With VIGIL_CUDA_PERSIST=1 and a model the persistent decode kernel covers
+ * (kern_decode_persistent: every layer in one cooperative launch), the graph
+ * is that kernel + the head + argmax instead; it is correct but slower than the
+ * per-kernel graph on H100/H200 (bench/RESULTS.md), so it is off by default.
+ *
  * Prefill (n > 1, or all logits) runs in chunks of up to PCH tokens with cuBLAS
  * GEMMs.  Default ("f32"): weights dequantised to f32 per matrix and an FP32
  * SGEMM (no TF32), so the numbers follow the CPU path closely.  With the

@@ -5,7 +5,9 @@
 #
 #   test:  kernel checkers (tests/gpu/check_kernels.cu) on random inputs,
 #          compute-sanitizer memcheck + racecheck on a quick pass of them, and
-#          whole-model CPU-vs-GPU parity (tests/gpu/check_model.c) when built.
+#          whole-model CPU-vs-GPU parity (tests/gpu/check_model.c) when built,
+#          once on the default decode path and once with the persistent decode
+#          kernel (VIGIL_CUDA_PERSIST=1; sanitizers on a small-model pass too).
 #   bench: kernel timings and copy bandwidth, then whole-model timings.
 set -u
 mode=${1:-test}
