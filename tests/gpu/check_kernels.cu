@@ -794,6 +794,14 @@ int main(int argc, char **argv)
 	rng_state = getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : (uint64_t)time(NULL) * 2654435761u + 1;
 	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
+	if (strcmp(mode, "attn") == 0) { /* decode attention: key-range count sweep */
+		for (int ctx : {128, 1024, 4096})
+			for (int ns : {16, 32, 48, 64, 96, 128, 132, 256}) {
+				bench_attention(14, 2, 64, ctx, ns);
+				bench_attention(16, 8, 128, ctx, ns);
+			}
+		return 0;
+	}
 	if (strcmp(mode, "barrier") == 0) { /* grid-barrier timings alone */
 		for (int v = 0; v < 3; v++)
 			for (int bps : {1, 2, 3}) {
