@@ -263,7 +263,7 @@ void reg_check_init(reg_check *c)
 #define CHECK_COLS "id,slug,name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,status," \
 	"status_since_ms,created_ms,last_ping_ms,last_start_ms,last_success_ms,last_fail_ms,last_exit," \
 	"last_duration_ms,paused,mute_until_ms,mute_reason,next_deadline_ms,expected_ms,source,script," \
-	"crontab_line,mute_indefinite"
+	"crontab_line,mute_indefinite,n_pings"
 
 static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
@@ -303,7 +303,7 @@ static void row_to_check(sqlite3_stmt *st, reg_check *c)
 	col_text(st, i++, c->script, sizeof c->script);
 	col_text(st, i++, c->crontab_line, sizeof c->crontab_line);
 	c->mute_indefinite = sqlite3_column_int(st, i++);
-	c->n_pings = -1;
+	c->n_pings = sqlite3_column_int64(st, i++);
 }
 
 static int check_fields_valid(reg_db *db, const reg_check *c)
@@ -559,16 +559,24 @@ static int record_orphan(reg_db *db, const char *slug, int64_t now_ms)
 	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "record orphan");
 }
 
-/* The start this finish belongs to: the start ping with the same rid, or
+/* How far back along a check's chain a finish looks for its start's rid. */
+#define RID_WALK_MAX 1000
+
+/* The start this finish belongs to: the start ping with the same rid among
+ * the check's last RID_WALK_MAX pings (newest first, along the chain), or
  * (no rid) the check's last start when the check is in "started". */
-static int64_t start_time_for(reg_db *db, const reg_check *c, const char *rid)
+static int64_t start_time_for(reg_db *db, const reg_check *c, int64_t last_ping_id, const char *rid)
 {
 	if (rid && rid[0]) {
-		sqlite3_stmt *st = reg_stmt(db, "SELECT created_ms FROM pings WHERE check_id=? AND rid=? AND kind=1 "
-		                                "ORDER BY id DESC LIMIT 1");
+		if (last_ping_id <= 0) return 0;
+		sqlite3_stmt *st = reg_stmt(db,
+			"WITH RECURSIVE ch(id, n) AS (SELECT ?1, 1 UNION ALL"
+			"  SELECT p.prev_id, ch.n + 1 FROM pings p JOIN ch ON p.id = ch.id WHERE p.prev_id > 0 AND ch.n < ?3)"
+			" SELECT p.created_ms FROM ch JOIN pings p ON p.id = ch.id WHERE p.kind = 1 AND p.rid = ?2 LIMIT 1");
 		if (!st) return 0;
-		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_int64(st, 1, last_ping_id);
 		sqlite3_bind_text(st, 2, rid, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, RID_WALK_MAX);
 		int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 		sqlite3_reset(st);
 		return t;
@@ -582,7 +590,7 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	/* Only what the ping path needs (a full reg_check copy costs more than
 	 * the rest of the ping under load). */
 	reg_check c;
-	sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms FROM checks WHERE slug=?");
+	sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms,last_ping_id FROM checks WHERE slug=?");
 	if (!lk) return REG_EIO;
 	sqlite3_bind_text(lk, 1, in->slug, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(lk);
@@ -592,6 +600,7 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	c.status = (reg_status)sqlite3_column_int(lk, 1);
 	c.paused = sqlite3_column_int(lk, 2);
 	c.last_start_ms = sqlite3_column_int64(lk, 3);
+	int64_t prev_id = sqlite3_column_int64(lk, 4);
 	sqlite3_reset(lk);
 	out->found = 1;
 	out->check_id = c.id;
@@ -600,12 +609,12 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	int64_t duration = -1;
 	int is_finish = in->kind == REG_PING_SUCCESS || in->kind == REG_PING_FAIL || in->kind == REG_PING_EXIT;
 	if (is_finish) {
-		int64_t t0 = start_time_for(db, &c, in->rid);
+		int64_t t0 = start_time_for(db, &c, prev_id, in->rid);
 		if (t0 > 0 && t0 <= in->now_ms) duration = in->now_ms - t0;
 	}
 
 	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO pings(check_id,created_ms,kind,exit_status,rid,remote,method,"
-	                                "duration_ms,body,body_cut) VALUES(?,?,?,?,?,?,?,?,?,?)");
+	                                "duration_ms,body,body_cut,prev_id) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st) return REG_EIO;
 	sqlite3_bind_int64(st, 1, c.id);
 	sqlite3_bind_int64(st, 2, in->now_ms);
@@ -620,15 +629,17 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	else
 		sqlite3_bind_null(st, 9);
 	sqlite3_bind_int(st, 10, in->body_cut ? 1 : 0);
+	sqlite3_bind_int64(st, 11, prev_id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "insert ping");
 	out->ping_id = sqlite3_last_insert_rowid(db->s);
 
-	/* last_* columns */
+	/* last_* columns, the chain's head and the count: the one checks row
+	 * (no index covers these columns) */
 	int failed = in->kind == REG_PING_FAIL || (in->kind == REG_PING_EXIT && in->exit_status != 0);
 	int succeeded = in->kind == REG_PING_SUCCESS || (in->kind == REG_PING_EXIT && in->exit_status == 0);
-	st = reg_stmt(db, "UPDATE checks SET last_ping_ms=?1,"
+	st = reg_stmt(db, "UPDATE checks SET last_ping_ms=?1, last_ping_id=?8, n_pings=n_pings+1,"
 	                  " last_start_ms=CASE WHEN ?2 THEN ?1 ELSE last_start_ms END,"
 	                  " last_success_ms=CASE WHEN ?3 THEN ?1 ELSE last_success_ms END,"
 	                  " last_fail_ms=CASE WHEN ?4 THEN ?1 ELSE last_fail_ms END,"
@@ -643,6 +654,7 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	sqlite3_bind_int(st, 5, in->kind == REG_PING_EXIT ? in->exit_status : -1);
 	sqlite3_bind_int64(st, 6, duration);
 	sqlite3_bind_int64(st, 7, c.id);
+	sqlite3_bind_int64(st, 8, out->ping_id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check after ping");
@@ -675,11 +687,15 @@ int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_
 {
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = reg_stmt(db, "SELECT id,check_id,created_ms,kind,exit_status,rid,remote,method,duration_ms,"
-	                                "body,body_cut FROM pings WHERE check_id=? ORDER BY id DESC LIMIT ?");
+	sqlite3_stmt *st = reg_stmt(db,
+		"WITH RECURSIVE ch(id, n) AS ("
+		"  SELECT last_ping_id, 1 FROM checks WHERE id = ?1 AND last_ping_id > 0 UNION ALL"
+		"  SELECT p.prev_id, ch.n + 1 FROM pings p JOIN ch ON p.id = ch.id WHERE p.prev_id > 0 AND ch.n < ?2)"
+		" SELECT p.id,p.check_id,p.created_ms,p.kind,p.exit_status,p.rid,p.remote,p.method,p.duration_ms,"
+		" p.body,p.body_cut FROM ch JOIN pings p ON p.id = ch.id ORDER BY ch.n");
 	if (!st) return REG_EIO;
 	sqlite3_bind_int64(st, 1, check_id);
-	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);
 	size_t cap = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -728,7 +744,7 @@ void reg_pings_free(reg_ping *p, size_t n)
 
 int64_t reg_ping_count(reg_db *db, int64_t check_id)
 {
-	sqlite3_stmt *st = reg_stmt(db, "SELECT count(*) FROM pings WHERE check_id=?");
+	sqlite3_stmt *st = reg_stmt(db, "SELECT n_pings FROM checks WHERE id=?");
 	if (!st) return -1;
 	sqlite3_bind_int64(st, 1, check_id);
 	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;

@@ -25,7 +25,7 @@ enum {
 	REG_ECONFLICT = -6,   /* a conditional update changed no row */
 };
 
-#define REG_SCHEMA_VERSION 5
+#define REG_SCHEMA_VERSION 6
 #define REG_SLUG_MAX 64
 
 typedef enum reg_status {
@@ -64,7 +64,7 @@ typedef struct reg_check {
 	char mute_reason[256];
 	int64_t next_deadline_ms; /* the scheduler's next evaluation time; 0 none */
 	int64_t expected_ms;      /* the expected run the deadline is for; 0 none */
-	int64_t n_pings;
+	int64_t n_pings;          /* pings recorded for it */
 } reg_check;
 
 typedef struct reg_ping {
@@ -185,7 +185,8 @@ typedef struct reg_ping_out {
  * registry/state.c).  Must be called inside reg_begin()/reg_commit(); the
  * caller answers the client only after the commit returned REG_OK. */
 int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out);
-/* Last N pings of a check, newest first; bodies malloc'd: reg_pings_free(). */
+/* Last N pings of a check (N <= 0: all), newest first, following the chain
+ * checks.last_ping_id -> pings.prev_id; bodies malloc'd: reg_pings_free(). */
 int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_t *n);
 void reg_pings_free(reg_ping *p, size_t n);
 int64_t reg_ping_count(reg_db *db, int64_t check_id);   /* -1 on error */
