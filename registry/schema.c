@@ -181,7 +181,14 @@ static const char *const migrations[] = {
 	"DROP TRIGGER checks_deadline_reset;"
 	"CREATE TRIGGER checks_deadline_reset AFTER UPDATE OF schedule, period_s, tz, grace_s, max_runtime_s,"
 	"  paused, status, mute_until_ms, mute_indefinite ON checks "
-	"  BEGIN UPDATE checks SET next_deadline_ms = 0 WHERE id = NEW.id; END;",
+	"  BEGIN UPDATE checks SET next_deadline_ms = 0 WHERE id = NEW.id; END;"
+	/* - The server records pings without rewriting the checks row (see
+	 *   reg_ping_defer): every ping with id <= ping_fold.folded_id is
+	 *   reflected in its check's last_*, last_ping_id and n_pings; later ones
+	 *   are folded in by reg_ping_fold, and readers add them meanwhile.  The
+	 *   backfill above folded every existing ping. */
+	"CREATE TABLE ping_fold (id INTEGER PRIMARY KEY CHECK (id = 1), folded_id INTEGER NOT NULL);"
+	"INSERT INTO ping_fold VALUES (1, (SELECT coalesce(max(id), 0) FROM pings));",
 };
 
 int reg_schema_latest(void)
