@@ -29,6 +29,7 @@ struct reg_db {
 	defer_ent *dmap;          /* open addressing by check_id */
 	size_t dcap, dn;
 	int64_t dlast;            /* the newest ping id as we left it; -1 unknown */
+	int dchecked;             /* dlast checked in this transaction */
 };
 
 void reg_set_err(reg_db *db, const char *fmt, ...)
@@ -169,7 +170,11 @@ static int exec_simple(reg_db *db, const char *sql)
 	int rc = sqlite3_exec(db->s, sql, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? REG_OK : reg_fail(db, rc, sql);
 }
-int reg_begin(reg_db *db) { return exec_simple(db, "BEGIN IMMEDIATE"); }
+int reg_begin(reg_db *db)
+{
+	db->dchecked = 0;
+	return exec_simple(db, "BEGIN IMMEDIATE");
+}
 int reg_commit(reg_db *db) { return exec_simple(db, "COMMIT"); }
 static void defer_reset(reg_db *db)
 {
@@ -992,13 +997,17 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	if (db->defer) {
 		/* Pings written by anyone else since our last one (another
 		 * process, a rollback): fold everything, so that every row is
-		 * exact again, and forget what we remembered. */
+		 * exact again, and forget what we remembered.  Once per
+		 * transaction (reg_begin): nobody else writes until it ends. */
 		int64_t mx;
-		if ((rc = max_ping_id(db, &mx))) return rc;
-		if (mx != db->dlast) {
-			if ((rc = fold_all(db))) return rc;
-			defer_reset(db);
-			db->dlast = mx;
+		if (!db->dchecked) {
+			if ((rc = max_ping_id(db, &mx))) return rc;
+			if (mx != db->dlast) {
+				if ((rc = fold_all(db))) return rc;
+				defer_reset(db);
+				db->dlast = mx;
+			}
+			db->dchecked = 1;
 		}
 	} else if ((rc = fold_all(db))) {
 		return rc;   /* the row is written below: it must hold every earlier ping */
