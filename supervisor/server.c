@@ -9,7 +9,20 @@
  *      transaction (synchronous=FULL: fsync at COMMIT), and resumes each
  *      connection with its result;
  *   4. the HTTP thread answers 200 only for pings whose commit returned OK.
- * So a 200 always means "on disk", and concurrent pings share one fsync. */
+ * So a 200 always means "on disk", and concurrent pings share one fsync.
+ *
+ * What a commit writes is kept small (issue 2's throughput): a ping is one
+ * INSERT at the end of the pings table (reg_ping_defer), plus its status
+ * change and flip when it changes the status.  The checks rows' last_* times
+ * and counts follow in fold jobs: the checkpointer thread reads what to
+ * write without a lock every FOLD_EVERY_S, and the committer writes it
+ * FOLD_ROWS_PER_COMMIT rows at a time inside the pings' own transactions.
+ * Until then every reader adds the unfolded pings, and the scheduler folds
+ * them in before it judges (registry.h, reg_ping_defer).
+ *
+ * HTTP runs on one libmicrohttpd thread per core (each with its own
+ * registry connection for web requests); the common answers (200, 404
+ * orphan) are built once and shared. */
 #include "supervisor/server.h"
 
 #include "registry/registry.h"
@@ -136,10 +149,18 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 		p->status = out.found ? 200 : 404;
 		p->check_id = out.found ? out.check_id : 0;
 	}
-	int job_done = 0;
+	int job_done = 0, job_lost = 0;
 	if (ok && *job) {
-		int st = reg_fold_step(db, *job, FOLD_ROWS_PER_COMMIT);
-		if (st < 0) ok = 0; else job_done = st;
+		/* a failing fold step must not cost the pings their commit */
+		sqlite3 *h = reg_sqlite(db);
+		int st = sqlite3_exec(h, "SAVEPOINT fold", NULL, NULL, NULL) == SQLITE_OK
+		         ? reg_fold_step(db, *job, FOLD_ROWS_PER_COMMIT) : -1;
+		if (st < 0) {
+			fprintf(stderr, "vigil: fold: %s\n", reg_errmsg(db));
+			sqlite3_exec(h, "ROLLBACK TO fold", NULL, NULL, NULL);
+			job_lost = 1;
+		} else job_done = st;
+		sqlite3_exec(h, "RELEASE fold", NULL, NULL, NULL);
 	}
 	double tc = mono_now();
 	if (ok && reg_commit(db) != REG_OK) ok = 0;
@@ -149,13 +170,13 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 		fprintf(stderr, "vigil: cannot record pings: %s\n", reg_errmsg(db));
 		for (int i = 0; i < n; i++) { reqs[i]->p.status = 503; reqs[i]->p.check_id = 0; }
 	}
-	if (*job && (job_done || !ok)) {
+	if (*job && (job_done || job_lost || !ok)) {
 		reg_fold_free(*job);
 		*job = NULL;
 		pthread_mutex_lock(&s->mu);
 		s->fold_inflight = 0;
 		pthread_mutex_unlock(&s->mu);
-		if (ok) s->n_folds++;
+		if (job_done && ok) s->n_folds++;
 	}
 	int64_t recorded = 0;
 	for (int i = 0; i < n; i++) {
@@ -166,12 +187,13 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 	}
 	/* one wake-up per commit: the scheduler looks at whatever changed */
 	if (recorded && s->o.alerts) alerts_notify(s->o.alerts, recorded);
-	pthread_mutex_lock(&s->mu);
+	/* MHD_resume_connection is thread-safe (and orders the result before
+	 * the HTTP thread's read of it); s->mu stays free for the HTTP threads
+	 * queueing the next batch meanwhile */
 	for (int i = 0; i < n; i++) {
 		reqs[i]->p.done = 1;
 		MHD_resume_connection(reqs[i]->p.conn);
 	}
-	pthread_mutex_unlock(&s->mu);
 }
 
 static void *committer_main(void *arg)
