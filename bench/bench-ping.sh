@@ -61,6 +61,8 @@ echo "wrk: 2 threads, $C connections, ${T}s, keep-alive, loopback; $(nproc) core
 run_wrk nginx "http://127.0.0.1:$NPORT/"
 run_wrk vigil "http://127.0.0.1:$VPORT/" "$D/ping.lua"
 kill $VP; wait $VP || true; VP=
+# the committer's own figures (printed by vigil at shutdown)
+sed -n 's/^vigil: \([0-9]* pings in .*\)/committer: \1/p' "$D/vigil.log"
 stored=$(sqlite3 "$DB" 'SELECT count(*) FROM pings')
 ok=$((vigil_REQS - vigil_NON2))
 echo "vigil: $ok pings answered 200, $stored in the database (synchronous=FULL, group commit)"
