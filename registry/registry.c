@@ -390,7 +390,9 @@ static int read_begin(reg_db *db, int *own)
 
 static int read_end(reg_db *db, int own, int rc)
 {
-	if (own) sqlite3_exec(db->s, rc ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+	/* a read-only transaction: never leave it open, whatever happened */
+	if (own && (rc || sqlite3_exec(db->s, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+		sqlite3_exec(db->s, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
