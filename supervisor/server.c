@@ -22,7 +22,8 @@
  *
  * HTTP runs on one libmicrohttpd thread per core (each with its own
  * registry connection for web requests); the common answers (200, 404
- * orphan) are built once and shared. */
+ * orphan) are built once and shared; a resumer thread wakes the answered
+ * connections while the committer goes on with the next batch. */
 #include "supervisor/server.h"
 
 #include "registry/registry.h"
@@ -102,6 +103,11 @@ struct vigil_server {
 	int fold_inflight;        /* a job is prepared or being written */
 	int stop;
 	int committer_started;
+	pthread_t resumer;
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv, rdone;
+	struct MHD_Connection *rq[BATCH_MAX * 2];
+	int rn, rstop, resumer_started;
 	/* committer statistics, printed at shutdown */
 	uint64_t n_commits, n_pings, n_folds;
 	double commit_s, fsync_s;
@@ -187,13 +193,38 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 	}
 	/* one wake-up per commit: the scheduler looks at whatever changed */
 	if (recorded && s->o.alerts) alerts_notify(s->o.alerts, recorded);
-	/* MHD_resume_connection is thread-safe (and orders the result before
-	 * the HTTP thread's read of it); s->mu stays free for the HTTP threads
-	 * queueing the next batch meanwhile */
-	for (int i = 0; i < n; i++) {
-		reqs[i]->p.done = 1;
-		MHD_resume_connection(reqs[i]->p.conn);
+	/* The resumer thread wakes the connections (MHD_resume_connection is
+	 * thread-safe and orders the result before the HTTP thread reads it;
+	 * one eventfd write each), so that the committer can start on the next
+	 * batch at once. */
+	for (int i = 0; i < n; i++) reqs[i]->p.done = 1;
+	if (!n) return;
+	pthread_mutex_lock(&s->rmu);
+	while (s->rn + n > BATCH_MAX * 2) pthread_cond_wait(&s->rdone, &s->rmu);
+	for (int i = 0; i < n; i++) s->rq[s->rn++] = reqs[i]->p.conn;
+	pthread_cond_signal(&s->rcv);
+	pthread_mutex_unlock(&s->rmu);
+}
+
+static void *resumer_main(void *arg)
+{
+	vigil_server *s = arg;
+	struct MHD_Connection **mine = calloc(BATCH_MAX * 2, sizeof *mine);
+	pthread_mutex_lock(&s->rmu);
+	for (;;) {
+		while (!s->rn && !s->rstop) pthread_cond_wait(&s->rcv, &s->rmu);
+		if (!s->rn && s->rstop) break;
+		int n = s->rn;
+		memcpy(mine, s->rq, (size_t)n * sizeof *mine);
+		s->rn = 0;
+		pthread_cond_broadcast(&s->rdone);
+		pthread_mutex_unlock(&s->rmu);
+		for (int i = 0; i < n; i++) MHD_resume_connection(mine[i]);
+		pthread_mutex_lock(&s->rmu);
 	}
+	pthread_mutex_unlock(&s->rmu);
+	free(mine);
+	return NULL;
 }
 
 static void *committer_main(void *arg)
@@ -638,6 +669,10 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->pool = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
 
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->rcv, NULL);
+	pthread_cond_init(&s->rdone, NULL);
+	if (pthread_create(&s->resumer, NULL, resumer_main, s) == 0) s->resumer_started = 1;
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
 	if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) == 0) s->checkpointer_started = 1;
@@ -695,6 +730,13 @@ void server_stop(vigil_server *s)
 			        (unsigned long long)s->n_pings, (unsigned long long)s->n_commits,
 			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
 			        1000 * s->fsync_s / (double)s->n_commits, (unsigned long long)s->n_folds);
+	}
+	if (s->resumer_started) {
+		pthread_mutex_lock(&s->rmu);
+		s->rstop = 1;
+		pthread_cond_signal(&s->rcv);
+		pthread_mutex_unlock(&s->rmu);
+		pthread_join(s->resumer, NULL);
 	}
 	if (s->mhd) MHD_stop_daemon(s->mhd);
 	for (int i = 0; i < s->n_web_dbs; i++) reg_close(s->web_dbs[i]);
