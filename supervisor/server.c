@@ -199,6 +199,10 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 	 * batch at once. */
 	for (int i = 0; i < n; i++) reqs[i]->p.done = 1;
 	if (!n) return;
+	if (!s->resumer_started) {
+		for (int i = 0; i < n; i++) MHD_resume_connection(reqs[i]->p.conn);
+		return;
+	}
 	pthread_mutex_lock(&s->rmu);
 	while (s->rn + n > BATCH_MAX * 2) pthread_cond_wait(&s->rdone, &s->rmu);
 	for (int i = 0; i < n; i++) s->rq[s->rn++] = reqs[i]->p.conn;
@@ -209,12 +213,19 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 static void *resumer_main(void *arg)
 {
 	vigil_server *s = arg;
+	pthread_setname_np(pthread_self(), "vigil-resume");
 	struct MHD_Connection **mine = calloc(BATCH_MAX * 2, sizeof *mine);
 	pthread_mutex_lock(&s->rmu);
 	for (;;) {
 		while (!s->rn && !s->rstop) pthread_cond_wait(&s->rcv, &s->rmu);
 		if (!s->rn && s->rstop) break;
 		int n = s->rn;
+		if (!mine) {	/* out of memory: resume under the lock */
+			for (int i = 0; i < n; i++) MHD_resume_connection(s->rq[i]);
+			s->rn = 0;
+			pthread_cond_broadcast(&s->rdone);
+			continue;
+		}
 		memcpy(mine, s->rq, (size_t)n * sizeof *mine);
 		s->rn = 0;
 		pthread_cond_broadcast(&s->rdone);
