@@ -660,6 +660,9 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->ckpt_cv, NULL);
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->rcv, NULL);
+	pthread_cond_init(&s->rdone, NULL);
 	struct sockaddr_in sa;
 	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8321", &sa, err, errlen)) goto fail;
 	s->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
@@ -680,9 +683,6 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->pool = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
 
-	pthread_mutex_init(&s->rmu, NULL);
-	pthread_cond_init(&s->rcv, NULL);
-	pthread_cond_init(&s->rdone, NULL);
 	if (pthread_create(&s->resumer, NULL, resumer_main, s) == 0) s->resumer_started = 1;
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
@@ -756,6 +756,9 @@ void server_stop(vigil_server *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->ckpt_cv);
+	pthread_mutex_destroy(&s->rmu);
+	pthread_cond_destroy(&s->rcv);
+	pthread_cond_destroy(&s->rdone);
 	reg_fold_free(s->fold_job);
 	free(s);
 }
