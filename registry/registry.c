@@ -12,11 +12,24 @@
 
 #define STMT_CACHE 48
 
+/* Deferred recording (reg_ping_defer): a check's newest ping as this
+ * connection wrote it. */
+typedef struct defer_ent {
+	int64_t check_id;         /* 0: free slot */
+	int64_t head_id;
+	int64_t last_start_ms;
+} defer_ent;
+
 struct reg_db {
 	sqlite3 *s;
 	char err[512];
 	struct { const char *sql; sqlite3_stmt *st; } cache[STMT_CACHE];
 	int ncache;
+	int defer;
+	defer_ent *dmap;          /* open addressing by check_id */
+	size_t dcap, dn;
+	int64_t dlast;            /* the newest ping id as we left it; -1 unknown */
+	int dchecked;             /* dlast checked in this transaction */
 };
 
 void reg_set_err(reg_db *db, const char *fmt, ...)
@@ -146,6 +159,7 @@ fail:
 void reg_close(reg_db *db)
 {
 	if (!db) return;
+	free(db->dmap);
 	for (int i = 0; i < db->ncache; i++) sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->s);
 	free(db);
@@ -156,10 +170,23 @@ static int exec_simple(reg_db *db, const char *sql)
 	int rc = sqlite3_exec(db->s, sql, NULL, NULL, NULL);
 	return rc == SQLITE_OK ? REG_OK : reg_fail(db, rc, sql);
 }
-int reg_begin(reg_db *db) { return exec_simple(db, "BEGIN IMMEDIATE"); }
+int reg_begin(reg_db *db)
+{
+	db->dchecked = 0;
+	return exec_simple(db, "BEGIN IMMEDIATE");
+}
 int reg_commit(reg_db *db) { return exec_simple(db, "COMMIT"); }
+static void defer_reset(reg_db *db)
+{
+	if (db->dmap) memset(db->dmap, 0, db->dcap * sizeof *db->dmap);
+	db->dn = 0;
+	db->dlast = -1;
+}
+
 int reg_rollback(reg_db *db)
 {
+	/* the memory of deferred recording may hold pings that are now gone */
+	defer_reset(db);
 	if (sqlite3_get_autocommit(db->s)) return REG_OK;
 	return exec_simple(db, "ROLLBACK");
 }
@@ -248,6 +275,353 @@ int reg_ping_key(reg_db *db, char *buf, size_t buflen)
 	return reg_setting_get(db, "ping_key", buf, buflen);
 }
 
+/* ---- pings folded into their checks ----------------------------------------- */
+
+/* What a run of pings did to one check's row (the same rules as the UPDATE
+ * in reg_ping_record, applied in id order). */
+enum { AGG_START = 1, AGG_SUCCESS = 2, AGG_FAIL = 4, AGG_EXIT = 8, AGG_DURATION = 16 };
+typedef struct ping_agg {
+	int64_t check_id;         /* 0: free slot */
+	int64_t floor;            /* the row holds the pings up to this id */
+	int64_t last_ping_id, n;
+	int64_t last_ping_ms, last_start_ms, last_success_ms, last_fail_ms, last_duration_ms;
+	int last_exit;
+	unsigned set;
+} ping_agg;
+
+typedef struct agg_map {
+	ping_agg *v;
+	size_t cap, n;
+} agg_map;
+
+static size_t id_hash(int64_t id, size_t cap)
+{
+	return (size_t)(((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static ping_agg *agg_find(const agg_map *m, int64_t check_id)
+{
+	if (!m->cap) return NULL;
+	for (size_t i = id_hash(check_id, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (m->v[i].check_id == check_id) return &m->v[i];
+		if (!m->v[i].check_id) return NULL;
+	}
+}
+
+static ping_agg *agg_get(agg_map *m, int64_t check_id)
+{
+	ping_agg *a = agg_find(m, check_id);
+	if (a) return a;
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t nc = m->cap ? m->cap * 2 : 64;
+		ping_agg *nv = calloc(nc, sizeof *nv);
+		if (!nv) return NULL;
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->v[i].check_id) continue;
+			size_t j = id_hash(m->v[i].check_id, nc);
+			while (nv[j].check_id) j = (j + 1) & (nc - 1);
+			nv[j] = m->v[i];
+		}
+		free(m->v);
+		m->v = nv;
+		m->cap = nc;
+	}
+	size_t i = id_hash(check_id, m->cap);
+	while (m->v[i].check_id) i = (i + 1) & (m->cap - 1);
+	memset(&m->v[i], 0, sizeof m->v[i]);
+	m->v[i].check_id = check_id;
+	m->n++;
+	return &m->v[i];
+}
+
+static void agg_apply(ping_agg *a, int64_t id, int64_t t, int kind, int exit_status, int64_t duration)
+{
+	int failed = kind == REG_PING_FAIL || (kind == REG_PING_EXIT && exit_status != 0);
+	int succeeded = kind == REG_PING_SUCCESS || (kind == REG_PING_EXIT && exit_status == 0);
+	a->last_ping_id = id;
+	a->n++;
+	a->last_ping_ms = t;
+	if (kind == REG_PING_START) { a->last_start_ms = t; a->set |= AGG_START; }
+	if (succeeded) { a->last_success_ms = t; a->set |= AGG_SUCCESS; }
+	if (failed) { a->last_fail_ms = t; a->set |= AGG_FAIL; }
+	if (kind == REG_PING_EXIT && exit_status >= 0) { a->last_exit = exit_status; a->set |= AGG_EXIT; }
+	else if (failed) { a->last_exit = -1; a->set |= AGG_EXIT; }
+	else if (succeeded) { a->last_exit = 0; a->set |= AGG_EXIT; }
+	if (duration >= 0) { a->last_duration_ms = duration; a->set |= AGG_DURATION; }
+}
+
+static void agg_to_check(const ping_agg *a, reg_check *c)
+{
+	c->last_ping_id = a->last_ping_id;
+	c->n_pings += a->n;
+	c->last_ping_ms = a->last_ping_ms;
+	if (a->set & AGG_START) c->last_start_ms = a->last_start_ms;
+	if (a->set & AGG_SUCCESS) c->last_success_ms = a->last_success_ms;
+	if (a->set & AGG_FAIL) c->last_fail_ms = a->last_fail_ms;
+	if (a->set & AGG_EXIT) c->last_exit = a->last_exit;
+	if (a->set & AGG_DURATION) c->last_duration_ms = a->last_duration_ms;
+}
+
+/* The fold mark: every ping with id <= it is in its check's row. */
+static int fold_mark(reg_db *db, int64_t *mark, int64_t *max_id)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT folded_id, (SELECT coalesce(max(id), 0) FROM pings) FROM ping_fold WHERE id = 1");
+	if (!st) return REG_EIO;
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE) { reg_set_err(db, "ping_fold: row missing"); return REG_EIO; }
+		return reg_fail(db, rc, "read fold mark");
+	}
+	*mark = sqlite3_column_int64(st, 0);
+	if (max_id) *max_id = sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return REG_OK;
+}
+
+/* Runs a read in one transaction unless the caller is in one already. */
+static int read_begin(reg_db *db, int *own)
+{
+	*own = sqlite3_get_autocommit(db->s);
+	if (!*own) return REG_OK;
+	int rc = sqlite3_exec(db->s, "BEGIN", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? REG_OK : reg_fail(db, rc, "BEGIN");
+}
+
+static int read_end(reg_db *db, int own, int rc)
+{
+	/* a read-only transaction: never leave it open, whatever happened */
+	if (own && (rc || sqlite3_exec(db->s, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+		sqlite3_exec(db->s, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Adds the pings after FROM (of ONLY_CHECK, or all) to the checks seeded in
+ * m, in id order, skipping those a check's row already holds (id <= its
+ * last_ping_id, the floor).  *last: the newest id seen. */
+static int pending_scan(reg_db *db, int64_t from, int64_t only_check, agg_map *m, int64_t *last)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT id,check_id,created_ms,kind,exit_status,duration_ms FROM pings "
+	                                "WHERE id > ?1 AND (?2 = 0 OR check_id = ?2) ORDER BY id");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, from);
+	sqlite3_bind_int64(st, 2, only_check);
+	*last = from;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		*last = id;
+		ping_agg *a = agg_find(m, sqlite3_column_int64(st, 1));
+		if (!a || id <= a->floor) continue;
+		agg_apply(a, id, sqlite3_column_int64(st, 2), sqlite3_column_int(st, 3),
+		          sqlite3_column_int(st, 4), sqlite3_column_int64(st, 5));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "read pings to fold");
+	return REG_OK;
+}
+
+/* Seeds m with every check and its floor. */
+static int seed_all(reg_db *db, agg_map *m)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT id, last_ping_id FROM checks");
+	if (!st) return REG_EIO;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ping_agg *a = agg_get(m, sqlite3_column_int64(st, 0));
+		if (!a) { sqlite3_reset(st); reg_set_err(db, "out of memory"); return REG_EIO; }
+		a->floor = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "read checks to fold");
+}
+
+/* What folding the pings up to `to` writes: per check, the row's change
+ * from its floor on. */
+struct reg_fold_job {
+	agg_map m;
+	int64_t from, to;         /* the fold mark before and after */
+	size_t next;              /* the next slot of m to write */
+	int conflict;             /* a row had moved on: the mark stays */
+};
+
+/* Writes one check's share, only if its row is still at the floor. */
+static int fold_write(reg_db *db, const ping_agg *a, int *conflict)
+{
+	sqlite3_stmt *up = reg_stmt(db,
+		"UPDATE checks SET last_ping_id=?2, n_pings=n_pings+?3, last_ping_ms=?4,"
+		" last_start_ms=CASE WHEN ?5 THEN ?6 ELSE last_start_ms END,"
+		" last_success_ms=CASE WHEN ?7 THEN ?8 ELSE last_success_ms END,"
+		" last_fail_ms=CASE WHEN ?9 THEN ?10 ELSE last_fail_ms END,"
+		" last_exit=CASE WHEN ?11 THEN ?12 ELSE last_exit END,"
+		" last_duration_ms=CASE WHEN ?13 THEN ?14 ELSE last_duration_ms END"
+		" WHERE id=?1 AND last_ping_id=?15");
+	if (!up) return REG_EIO;
+	sqlite3_bind_int64(up, 1, a->check_id);
+	sqlite3_bind_int64(up, 2, a->last_ping_id);
+	sqlite3_bind_int64(up, 3, a->n);
+	sqlite3_bind_int64(up, 4, a->last_ping_ms);
+	sqlite3_bind_int(up, 5, !!(a->set & AGG_START));
+	sqlite3_bind_int64(up, 6, a->last_start_ms);
+	sqlite3_bind_int(up, 7, !!(a->set & AGG_SUCCESS));
+	sqlite3_bind_int64(up, 8, a->last_success_ms);
+	sqlite3_bind_int(up, 9, !!(a->set & AGG_FAIL));
+	sqlite3_bind_int64(up, 10, a->last_fail_ms);
+	sqlite3_bind_int(up, 11, !!(a->set & AGG_EXIT));
+	sqlite3_bind_int(up, 12, a->last_exit);
+	sqlite3_bind_int(up, 13, !!(a->set & AGG_DURATION));
+	sqlite3_bind_int64(up, 14, a->last_duration_ms);
+	sqlite3_bind_int64(up, 15, a->floor);
+	int rc = sqlite3_step(up);
+	sqlite3_reset(up);
+	if (rc != SQLITE_DONE) return reg_fail(db, rc, "fold pings");
+	if (sqlite3_changes(db->s) == 0) *conflict = 1;
+	return REG_OK;
+}
+
+static int job_read(reg_db *db, reg_fold_job *j)
+{
+	int64_t max_id;
+	int rc = fold_mark(db, &j->from, &max_id);
+	if (rc) return rc;
+	j->to = j->from;
+	if (max_id <= j->from) return REG_OK;
+	if ((rc = seed_all(db, &j->m))) return rc;
+	return pending_scan(db, j->from, 0, &j->m, &j->to);
+}
+
+/* Writes up to MAX rows (0: all); 1 when the job is done. */
+static int job_write(reg_db *db, reg_fold_job *j, size_t max)
+{
+	for (size_t done = 0;; done++) {
+		while (j->next < j->m.cap && (!j->m.v[j->next].check_id || !j->m.v[j->next].n)) j->next++;
+		if (j->next >= j->m.cap) break;
+		if (max && done >= max) return 0;
+		int rc = fold_write(db, &j->m.v[j->next++], &j->conflict);
+		if (rc) return rc;
+	}
+	if (j->conflict || j->to <= j->from) return 1;
+	sqlite3_stmt *st = reg_stmt(db, "UPDATE ping_fold SET folded_id=?1 WHERE id=1 AND folded_id=?2");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, j->to);
+	sqlite3_bind_int64(st, 2, j->from);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 1 : reg_fail(db, rc, "write fold mark");
+}
+
+void reg_fold_free(reg_fold_job *j)
+{
+	if (!j) return;
+	free(j->m.v);
+	free(j);
+}
+
+reg_fold_job *reg_fold_prepare(reg_db *db, int *rc)
+{
+	reg_fold_job *j = calloc(1, sizeof *j);
+	if (!j) { reg_set_err(db, "out of memory"); *rc = REG_EIO; return NULL; }
+	int own;
+	*rc = read_begin(db, &own);
+	if (!*rc) *rc = read_end(db, own, job_read(db, j));
+	if (*rc || j->to <= j->from) { reg_fold_free(j); return NULL; }
+	return j;
+}
+
+int reg_fold_step(reg_db *db, reg_fold_job *j, size_t max_rows)
+{
+	return job_write(db, j, max_rows);
+}
+
+static int fold_all(reg_db *db)
+{
+	reg_fold_job j;
+	memset(&j, 0, sizeof j);
+	int rc = job_read(db, &j);
+	if (!rc && j.to > j.from) rc = job_write(db, &j, 0);
+	free(j.m.v);
+	return rc < 0 ? rc : REG_OK;
+}
+
+int reg_ping_fold(reg_db *db)
+{
+	return fold_all(db);
+}
+
+int64_t reg_ping_unfolded(reg_db *db)
+{
+	int64_t mark, max_id;
+	if (fold_mark(db, &mark, &max_id)) return -1;
+	return max_id > mark ? max_id - mark : 0;
+}
+
+/* Readers add the pings not folded yet (ONLY_CHECK: of that check only) to
+ * the rows they read, in the same read transaction. */
+static int overlay(reg_db *db, reg_check *cs, size_t n, int64_t only_check)
+{
+	int64_t mark, max_id, last;
+	int rc = fold_mark(db, &mark, &max_id);
+	if (rc || max_id <= mark || n == 0) return rc;
+	agg_map m = {0};
+	for (size_t i = 0; i < n; i++) {
+		ping_agg *a = agg_get(&m, cs[i].id);
+		if (!a) { free(m.v); reg_set_err(db, "out of memory"); return REG_EIO; }
+		a->floor = cs[i].last_ping_id;
+	}
+	rc = pending_scan(db, mark, only_check, &m, &last);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const ping_agg *a = agg_find(&m, cs[i].id);
+		if (a && a->n) agg_to_check(a, &cs[i]);
+	}
+	free(m.v);
+	return rc;
+}
+
+void reg_ping_defer(reg_db *db, int on)
+{
+	db->defer = on;
+	defer_reset(db);
+}
+
+static defer_ent *dmap_find(reg_db *db, int64_t check_id)
+{
+	if (!db->dcap) return NULL;
+	for (size_t i = id_hash(check_id, db->dcap);; i = (i + 1) & (db->dcap - 1)) {
+		if (db->dmap[i].check_id == check_id) return &db->dmap[i];
+		if (!db->dmap[i].check_id) return NULL;
+	}
+}
+
+/* Returns 0, or -1 out of memory (the caller then forgets everything). */
+static int dmap_put(reg_db *db, int64_t check_id, int64_t head_id, int64_t last_start_ms)
+{
+	defer_ent *e = dmap_find(db, check_id);
+	if (!e) {
+		if ((db->dn + 1) * 2 > db->dcap) {
+			size_t nc = db->dcap ? db->dcap * 2 : 1024;
+			defer_ent *nv = calloc(nc, sizeof *nv);
+			if (!nv) return -1;
+			for (size_t i = 0; i < db->dcap; i++) {
+				if (!db->dmap[i].check_id) continue;
+				size_t j = id_hash(db->dmap[i].check_id, nc);
+				while (nv[j].check_id) j = (j + 1) & (nc - 1);
+				nv[j] = db->dmap[i];
+			}
+			free(db->dmap);
+			db->dmap = nv;
+			db->dcap = nc;
+		}
+		size_t i = id_hash(check_id, db->dcap);
+		while (db->dmap[i].check_id) i = (i + 1) & (db->dcap - 1);
+		e = &db->dmap[i];
+		e->check_id = check_id;
+		db->dn++;
+	}
+	e->head_id = head_id;
+	e->last_start_ms = last_start_ms;
+	return 0;
+}
+
 /* ---- checks -------------------------------------------------------------- */
 
 void reg_check_init(reg_check *c)
@@ -263,7 +637,7 @@ void reg_check_init(reg_check *c)
 #define CHECK_COLS "id,slug,name,desc,tags,schedule,period_s,tz,grace_s,max_runtime_s,status," \
 	"status_since_ms,created_ms,last_ping_ms,last_start_ms,last_success_ms,last_fail_ms,last_exit," \
 	"last_duration_ms,paused,mute_until_ms,mute_reason,next_deadline_ms,expected_ms,source,script," \
-	"crontab_line,mute_indefinite"
+	"crontab_line,mute_indefinite,n_pings,last_ping_id"
 
 static void col_text(sqlite3_stmt *st, int i, char *dst, size_t n)
 {
@@ -303,7 +677,8 @@ static void row_to_check(sqlite3_stmt *st, reg_check *c)
 	col_text(st, i++, c->script, sizeof c->script);
 	col_text(st, i++, c->crontab_line, sizeof c->crontab_line);
 	c->mute_indefinite = sqlite3_column_int(st, i++);
-	c->n_pings = -1;
+	c->n_pings = sqlite3_column_int64(st, i++);
+	c->last_ping_id = sqlite3_column_int64(st, i++);
 }
 
 static int check_fields_valid(reg_db *db, const reg_check *c)
@@ -406,20 +781,28 @@ static int get_one(reg_db *db, sqlite3_stmt *st, reg_check *out, const char *wha
 
 int reg_check_get(reg_db *db, const char *slug, reg_check *out)
 {
+	int own, rc = read_begin(db, &own);
+	if (rc) return rc;
 	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks WHERE slug=?");
-	if (!st) return REG_EIO;
+	if (!st) return read_end(db, own, REG_EIO);
 	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
-	return get_one(db, st, out, slug);
+	rc = get_one(db, st, out, slug);
+	if (!rc) rc = overlay(db, out, 1, out->id);
+	return read_end(db, own, rc);
 }
 
 int reg_check_get_id(reg_db *db, int64_t id, reg_check *out)
 {
+	int own, rc = read_begin(db, &own);
+	if (rc) return rc;
 	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks WHERE id=?");
-	if (!st) return REG_EIO;
+	if (!st) return read_end(db, own, REG_EIO);
 	sqlite3_bind_int64(st, 1, id);
 	char what[32];
 	snprintf(what, sizeof what, "#%lld", (long long)id);
-	return get_one(db, st, out, what);
+	rc = get_one(db, st, out, what);
+	if (!rc) rc = overlay(db, out, 1, id);
+	return read_end(db, own, rc);
 }
 
 /* *out is malloc'd; the caller frees it. */
@@ -427,10 +810,11 @@ int reg_check_list(reg_db *db, reg_check **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
+	int own, rc = read_begin(db, &own);
+	if (rc) return rc;
 	sqlite3_stmt *st = reg_stmt(db, "SELECT " CHECK_COLS " FROM checks ORDER BY slug");
-	if (!st) return REG_EIO;
+	if (!st) return read_end(db, own, REG_EIO);
 	size_t cap = 0;
-	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -443,9 +827,11 @@ int reg_check_list(reg_db *db, reg_check **out, size_t *n)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		free(*out); *out = NULL; *n = 0;
-		return reg_fail(db, rc, "list checks");
+		return read_end(db, own, reg_fail(db, rc, "list checks"));
 	}
-	return REG_OK;
+	rc = overlay(db, *out, *n, 0);
+	if (rc) { free(*out); *out = NULL; *n = 0; }
+	return read_end(db, own, rc);
 }
 
 int reg_check_rm(reg_db *db, const char *slug)
@@ -559,16 +945,24 @@ static int record_orphan(reg_db *db, const char *slug, int64_t now_ms)
 	return rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "record orphan");
 }
 
-/* The start this finish belongs to: the start ping with the same rid, or
+/* How far back along a check's chain a finish looks for its start's rid. */
+#define RID_WALK_MAX 1000
+
+/* The start this finish belongs to: the start ping with the same rid among
+ * the check's last RID_WALK_MAX pings (newest first, along the chain), or
  * (no rid) the check's last start when the check is in "started". */
-static int64_t start_time_for(reg_db *db, const reg_check *c, const char *rid)
+static int64_t start_time_for(reg_db *db, const reg_check *c, int64_t last_ping_id, const char *rid)
 {
 	if (rid && rid[0]) {
-		sqlite3_stmt *st = reg_stmt(db, "SELECT created_ms FROM pings WHERE check_id=? AND rid=? AND kind=1 "
-		                                "ORDER BY id DESC LIMIT 1");
+		if (last_ping_id <= 0) return 0;
+		sqlite3_stmt *st = reg_stmt(db,
+			"WITH RECURSIVE ch(id, n) AS (SELECT ?1, 1 UNION ALL"
+			"  SELECT p.prev_id, ch.n + 1 FROM pings p JOIN ch ON p.id = ch.id WHERE p.prev_id > 0 AND ch.n < ?3)"
+			" SELECT p.created_ms FROM ch JOIN pings p ON p.id = ch.id WHERE p.kind = 1 AND p.rid = ?2 LIMIT 1");
 		if (!st) return 0;
-		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_int64(st, 1, last_ping_id);
 		sqlite3_bind_text(st, 2, rid, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, RID_WALK_MAX);
 		int64_t t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 		sqlite3_reset(st);
 		return t;
@@ -576,36 +970,88 @@ static int64_t start_time_for(reg_db *db, const reg_check *c, const char *rid)
 	return c->status == REG_STARTED ? c->last_start_ms : 0;
 }
 
+/* The pings table's newest id. */
+static int max_ping_id(reg_db *db, int64_t *id)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT coalesce(max(id), 0) FROM pings");
+	if (!st) return REG_EIO;
+	int rc = sqlite3_step(st);
+	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? REG_OK : reg_fail(db, rc, "read newest ping");
+}
+
+static int ping_of_check(reg_db *db, int64_t ping_id, int64_t check_id)
+{
+	sqlite3_stmt *st = reg_stmt(db, "SELECT 1 FROM pings WHERE id=? AND check_id=?");
+	if (!st) return 0;
+	sqlite3_bind_int64(st, 1, ping_id);
+	sqlite3_bind_int64(st, 2, check_id);
+	int found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_reset(st);
+	return found;
+}
+
 int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 {
 	memset(out, 0, sizeof *out);
+	int rc;
+	if (db->defer) {
+		/* Pings written by anyone else since our last one (another
+		 * process, a rollback): fold everything, so that every row is
+		 * exact again, and forget what we remembered.  Once per
+		 * transaction (reg_begin): nobody else writes until it ends. */
+		int64_t mx;
+		if (!db->dchecked) {
+			if ((rc = max_ping_id(db, &mx))) return rc;
+			if (mx != db->dlast) {
+				if ((rc = fold_all(db))) return rc;
+				defer_reset(db);
+				db->dlast = mx;
+			}
+			db->dchecked = 1;
+		}
+	} else if ((rc = fold_all(db))) {
+		return rc;   /* the row is written below: it must hold every earlier ping */
+	}
 	/* Only what the ping path needs (a full reg_check copy costs more than
 	 * the rest of the ping under load). */
 	reg_check c;
-	sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms FROM checks WHERE slug=?");
+	sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms,last_ping_id FROM checks WHERE slug=?");
 	if (!lk) return REG_EIO;
 	sqlite3_bind_text(lk, 1, in->slug, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(lk);
+	rc = sqlite3_step(lk);
 	if (rc == SQLITE_DONE) { sqlite3_reset(lk); return record_orphan(db, in->slug, in->now_ms); }
 	if (rc != SQLITE_ROW) return reg_fail(db, rc, "read check");
 	c.id = sqlite3_column_int64(lk, 0);
 	c.status = (reg_status)sqlite3_column_int(lk, 1);
 	c.paused = sqlite3_column_int(lk, 2);
 	c.last_start_ms = sqlite3_column_int64(lk, 3);
+	int64_t prev_id = sqlite3_column_int64(lk, 4);
 	sqlite3_reset(lk);
 	out->found = 1;
 	out->check_id = c.id;
 	out->old_status = c.status;
+	if (db->defer) {
+		/* our own pings of this check not folded yet, if any: the row
+		 * has every other one (a check removed and its id reused has
+		 * lost the pings we remember) */
+		defer_ent *e = dmap_find(db, c.id);
+		if (e && (e->head_id == prev_id || (e->head_id > prev_id && ping_of_check(db, e->head_id, c.id)))) {
+			prev_id = e->head_id;
+			c.last_start_ms = e->last_start_ms;
+		}
+	}
 
 	int64_t duration = -1;
 	int is_finish = in->kind == REG_PING_SUCCESS || in->kind == REG_PING_FAIL || in->kind == REG_PING_EXIT;
 	if (is_finish) {
-		int64_t t0 = start_time_for(db, &c, in->rid);
+		int64_t t0 = start_time_for(db, &c, prev_id, in->rid);
 		if (t0 > 0 && t0 <= in->now_ms) duration = in->now_ms - t0;
 	}
 
 	sqlite3_stmt *st = reg_stmt(db, "INSERT INTO pings(check_id,created_ms,kind,exit_status,rid,remote,method,"
-	                                "duration_ms,body,body_cut) VALUES(?,?,?,?,?,?,?,?,?,?)");
+	                                "duration_ms,body,body_cut,prev_id) VALUES(?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st) return REG_EIO;
 	sqlite3_bind_int64(st, 1, c.id);
 	sqlite3_bind_int64(st, 2, in->now_ms);
@@ -620,32 +1066,51 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	else
 		sqlite3_bind_null(st, 9);
 	sqlite3_bind_int(st, 10, in->body_cut ? 1 : 0);
+	sqlite3_bind_int64(st, 11, prev_id);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "insert ping");
 	out->ping_id = sqlite3_last_insert_rowid(db->s);
 
-	/* last_* columns */
-	int failed = in->kind == REG_PING_FAIL || (in->kind == REG_PING_EXIT && in->exit_status != 0);
-	int succeeded = in->kind == REG_PING_SUCCESS || (in->kind == REG_PING_EXIT && in->exit_status == 0);
-	st = reg_stmt(db, "UPDATE checks SET last_ping_ms=?1,"
-	                  " last_start_ms=CASE WHEN ?2 THEN ?1 ELSE last_start_ms END,"
-	                  " last_success_ms=CASE WHEN ?3 THEN ?1 ELSE last_success_ms END,"
-	                  " last_fail_ms=CASE WHEN ?4 THEN ?1 ELSE last_fail_ms END,"
-	                  " last_exit=CASE WHEN ?5 >= 0 THEN ?5 WHEN ?4 THEN -1 WHEN ?3 THEN 0 ELSE last_exit END,"
-	                  " last_duration_ms=CASE WHEN ?6 >= 0 THEN ?6 ELSE last_duration_ms END"
-	                  " WHERE id=?7");
-	if (!st) return REG_EIO;
-	sqlite3_bind_int64(st, 1, in->now_ms);
-	sqlite3_bind_int(st, 2, in->kind == REG_PING_START);
-	sqlite3_bind_int(st, 3, succeeded);
-	sqlite3_bind_int(st, 4, failed);
-	sqlite3_bind_int(st, 5, in->kind == REG_PING_EXIT ? in->exit_status : -1);
-	sqlite3_bind_int64(st, 6, duration);
-	sqlite3_bind_int64(st, 7, c.id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check after ping");
+	if (db->defer) {
+		/* the row's last_* wait for reg_ping_fold */
+		db->dlast = out->ping_id;
+		if (dmap_put(db, c.id, out->ping_id, in->kind == REG_PING_START ? in->now_ms : c.last_start_ms)) {
+			reg_set_err(db, "out of memory");
+			return REG_EIO;
+		}
+	} else {
+		/* last_* columns, the chain's head and the count: the one checks
+		 * row (no index covers these columns); the fold mark moves past
+		 * this ping */
+		int failed = in->kind == REG_PING_FAIL || (in->kind == REG_PING_EXIT && in->exit_status != 0);
+		int succeeded = in->kind == REG_PING_SUCCESS || (in->kind == REG_PING_EXIT && in->exit_status == 0);
+		st = reg_stmt(db, "UPDATE checks SET last_ping_ms=?1, last_ping_id=?8, n_pings=n_pings+1,"
+		                  " last_start_ms=CASE WHEN ?2 THEN ?1 ELSE last_start_ms END,"
+		                  " last_success_ms=CASE WHEN ?3 THEN ?1 ELSE last_success_ms END,"
+		                  " last_fail_ms=CASE WHEN ?4 THEN ?1 ELSE last_fail_ms END,"
+		                  " last_exit=CASE WHEN ?5 >= 0 THEN ?5 WHEN ?4 THEN -1 WHEN ?3 THEN 0 ELSE last_exit END,"
+		                  " last_duration_ms=CASE WHEN ?6 >= 0 THEN ?6 ELSE last_duration_ms END"
+		                  " WHERE id=?7");
+		if (!st) return REG_EIO;
+		sqlite3_bind_int64(st, 1, in->now_ms);
+		sqlite3_bind_int(st, 2, in->kind == REG_PING_START);
+		sqlite3_bind_int(st, 3, succeeded);
+		sqlite3_bind_int(st, 4, failed);
+		sqlite3_bind_int(st, 5, in->kind == REG_PING_EXIT ? in->exit_status : -1);
+		sqlite3_bind_int64(st, 6, duration);
+		sqlite3_bind_int64(st, 7, c.id);
+		sqlite3_bind_int64(st, 8, out->ping_id);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check after ping");
+		st = reg_stmt(db, "UPDATE ping_fold SET folded_id=? WHERE id=1");
+		if (!st) return REG_EIO;
+		sqlite3_bind_int64(st, 1, out->ping_id);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) return reg_fail(db, rc, "write fold mark");
+	}
 
 	reg_state_step step = reg_state_on_ping(c.status, in->kind, in->exit_status);
 	out->new_status = c.status;
@@ -670,18 +1135,43 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	return REG_OK;
 }
 
+/* A check's newest ping and number of pings, with those not folded yet. */
+static int check_tail(reg_db *db, int64_t check_id, int64_t *head, int64_t *count)
+{
+	reg_check c;
+	memset(&c, 0, sizeof c);
+	sqlite3_stmt *st = reg_stmt(db, "SELECT last_ping_id, n_pings FROM checks WHERE id=?");
+	if (!st) return REG_EIO;
+	sqlite3_bind_int64(st, 1, check_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) { c.last_ping_id = sqlite3_column_int64(st, 0); c.n_pings = sqlite3_column_int64(st, 1); }
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) return reg_fail(db, rc, "read check");
+	c.id = check_id;
+	if (rc == SQLITE_ROW && (rc = overlay(db, &c, 1, check_id))) return rc;
+	*head = c.last_ping_id;
+	*count = c.n_pings;
+	return REG_OK;
+}
+
 /* Bodies are malloc'd; free the array with reg_pings_free(). */
 int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_t *n)
 {
 	*out = NULL;
 	*n = 0;
-	sqlite3_stmt *st = reg_stmt(db, "SELECT id,check_id,created_ms,kind,exit_status,rid,remote,method,duration_ms,"
-	                                "body,body_cut FROM pings WHERE check_id=? ORDER BY id DESC LIMIT ?");
-	if (!st) return REG_EIO;
-	sqlite3_bind_int64(st, 1, check_id);
-	sqlite3_bind_int(st, 2, limit > 0 ? limit : -1);
+	int own, rc = read_begin(db, &own);
+	if (rc) return rc;
+	int64_t head = 0, count = 0;
+	if ((rc = check_tail(db, check_id, &head, &count))) return read_end(db, own, rc);
+	sqlite3_stmt *st = reg_stmt(db,
+		"WITH RECURSIVE ch(id, n) AS (SELECT ?1, 1 WHERE ?1 > 0 UNION ALL"
+		"  SELECT p.prev_id, ch.n + 1 FROM pings p JOIN ch ON p.id = ch.id WHERE p.prev_id > 0 AND ch.n < ?2)"
+		" SELECT p.id,p.check_id,p.created_ms,p.kind,p.exit_status,p.rid,p.remote,p.method,p.duration_ms,"
+		" p.body,p.body_cut FROM ch JOIN pings p ON p.id = ch.id ORDER BY ch.n");
+	if (!st) return read_end(db, own, REG_EIO);
+	sqlite3_bind_int64(st, 1, head);
+	sqlite3_bind_int64(st, 2, limit > 0 ? limit : INT64_MAX);
 	size_t cap = 0;
-	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -714,9 +1204,9 @@ int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_
 	if (rc != SQLITE_DONE) {
 		reg_pings_free(*out, *n);
 		*out = NULL; *n = 0;
-		return reg_fail(db, rc, "list pings");
+		return read_end(db, own, reg_fail(db, rc, "list pings"));
 	}
-	return REG_OK;
+	return read_end(db, own, REG_OK);
 }
 
 void reg_pings_free(reg_ping *p, size_t n)
@@ -728,12 +1218,12 @@ void reg_pings_free(reg_ping *p, size_t n)
 
 int64_t reg_ping_count(reg_db *db, int64_t check_id)
 {
-	sqlite3_stmt *st = reg_stmt(db, "SELECT count(*) FROM pings WHERE check_id=?");
-	if (!st) return -1;
-	sqlite3_bind_int64(st, 1, check_id);
-	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-	sqlite3_reset(st);
-	return v;
+	int own;
+	if (read_begin(db, &own)) return -1;
+	int64_t head = 0, count = -1;
+	int rc = check_tail(db, check_id, &head, &count);
+	read_end(db, own, rc);
+	return rc ? -1 : count;
 }
 
 /* ---- orphans, flips -------------------------------------------------------- */

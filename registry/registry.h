@@ -25,7 +25,7 @@ enum {
 	REG_ECONFLICT = -6,   /* a conditional update changed no row */
 };
 
-#define REG_SCHEMA_VERSION 5
+#define REG_SCHEMA_VERSION 6
 #define REG_SLUG_MAX 64
 
 typedef enum reg_status {
@@ -64,7 +64,8 @@ typedef struct reg_check {
 	char mute_reason[256];
 	int64_t next_deadline_ms; /* the scheduler's next evaluation time; 0 none */
 	int64_t expected_ms;      /* the expected run the deadline is for; 0 none */
-	int64_t n_pings;
+	int64_t n_pings;          /* pings recorded for it */
+	int64_t last_ping_id;     /* its newest ping (the chain's head); 0 none */
 } reg_check;
 
 typedef struct reg_ping {
@@ -185,7 +186,38 @@ typedef struct reg_ping_out {
  * registry/state.c).  Must be called inside reg_begin()/reg_commit(); the
  * caller answers the client only after the commit returned REG_OK. */
 int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out);
-/* Last N pings of a check, newest first; bodies malloc'd: reg_pings_free(). */
+
+/* Deferred recording, for the server's committer (one connection that
+ * records pings at a high rate).  A ping is then one INSERT (plus a
+ * conditional status update and its flip, as always, when the status
+ * changes): the check's last_* times, last_ping_id and n_pings are not
+ * rewritten per ping but folded in later by reg_ping_fold, many pings per
+ * row.  The pings table is the truth: every reader of this library
+ * (reg_check_get/_get_id/_list, reg_ping_list/_count) adds the pings not
+ * folded yet, the scheduler folds before it judges a check, and after a
+ * crash the next fold picks up whatever was committed.  The connection
+ * keeps each check's newest ping in memory for the chain; it notices pings
+ * written by anyone else (and a rollback) and then folds and starts over. */
+void reg_ping_defer(reg_db *db, int on);
+/* Folds every ping not folded yet into its check, in the caller's write
+ * transaction. */
+int reg_ping_fold(reg_db *db);
+/* The same in steps that keep each write transaction short: prepare reads
+ * (its own read transaction, no lock held; any connection) what to write;
+ * step writes up to MAX_ROWS check rows (0: all) in the caller's write
+ * transaction and returns 1 when the job is done, 0 when rows remain, <0 on
+ * error (after a rollback, free the job: its steps were lost).  A row some
+ * other fold moved on meanwhile is left alone, and the fold mark then
+ * stays for the next job.  prepare returns NULL when there is nothing to
+ * fold (*rc REG_OK) or on error. */
+typedef struct reg_fold_job reg_fold_job;
+reg_fold_job *reg_fold_prepare(reg_db *db, int *rc);
+int reg_fold_step(reg_db *db, reg_fold_job *job, size_t max_rows);
+void reg_fold_free(reg_fold_job *job);
+/* Pings committed but not folded yet (-1 on error). */
+int64_t reg_ping_unfolded(reg_db *db);
+/* Last N pings of a check (N <= 0: all), newest first, following the chain
+ * checks.last_ping_id -> pings.prev_id; bodies malloc'd: reg_pings_free(). */
 int reg_ping_list(reg_db *db, int64_t check_id, int limit, reg_ping **out, size_t *n);
 void reg_pings_free(reg_ping *p, size_t n);
 int64_t reg_ping_count(reg_db *db, int64_t check_id);   /* -1 on error */

@@ -157,6 +157,38 @@ static const char *const migrations[] = {
 	"  created_ms INTEGER NOT NULL"
 	");"
 	"CREATE INDEX findings_slug ON findings(slug);",
+
+	/* 6: the ping path writes few pages per commit (issue 2's throughput).
+	 * - A check's pings form a chain: pings.prev_id is the check's previous
+	 *   ping, checks.last_ping_id the newest, checks.n_pings their number.
+	 *   The index pings_check(check_id, id) is gone: its insert landed on a
+	 *   random page for every ping, while the chain costs nothing beyond the
+	 *   checks row the ping updates anyway.  Lists walk the chain from
+	 *   last_ping_id (the newest N pings: N primary-key lookups).
+	 * - The deadline trigger no longer fires on last_ping_ms: a ping that
+	 *   changes no status only moves a check's expected run later, so the
+	 *   deadline on record can only be early, never late; when it comes due
+	 *   the scheduler re-reads the row (with the ping) and plans again
+	 *   without a flip.  Status changes still reset it. */
+	"ALTER TABLE pings ADD COLUMN prev_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE checks ADD COLUMN last_ping_id INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE checks ADD COLUMN n_pings INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE pings SET prev_id = coalesce((SELECT max(p.id) FROM pings p"
+	"  WHERE p.check_id = pings.check_id AND p.id < pings.id), 0);"
+	"UPDATE checks SET last_ping_id = coalesce((SELECT max(id) FROM pings WHERE check_id = checks.id), 0),"
+	"  n_pings = (SELECT count(*) FROM pings WHERE check_id = checks.id);"
+	"DROP INDEX pings_check;"
+	"DROP TRIGGER checks_deadline_reset;"
+	"CREATE TRIGGER checks_deadline_reset AFTER UPDATE OF schedule, period_s, tz, grace_s, max_runtime_s,"
+	"  paused, status, mute_until_ms, mute_indefinite ON checks "
+	"  BEGIN UPDATE checks SET next_deadline_ms = 0 WHERE id = NEW.id; END;"
+	/* - The server records pings without rewriting the checks row (see
+	 *   reg_ping_defer): every ping with id <= ping_fold.folded_id is
+	 *   reflected in its check's last_*, last_ping_id and n_pings; later ones
+	 *   are folded in by reg_ping_fold, and readers add them meanwhile.  The
+	 *   backfill above folded every existing ping. */
+	"CREATE TABLE ping_fold (id INTEGER PRIMARY KEY CHECK (id = 1), folded_id INTEGER NOT NULL);"
+	"INSERT INTO ping_fold VALUES (1, (SELECT coalesce(max(id), 0) FROM pings));",
 };
 
 int reg_schema_latest(void)

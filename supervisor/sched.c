@@ -5,9 +5,9 @@
  * indexed column checks.next_deadline_ms:
  *     > 0   evaluate at that wall-clock time
  *       0   "evaluate me now": set by a trigger (migration 4) whenever a field
- *           the deadline depends on changes — a ping, `vigil check pause` or
- *           `mute` in another process, a registry import — found through the
- *           partial index checks_unscheduled
+ *           the deadline depends on changes — a ping's status change,
+ *           `vigil check pause` or `mute` in another process, a registry
+ *           import — found through the partial index checks_unscheduled
  *      -1   nothing to wait for (down, paused, a schedule that never fires)
  * A tick costs O(log n) per due check (index range scan) and one indexed,
  * empty lookup when nothing is due.  The scheduler keeps no per-check memory.
@@ -40,9 +40,15 @@
  * `down`, and the sender folds all such flips into one digest line.  The next
  * slot after the gap is judged normally.
  *
+ * A ping that changes no status leaves next_deadline_ms alone (migration 6):
+ * it can only move the expected run later, so the deadline on record is at
+ * worst early, and when it comes due the check is judged again from its
+ * fresh row and simply re-planned.
+ *
  * Every change is reg_check_transition() (UPDATE ... WHERE status=FROM) in a
- * BEGIN IMMEDIATE transaction that first re-reads the row, so a ping committed
- * a moment earlier always wins.  A check that fails to evaluate is retried a
+ * BEGIN IMMEDIATE transaction that first folds the pings the server has not
+ * written into the checks rows yet and then re-reads the row, so a ping
+ * committed a moment earlier always wins.  A check that fails to evaluate is retried a
  * minute later instead of stopping the loop. */
 #include "supervisor/alerts.h"
 #include "crontab/crontab.h"
@@ -249,6 +255,10 @@ static int drain(sched *s, sqlite3_stmt *q, int with_now, int64_t now, const sch
 		if (n == 0) return REG_OK;
 		rc = reg_begin(s->db);
 		if (rc) return rc;
+		/* every acknowledged ping into its check's row before judging:
+		 * the server writes the rows behind its pings (reg_ping_defer);
+		 * the write lock keeps new ones out until this commits */
+		if ((rc = reg_ping_fold(s->db))) { reg_rollback(s->db); return rc; }
 		for (int i = 0; i < n; i++) {
 			rc = eval_one(s, ids[i], now, gap, out);
 			if (rc == REG_EBUSY || rc == REG_EIO) break;

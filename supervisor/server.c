@@ -9,7 +9,21 @@
  *      transaction (synchronous=FULL: fsync at COMMIT), and resumes each
  *      connection with its result;
  *   4. the HTTP thread answers 200 only for pings whose commit returned OK.
- * So a 200 always means "on disk", and concurrent pings share one fsync. */
+ * So a 200 always means "on disk", and concurrent pings share one fsync.
+ *
+ * What a commit writes is kept small (issue 2's throughput): a ping is one
+ * INSERT at the end of the pings table (reg_ping_defer), plus its status
+ * change and flip when it changes the status.  The checks rows' last_* times
+ * and counts follow in fold jobs: the checkpointer thread reads what to
+ * write without a lock every FOLD_EVERY_S, and the committer writes it
+ * FOLD_ROWS_PER_COMMIT rows at a time inside the pings' own transactions.
+ * Until then every reader adds the unfolded pings, and the scheduler folds
+ * them in before it judges (registry.h, reg_ping_defer).
+ *
+ * HTTP runs on one libmicrohttpd thread per core (each with its own
+ * registry connection for web requests); the common answers (200, 404
+ * orphan) are built once and shared; a resumer thread wakes the answered
+ * connections while the committer goes on with the next batch. */
 #include "supervisor/server.h"
 
 #include "registry/registry.h"
@@ -27,10 +41,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_PATH_LEN 512
+#define ORPHAN_TEXT "not found: no check with this slug (recorded as orphan)\n"
 #define API_BODY_LIMIT (256 * 1024)
 #define BATCH_MAX 4096
+#define WEB_DB_MAX 16             /* HTTP threads with a connection of their own */
 
 typedef enum { REQ_PING = 1, REQ_WEB } req_type;
 
@@ -67,7 +84,13 @@ struct vigil_server {
 	char key[80];
 	int port;
 	int loopback;
-	reg_db *web_db;           /* used only on the HTTP thread */
+	/* one registry connection per HTTP thread (thread-local), all listed
+	 * here so that server_stop closes them */
+	reg_db *web_dbs[WEB_DB_MAX];
+	int n_web_dbs;
+	unsigned pool;            /* HTTP threads */
+	/* the answers to a recorded ping and to an orphan, built once */
+	struct MHD_Response *resp_ok, *resp_orphan;
 	/* committer */
 	pthread_t committer;
 	pthread_mutex_t mu;
@@ -76,10 +99,17 @@ struct vigil_server {
 	pthread_t checkpointer;
 	int checkpointer_started;
 	pending *head, *tail;
+	reg_fold_job *fold_job;   /* prepared by the checkpointer, for the committer */
+	int fold_inflight;        /* a job is prepared or being written */
 	int stop;
 	int committer_started;
+	pthread_t resumer;
+	pthread_mutex_t rmu;
+	pthread_cond_t rcv, rdone;
+	struct MHD_Connection *rq[BATCH_MAX * 2];
+	int rn, rstop, resumer_started;
 	/* committer statistics, printed at shutdown */
-	uint64_t n_commits, n_pings;
+	uint64_t n_commits, n_pings, n_folds;
 	double commit_s, fsync_s;
 };
 
@@ -99,7 +129,16 @@ static int64_t wall_ms(void)
 
 /* ---- committer ------------------------------------------------------------ */
 
-static void commit_batch(vigil_server *s, reg_db *db, pending *batch, request **reqs, int n)
+/* Check rows a fold job writes per commit (reg_fold_step): the job's rows
+ * ride along with the pings' transactions a few at a time, so that no
+ * commit waits long for them. */
+#define FOLD_ROWS_PER_COMMIT 128
+/* How often the checkpointer prepares a fold job when pings are waiting. */
+#define FOLD_EVERY_S 2.0
+
+/* Records the n pings (n may be 0) and a step of *job in one transaction;
+ * frees *job when it is done or lost. */
+static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg_fold_job **job)
 {
 	int rc = reg_begin(db);
 	int ok = rc == REG_OK;
@@ -116,27 +155,87 @@ static void commit_batch(vigil_server *s, reg_db *db, pending *batch, request **
 		p->status = out.found ? 200 : 404;
 		p->check_id = out.found ? out.check_id : 0;
 	}
+	int job_done = 0, job_lost = 0;
+	if (ok && *job) {
+		/* a failing fold step must not cost the pings their commit */
+		sqlite3 *h = reg_sqlite(db);
+		int st = sqlite3_exec(h, "SAVEPOINT fold", NULL, NULL, NULL) == SQLITE_OK
+		         ? reg_fold_step(db, *job, FOLD_ROWS_PER_COMMIT) : -1;
+		if (st < 0) {
+			fprintf(stderr, "vigil: fold: %s\n", reg_errmsg(db));
+			sqlite3_exec(h, "ROLLBACK TO fold", NULL, NULL, NULL);
+			job_lost = 1;
+		} else job_done = st;
+		sqlite3_exec(h, "RELEASE fold", NULL, NULL, NULL);
+	}
 	double tc = mono_now();
 	if (ok && reg_commit(db) != REG_OK) ok = 0;
-	s->fsync_s += mono_now() - tc;
+	if (n) s->fsync_s += mono_now() - tc;
 	if (!ok) {
 		reg_rollback(db);
 		fprintf(stderr, "vigil: cannot record pings: %s\n", reg_errmsg(db));
 		for (int i = 0; i < n; i++) { reqs[i]->p.status = 503; reqs[i]->p.check_id = 0; }
 	}
-	(void)batch;
+	if (*job && (job_done || job_lost || !ok)) {
+		reg_fold_free(*job);
+		*job = NULL;
+		pthread_mutex_lock(&s->mu);
+		s->fold_inflight = 0;
+		pthread_mutex_unlock(&s->mu);
+		if (job_done && ok) s->n_folds++;
+	}
+	int64_t recorded = 0;
 	for (int i = 0; i < n; i++) {
 		pending *p = &reqs[i]->p;
 		if (p->status == 200 || p->status == 404)	/* 503: not recorded, not counted */
 			web_count_ping(p->kind, p->status == 200);
-		if (p->status == 200 && s->o.alerts) alerts_notify(s->o.alerts, p->check_id);
+		if (p->status == 200) recorded = p->check_id;
 	}
-	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < n; i++) {
-		reqs[i]->p.done = 1;
-		MHD_resume_connection(reqs[i]->p.conn);
+	/* one wake-up per commit: the scheduler looks at whatever changed */
+	if (recorded && s->o.alerts) alerts_notify(s->o.alerts, recorded);
+	/* The resumer thread wakes the connections (MHD_resume_connection is
+	 * thread-safe and orders the result before the HTTP thread reads it;
+	 * one eventfd write each), so that the committer can start on the next
+	 * batch at once. */
+	for (int i = 0; i < n; i++) reqs[i]->p.done = 1;
+	if (!n) return;
+	if (!s->resumer_started) {
+		for (int i = 0; i < n; i++) MHD_resume_connection(reqs[i]->p.conn);
+		return;
 	}
-	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&s->rmu);
+	while (s->rn + n > BATCH_MAX * 2) pthread_cond_wait(&s->rdone, &s->rmu);
+	for (int i = 0; i < n; i++) s->rq[s->rn++] = reqs[i]->p.conn;
+	pthread_cond_signal(&s->rcv);
+	pthread_mutex_unlock(&s->rmu);
+}
+
+static void *resumer_main(void *arg)
+{
+	vigil_server *s = arg;
+	pthread_setname_np(pthread_self(), "vigil-resume");
+	struct MHD_Connection **mine = calloc(BATCH_MAX * 2, sizeof *mine);
+	pthread_mutex_lock(&s->rmu);
+	for (;;) {
+		while (!s->rn && !s->rstop) pthread_cond_wait(&s->rcv, &s->rmu);
+		if (!s->rn && s->rstop) break;
+		int n = s->rn;
+		if (!mine) {	/* out of memory: resume under the lock */
+			for (int i = 0; i < n; i++) MHD_resume_connection(s->rq[i]);
+			s->rn = 0;
+			pthread_cond_broadcast(&s->rdone);
+			continue;
+		}
+		memcpy(mine, s->rq, (size_t)n * sizeof *mine);
+		s->rn = 0;
+		pthread_cond_broadcast(&s->rdone);
+		pthread_mutex_unlock(&s->rmu);
+		for (int i = 0; i < n; i++) MHD_resume_connection(mine[i]);
+		pthread_mutex_lock(&s->rmu);
+	}
+	pthread_mutex_unlock(&s->rmu);
+	free(mine);
+	return NULL;
 }
 
 static void *committer_main(void *arg)
@@ -144,20 +243,24 @@ static void *committer_main(void *arg)
 	vigil_server *s = arg;
 	reg_db *db = NULL;
 	char msg[512];
+	pthread_setname_np(pthread_self(), "vigil-commit");
 	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK)
 		fprintf(stderr, "vigil: committer: %s\n", msg);
 	else {	/* checkpoints run on their own thread, off the ping path */
 		sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
-		/* the hot pages (checks, the ping index's right edge) stay cached */
+		/* the hot pages (checks, the pings table's right edge) stay cached */
 		sqlite3_exec(reg_sqlite(db), "PRAGMA cache_size=-32768", NULL, NULL, NULL);
+		/* a ping is one INSERT; the checks rows follow in fold jobs */
+		reg_ping_defer(db, 1);
 	}
 	request **reqs = calloc(BATCH_MAX, sizeof *reqs);
+	reg_fold_job *job = NULL;
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (!s->head && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
+		while (!s->head && !s->stop && !s->fold_job && !job) pthread_cond_wait(&s->cv, &s->mu);
 		if (!s->head && s->stop) { pthread_mutex_unlock(&s->mu); break; }
+		if (!job && s->fold_job) { job = s->fold_job; s->fold_job = NULL; }
 		int n = 0;
-		pending *batch = s->head;
 		while (s->head && n < BATCH_MAX) {
 			pending *p = s->head;
 			s->head = p->next;
@@ -169,33 +272,47 @@ static void *committer_main(void *arg)
 			for (int i = 0; i < n; i++) reqs[i]->p.status = 503;
 			pthread_mutex_lock(&s->mu);
 			for (int i = 0; i < n; i++) { reqs[i]->p.done = 1; MHD_resume_connection(reqs[i]->p.conn); }
+			if (job) { reg_fold_free(job); job = NULL; s->fold_inflight = 0; }
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
 		double t0 = mono_now();
-		commit_batch(s, db, batch, reqs, n);
-		s->commit_s += mono_now() - t0;
-		s->n_commits++;
-		s->n_pings += (uint64_t)n;
+		commit_batch(s, db, reqs, n, &job);
+		if (n) {
+			s->commit_s += mono_now() - t0;
+			s->n_commits++;
+			s->n_pings += (uint64_t)n;
+		}
 	}
 	free(reqs);
+	reg_fold_free(job);
+	/* leave every checks row complete (not needed for correctness: readers
+	 * and the next start add what is missing) */
+	if (db) {
+		if (reg_begin(db) == REG_OK && reg_ping_fold(db) == REG_OK && reg_commit(db) == REG_OK) { /* folded */ }
+		else reg_rollback(db);
+	}
 	reg_close(db);
 	return NULL;
 }
 
 /* Moves WAL content into the database file every 500 ms (PASSIVE: never
  * waits for, nor blocks, the committer), so that the committer's commits
- * never pay for a checkpoint. */
+ * never pay for a checkpoint; and every FOLD_EVERY_S, when pings wait to be
+ * folded into their checks rows, reads what to write (no lock held) and
+ * hands the job to the committer. */
 static void *checkpointer_main(void *arg)
 {
 	vigil_server *s = arg;
 	reg_db *db = NULL;
 	char msg[512];
+	pthread_setname_np(pthread_self(), "vigil-ckpt");
 	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK) {
 		fprintf(stderr, "vigil: checkpointer: %s\n", msg);
 		return NULL;
 	}
 	sqlite3_wal_autocheckpoint(reg_sqlite(db), 0);
+	double last_fold = mono_now();
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
 		struct timespec ts;
@@ -206,7 +323,20 @@ static void *checkpointer_main(void *arg)
 		if (s->stop) break;
 		pthread_mutex_unlock(&s->mu);
 		sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		reg_fold_job *job = NULL;
+		int busy = __atomic_load_n(&s->fold_inflight, __ATOMIC_RELAXED);
+		if (!busy && mono_now() - last_fold >= FOLD_EVERY_S) {
+			int rc;
+			last_fold = mono_now();
+			job = reg_fold_prepare(db, &rc);
+			if (rc) fprintf(stderr, "vigil: fold: %s\n", reg_errmsg(db));
+		}
 		pthread_mutex_lock(&s->mu);
+		if (job) {
+			s->fold_job = job;
+			s->fold_inflight = 1;
+			pthread_cond_signal(&s->cv);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	reg_close(db);
@@ -215,10 +345,10 @@ static void *checkpointer_main(void *arg)
 
 /* ---- responses ------------------------------------------------------------ */
 
-static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *text, const vigil_server *s)
+static struct MHD_Response *make_text(const char *text, const vigil_server *s)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
-	if (!r) return MHD_NO;
+	if (!r) return NULL;
 	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
@@ -227,6 +357,13 @@ static enum MHD_Result send_text(struct MHD_Connection *c, int status, const cha
 		snprintf(lim, sizeof lim, "%zu", s->o.body_limit);
 		MHD_add_response_header(r, "Ping-Body-Limit", lim);
 	}
+	return r;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status, const char *text, const vigil_server *s)
+{
+	struct MHD_Response *r = make_text(text, s);
+	if (!r) return MHD_NO;
 	if (status == 405) MHD_add_response_header(r, "Allow", "GET, POST, HEAD");
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
@@ -356,14 +493,28 @@ static const char *query_arg(void *ctx, const char *name)
 	return MHD_lookup_connection_value((struct MHD_Connection *)ctx, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* This HTTP thread's registry connection (SQLite connections are not shared
+ * between threads), opened on its first web request. */
+static _Thread_local reg_db *tls_web_db;
+
+static reg_db *web_db(vigil_server *s)
+{
+	if (tls_web_db) return tls_web_db;
+	reg_db *db = NULL;
+	char msg[512];
+	if (reg_open(s->o.db_path, &db, msg, sizeof msg) != REG_OK) return NULL;
+	pthread_mutex_lock(&s->mu);
+	if (s->n_web_dbs < WEB_DB_MAX) s->web_dbs[s->n_web_dbs++] = db;
+	else { reg_close(db); db = NULL; }
+	pthread_mutex_unlock(&s->mu);
+	return tls_web_db = db;
+}
+
 static enum MHD_Result answer_web(vigil_server *s, struct MHD_Connection *c, const char *url,
                                   const char *method, request *r)
 {
-	if (!s->web_db) {
-		char msg[512];
-		if (reg_open(s->o.db_path, &s->web_db, msg, sizeof msg) != REG_OK)
-			return send_text(c, 503, "database unavailable\n", NULL);
-	}
+	reg_db *db = web_db(s);
+	if (!db) return send_text(c, 503, "database unavailable\n", NULL);
 	char remote[64];
 	remote_addr(c, remote, sizeof remote);
 	web_req req = {
@@ -371,7 +522,7 @@ static enum MHD_Result answer_web(vigil_server *s, struct MHD_Connection *c, con
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
 		.cookie = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"),
 		.remote = remote, .body = r->body, .body_len = r->body_len,
-		.body_too_large = r->body_cut, .loopback = s->loopback, .db = s->web_db,
+		.body_too_large = r->body_cut, .loopback = s->loopback, .db = db,
 		.cfg = s->o.cfg, .arg = query_arg, .arg_ctx = c,
 	};
 	web_resp resp = { .status = 200, .content_type = "text/plain; charset=utf-8" };
@@ -424,8 +575,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		/* resumed by the committer */
 		int st = r->p.status;
 		web_observe_latency(mono_now() - r->t0);
-		if (st == 200) return send_text(c, 200, "OK", s);
-		if (st == 404) return send_text(c, 404, "not found: no check with this slug (recorded as orphan)\n", s);
+		/* the two common answers are built once and shared */
+		if (st == 200) return MHD_queue_response(c, 200, s->resp_ok);
+		if (st == 404) return MHD_queue_response(c, 404, s->resp_orphan);
 		return send_text(c, 503, "database unavailable: ping not recorded\n", s);
 	}
 	const char *why = NULL;
@@ -508,6 +660,9 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_cond_init(&s->ckpt_cv, NULL);
+	pthread_mutex_init(&s->rmu, NULL);
+	pthread_cond_init(&s->rcv, NULL);
+	pthread_cond_init(&s->rdone, NULL);
 	struct sockaddr_in sa;
 	if (parse_listen(o->listen ? o->listen : "127.0.0.1:8321", &sa, err, errlen)) goto fail;
 	s->loopback = (ntohl(sa.sin_addr.s_addr) >> 24) == 127;
@@ -520,6 +675,15 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	reg_close(db);
 	if (rc) goto fail;
 
+	s->resp_ok = make_text("OK", s);
+	s->resp_orphan = make_text(ORPHAN_TEXT, s);
+	if (!s->resp_ok || !s->resp_orphan) { snprintf(err, errlen, "out of memory"); goto fail; }
+	/* HTTP threads: parsing and answering use every core; the commits stay
+	 * on their own thread */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	s->pool = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
+
+	if (pthread_create(&s->resumer, NULL, resumer_main, s) == 0) s->resumer_started = 1;
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
 	if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) == 0) s->checkpointer_started = 1;
@@ -530,9 +694,10 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)512,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+		MHD_OPTION_THREAD_POOL_SIZE, s->pool,
 		MHD_OPTION_END);
 	if (!s->mhd) {
 		snprintf(err, errlen, "cannot listen on %s: %s", o->listen ? o->listen : "127.0.0.1:8321", strerror(errno));
@@ -571,15 +736,29 @@ void server_stop(vigil_server *s)
 	if (s->committer_started) {
 		pthread_join(s->committer, NULL);
 		if (s->n_commits)
-			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT)\n",
+			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT); "
+			        "%llu fold jobs\n",
 			        (unsigned long long)s->n_pings, (unsigned long long)s->n_commits,
 			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
-			        1000 * s->fsync_s / (double)s->n_commits);
+			        1000 * s->fsync_s / (double)s->n_commits, (unsigned long long)s->n_folds);
+	}
+	if (s->resumer_started) {
+		pthread_mutex_lock(&s->rmu);
+		s->rstop = 1;
+		pthread_cond_signal(&s->rcv);
+		pthread_mutex_unlock(&s->rmu);
+		pthread_join(s->resumer, NULL);
 	}
 	if (s->mhd) MHD_stop_daemon(s->mhd);
-	reg_close(s->web_db);
+	for (int i = 0; i < s->n_web_dbs; i++) reg_close(s->web_dbs[i]);
+	if (s->resp_ok) MHD_destroy_response(s->resp_ok);
+	if (s->resp_orphan) MHD_destroy_response(s->resp_orphan);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	pthread_cond_destroy(&s->ckpt_cv);
+	pthread_mutex_destroy(&s->rmu);
+	pthread_cond_destroy(&s->rcv);
+	pthread_cond_destroy(&s->rdone);
+	reg_fold_free(s->fold_job);
 	free(s);
 }

@@ -559,6 +559,60 @@ static void test_bad_schedule_retries_later(void **st)
 	sched_free(s);
 }
 
+/* A ping the server acknowledged but has not written into the check's row
+ * yet (deferred recording, as the server's committer does) counts: the
+ * scheduler, reaching the deadline planned before that ping, neither marks
+ * the check late nor down; it folds the ping in and plans from it.  A ping
+ * that changes no status does not reset the deadline (migration 6). */
+static void test_pinged_check_never_flipped(void **st)
+{
+	(void)st;
+	add("p", 60, 10, 0, T0);
+	add("q", 60, 10, 0, T0);
+	sched *s = sched_new(db, &cfg);
+	sched_tick_out o;
+	ping("p", REG_PING_SUCCESS, -1, T0 + 1 * S);	/* new -> up */
+	ping("q", REG_PING_SUCCESS, -1, T0 + 1 * S);
+	assert_int_equal(sched_tick(s, T0 + 2 * S, 2000, &o), REG_OK);
+	assert_int_equal(get("p").next_deadline_ms, T0 + 61 * S);
+
+	/* the server's connection: pings are one INSERT each */
+	char path[128], err[256];
+	snprintf(path, sizeof path, "%s/v.db", dir);
+	reg_db *srv;
+	assert_int_equal(reg_open(path, &srv, err, sizeof err), REG_OK);
+	reg_ping_defer(srv, 1);
+	for (int i = 0; i < 3; i++) {
+		reg_ping_in in = { .slug = "p", .kind = REG_PING_SUCCESS, .exit_status = -1, .now_ms = T0 + (50 + i) * S };
+		reg_ping_out out;
+		assert_int_equal(reg_begin(srv), REG_OK);
+		assert_int_equal(reg_ping_record(srv, &in, &out), REG_OK);
+		assert_int_equal(reg_commit(srv), REG_OK);
+		assert_int_equal(out.new_status, REG_UP);
+	}
+	/* the row on disk still has the old times and the old deadline ... */
+	assert_int_equal(count("SELECT last_success_ms FROM checks WHERE slug='p'"), T0 + 1 * S);
+	assert_int_equal(count("SELECT next_deadline_ms FROM checks WHERE slug='p'"), T0 + 61 * S);
+	/* ... what the registry reports does not */
+	assert_int_equal(get("p").last_success_ms, T0 + 52 * S);
+	assert_int_equal(get("p").n_pings, 4);
+
+	/* past the old deadline and past its grace: p was pinged, q was not */
+	assert_int_equal(sched_tick(s, T0 + 61 * S, 61000, &o), REG_OK);
+	assert_int_equal(get("p").status, REG_UP);
+	assert_int_equal(get("q").status, REG_GRACE);
+	assert_int_equal(sched_tick(s, T0 + 72 * S, 72000, &o), REG_OK);
+	assert_int_equal(get("p").status, REG_UP);
+	assert_int_equal(get("q").status, REG_DOWN);
+	assert_int_equal(count("SELECT count(*) FROM flips f JOIN checks c ON c.id=f.check_id WHERE c.slug='p' AND f.new_status IN (2,3)"), 0);
+	/* planned from the newest ping, which is now in the row */
+	assert_int_equal(get("p").next_deadline_ms, T0 + 112 * S);
+	assert_int_equal(count("SELECT last_success_ms FROM checks WHERE slug='p'"), T0 + 52 * S);
+	assert_int_equal(count("SELECT n_pings FROM checks WHERE slug='p'"), 4);
+	reg_close(srv);
+	sched_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +634,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cron_never_pinged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cron_dst_days, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_schedule_retries_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pinged_check_never_flipped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -405,7 +405,207 @@ static void test_mute_pause_update(void **st)
 	reg_close(db);
 }
 
+/* Version 5 to 6: each check's pings become a chain (prev_id, last_ping_id),
+ * n_pings counts them, the per-ping index is gone, the fold mark covers
+ * every existing ping, and last_ping_ms no longer resets the deadline. */
+static void test_migration_to_chain(void **st)
+{
+	(void)st;
+	reg_db *db = NULL;
+	char msg[256];
+	assert_int_equal(reg_open_version(path, 5, &db, msg, sizeof msg), REG_OK);
+	assert_int_equal(sqlite3_exec(reg_sqlite(db),
+		"INSERT INTO checks(slug,period_s,created_ms) VALUES('a',60,5),('b',60,5),('c',60,5);"
+		"INSERT INTO pings(check_id,created_ms,kind) VALUES(1,10,0),(2,11,0),(1,12,1),(1,13,0),(2,14,2);"
+		"UPDATE checks SET next_deadline_ms=777;", NULL, NULL, NULL), SQLITE_OK);
+	reg_close(db);
+	db = open_db();
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(reg_sqlite(db), "SELECT group_concat(prev_id, ',') FROM (SELECT prev_id FROM pings ORDER BY id)",
+	                                    -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), "0,0,1,3,2");
+	sqlite3_finalize(q);
+	reg_check a, b, c;
+	assert_int_equal(reg_check_get(db, "a", &a), REG_OK);
+	assert_int_equal(reg_check_get(db, "b", &b), REG_OK);
+	assert_int_equal(reg_check_get(db, "c", &c), REG_OK);
+	assert_int_equal(a.last_ping_id, 4);
+	assert_int_equal(a.n_pings, 3);
+	assert_int_equal(b.last_ping_id, 5);
+	assert_int_equal(b.n_pings, 2);
+	assert_int_equal(c.last_ping_id, 0);
+	assert_int_equal(reg_ping_count(db, c.id), 0);
+	assert_int_equal(count(db, "SELECT folded_id FROM ping_fold"), 5);
+	assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name='pings_check'"), 0);
+	reg_ping *ps;
+	size_t n;
+	assert_int_equal(reg_ping_list(db, a.id, 0, &ps, &n), REG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(ps[0].id, 4);
+	assert_int_equal(ps[1].id, 3);
+	assert_int_equal(ps[2].id, 1);
+	reg_pings_free(ps, n);
+	/* a new ping continues the chain */
+	reg_ping_out o;
+	ping(db, "a", REG_PING_SUCCESS, -1, NULL, 20, &o);
+	assert_int_equal(count(db, "SELECT prev_id FROM pings WHERE id=6"), 4);
+	assert_int_equal(reg_ping_count(db, a.id), 4);
+	/* only a status change resets the deadline */
+	assert_int_equal(count(db, "SELECT next_deadline_ms FROM checks WHERE slug='b'"), 777);
+	assert_int_equal(sqlite3_exec(reg_sqlite(db), "UPDATE checks SET last_ping_ms=99 WHERE slug='b'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(count(db, "SELECT next_deadline_ms FROM checks WHERE slug='b'"), 777);
+	assert_int_equal(sqlite3_exec(reg_sqlite(db), "UPDATE checks SET status=1 WHERE slug='b'", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(count(db, "SELECT next_deadline_ms FROM checks WHERE slug='b'"), 0);
+	reg_close(db);
+}
+
+static void record(reg_db *db, const char *slug, reg_ping_kind k, int exit_status, const char *rid, int64_t now)
+{
+	reg_ping_out o;
+	ping(db, slug, k, exit_status, rid, now, &o);
+}
+
+static void same_check(const reg_check *x, const reg_check *y)
+{
+	assert_int_equal(x->status, y->status);
+	assert_int_equal(x->last_ping_ms, y->last_ping_ms);
+	assert_int_equal(x->last_start_ms, y->last_start_ms);
+	assert_int_equal(x->last_success_ms, y->last_success_ms);
+	assert_int_equal(x->last_fail_ms, y->last_fail_ms);
+	assert_int_equal(x->last_exit, y->last_exit);
+	assert_int_equal(x->last_duration_ms, y->last_duration_ms);
+	assert_int_equal(x->n_pings, y->n_pings);
+	assert_int_equal(x->last_ping_id, y->last_ping_id);
+}
+
+/* One sequence of pings, recorded by a deferred connection (the server's
+ * committer) and by an immediate one into another database: every reader
+ * of the first sees what the second has in its rows, before the fold, in
+ * the middle of a fold job written a row at a time, and after it; pings
+ * from another connection and a rolled-back batch keep the chain whole. */
+static void test_deferred_recording(void **st)
+{
+	(void)st;
+	char path2[160], msg[256];
+	snprintf(path2, sizeof path2, "%s/ref.db", dir);
+	reg_db *ref = NULL, *srv = open_db(), *rd = open_db();
+	assert_int_equal(reg_open(path2, &ref, msg, sizeof msg), REG_OK);
+	const char *slugs[] = {"x", "y", "z"};
+	for (int i = 0; i < 3; i++) { add_period(ref, slugs[i], 60); add_period(srv, slugs[i], 60); }
+	reg_ping_defer(srv, 1);
+	const char *r1 = "11111111-1111-4111-8111-111111111111";
+	struct { const char *slug; reg_ping_kind k; int ex; const char *rid; } seq[] = {
+		{"x", REG_PING_START, -1, NULL}, {"y", REG_PING_SUCCESS, -1, NULL}, {"x", REG_PING_LOG, -1, NULL},
+		{"x", REG_PING_SUCCESS, -1, NULL}, {"y", REG_PING_START, -1, r1}, {"y", REG_PING_START, -1, NULL},
+		{"y", REG_PING_EXIT, 3, r1}, {"x", REG_PING_FAIL, -1, NULL}, {"y", REG_PING_EXIT, 0, NULL},
+		{"x", REG_PING_START, -1, NULL}, {"x", REG_PING_EXIT, 0, NULL},
+	};
+	int nseq = (int)(sizeof seq / sizeof seq[0]);
+	for (int i = 0; i < nseq; i++) {
+		record(ref, seq[i].slug, seq[i].k, seq[i].ex, seq[i].rid, 1000 * (i + 1));
+		record(srv, seq[i].slug, seq[i].k, seq[i].ex, seq[i].rid, 1000 * (i + 1));
+	}
+	/* the rows lag (a ping is one INSERT) ... */
+	assert_int_equal(count(rd, "SELECT n_pings FROM checks WHERE slug='x'"), 0);
+	assert_int_equal(count(rd, "SELECT count(*) FROM pings"), nseq);
+	/* ... the readers do not */
+	reg_check want, got;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(reg_check_get(ref, slugs[i], &want), REG_OK);
+		assert_int_equal(reg_check_get(rd, slugs[i], &got), REG_OK);
+		same_check(&want, &got);
+		assert_int_equal(reg_ping_count(rd, got.id), want.n_pings);
+		reg_check byid;
+		assert_int_equal(reg_check_get_id(rd, got.id, &byid), REG_OK);
+		same_check(&want, &byid);
+	}
+	reg_check *all;
+	size_t n;
+	assert_int_equal(reg_check_list(rd, &all, &n), REG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(reg_check_get(ref, all[0].slug, &want), REG_OK);
+	same_check(&want, &all[0]);
+	free(all);
+	assert_int_equal(reg_check_get(ref, "y", &want), REG_OK);
+	assert_int_equal(want.last_duration_ms, 2000);	/* exit 3 paired by rid; the exit 0 from down has none */
+	reg_ping *ps;
+	assert_int_equal(reg_ping_list(rd, want.id, 3, &ps, &n), REG_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(ps[0].created_ms, 9000);
+	assert_int_equal(ps[1].duration_ms, 2000);	/* exit 3 paired by rid with the start at 5 s */
+	reg_pings_free(ps, n);
+
+	/* a fold job prepared by another connection, written a row per commit */
+	int rc;
+	reg_fold_job *job = reg_fold_prepare(rd, &rc);
+	assert_int_equal(rc, REG_OK);
+	assert_non_null(job);
+	int steps = 0;
+	for (;;) {
+		assert_int_equal(reg_begin(srv), REG_OK);
+		int done = reg_fold_step(srv, job, 1);
+		assert_true(done >= 0);
+		assert_int_equal(reg_commit(srv), REG_OK);
+		steps++;
+		for (int i = 0; i < 3; i++) {	/* half-folded: still exact */
+			assert_int_equal(reg_check_get(ref, slugs[i], &want), REG_OK);
+			assert_int_equal(reg_check_get(rd, slugs[i], &got), REG_OK);
+			same_check(&want, &got);
+		}
+		if (done) break;
+	}
+	reg_fold_free(job);
+	assert_int_equal(steps, 2);	/* x and y; z had no pings */
+	assert_int_equal(count(rd, "SELECT folded_id FROM ping_fold"), nseq);
+	assert_int_equal(count(rd, "SELECT n_pings FROM checks WHERE slug='x'"), 6);
+	assert_null(reg_fold_prepare(rd, &rc));	/* nothing left */
+	assert_int_equal(rc, REG_OK);
+
+	/* pings by someone else, then by the server again: one chain */
+	record(rd, "x", REG_PING_LOG, -1, NULL, 20000);
+	record(srv, "x", REG_PING_SUCCESS, -1, NULL, 21000);
+	assert_int_equal(count(rd, "SELECT prev_id FROM pings WHERE id=13"), 12);
+	assert_int_equal(count(rd, "SELECT prev_id FROM pings WHERE id=12"), 11);
+	/* a batch rolled back leaves no trace in the chain nor in the durations */
+	record(srv, "x", REG_PING_START, -1, NULL, 22000);	/* 14: up -> started */
+	reg_ping_in in = { .slug = "x", .kind = REG_PING_START, .exit_status = -1, .now_ms = 23000 };
+	reg_ping_out o;
+	assert_int_equal(reg_begin(srv), REG_OK);
+	assert_int_equal(reg_ping_record(srv, &in, &o), REG_OK);
+	assert_int_equal(reg_rollback(srv), REG_OK);
+	record(srv, "x", REG_PING_EXIT, 0, NULL, 25000);	/* 15 */
+	assert_int_equal(count(rd, "SELECT prev_id FROM pings WHERE id=15"), 14);
+	assert_int_equal(reg_check_get(rd, "x", &got), REG_OK);
+	assert_int_equal(got.n_pings, 10);
+	assert_int_equal(got.last_start_ms, 22000);
+	assert_int_equal(got.last_duration_ms, 3000);
+	/* a removed check's id reused: what the server remembers of it is stale */
+	record(srv, "z", REG_PING_SUCCESS, -1, NULL, 26000);	/* 16 */
+	record(srv, "x", REG_PING_LOG, -1, NULL, 27000);	/* 17 */
+	assert_int_equal(reg_check_rm(rd, "z"), REG_OK);
+	assert_int_equal(add_period(rd, "z", 60), 3);
+	record(srv, "z", REG_PING_SUCCESS, -1, NULL, 28000);	/* 18 */
+	assert_int_equal(count(rd, "SELECT prev_id FROM pings WHERE id=18"), 0);
+	assert_int_equal(reg_check_get(rd, "z", &got), REG_OK);
+	assert_int_equal(got.n_pings, 1);
+	assert_int_equal(got.last_ping_id, 18);
+	/* the full fold (the scheduler's) agrees with the readers */
+	assert_int_equal(reg_check_get(rd, "x", &want), REG_OK);
+	assert_int_equal(reg_begin(rd), REG_OK);
+	assert_int_equal(reg_ping_fold(rd), REG_OK);
+	assert_int_equal(reg_commit(rd), REG_OK);
+	assert_int_equal(count(rd, "SELECT n_pings FROM checks WHERE slug='x'"), 11);
+	assert_int_equal(reg_check_get(rd, "x", &got), REG_OK);
+	same_check(&want, &got);
+	assert_int_equal(reg_ping_unfolded(rd), 0);
+	reg_close(ref);
+	reg_close(srv);
+	reg_close(rd);
+}
+
 int main(void)
+
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_database, setup, teardown),
@@ -416,6 +616,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ping_state_transitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rid_pairing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migration_to_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_recording, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conditional_transition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings_and_key, setup, teardown),

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 
+#include "registry/registry.h"
 #include "tests/lib/vtest.h"
 
 enum { THREADS = 6, MAXPER = 100000 };
@@ -133,11 +134,147 @@ static void test_kill9_loses_nothing_acknowledged(void **state)
 	vt_rmrf(dir);
 }
 
+static int64_t q1(sqlite3 *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(s, sql, -1, &st, NULL), SQLITE_OK);
+	int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* What the pings table (the durable truth) says check SLUG's row must hold. */
+static void expect_from_pings(sqlite3 *s, const char *slug, reg_check *c)
+{
+	char sql[512];
+#define Q(...) (snprintf(sql, sizeof sql, __VA_ARGS__), q1(s, sql))
+	const char *of = "FROM pings WHERE check_id=(SELECT id FROM checks WHERE slug='%s')";
+	char f[160];
+	snprintf(f, sizeof f, of, slug);
+	memset(c, 0, sizeof *c);
+	c->n_pings = Q("SELECT count(*) %s", f);
+	c->last_ping_id = Q("SELECT max(id) %s", f);
+	c->last_ping_ms = Q("SELECT max(created_ms) %s", f);
+	c->last_start_ms = Q("SELECT coalesce(max(created_ms), 0) %s AND kind=1", f);
+	c->last_success_ms = Q("SELECT coalesce(max(created_ms), 0) %s AND (kind=0 OR (kind=4 AND exit_status=0))", f);
+	c->last_fail_ms = Q("SELECT coalesce(max(created_ms), 0) %s AND (kind=2 OR (kind=4 AND exit_status<>0))", f);
+	c->last_exit = (int)Q("SELECT CASE WHEN kind=4 THEN exit_status WHEN kind=2 THEN -1 ELSE 0 END %s "
+	                      "AND kind IN (0,2,4) ORDER BY id DESC LIMIT 1", f);
+	c->last_duration_ms = Q("SELECT coalesce((SELECT duration_ms %s AND duration_ms >= 0 ORDER BY id DESC LIMIT 1), -1)", f);
+#undef Q
+}
+
+static void assert_state(const reg_check *want, const reg_check *got)
+{
+	assert_int_equal(got->n_pings, want->n_pings);
+	assert_int_equal(got->last_ping_id, want->last_ping_id);
+	assert_int_equal(got->last_ping_ms, want->last_ping_ms);
+	assert_int_equal(got->last_start_ms, want->last_start_ms);
+	assert_int_equal(got->last_success_ms, want->last_success_ms);
+	assert_int_equal(got->last_fail_ms, want->last_fail_ms);
+	assert_int_equal(got->last_exit, want->last_exit);
+	assert_int_equal(got->last_duration_ms, want->last_duration_ms);
+}
+
+/* The server writes checks rows behind its pings; after a kill -9 the
+ * checks still report every acknowledged ping (state, last_* times, exit,
+ * duration, count), before the restart, after it, and in the rows once the
+ * server has stopped; the next deadline is planned from them. */
+static void test_kill9_state_from_pings(void **state)
+{
+	(void)state;
+	vt_tmpdir(dir, sizeof dir, "dur2");
+	snprintf(db, sizeof db, "%s/vigil.db", dir);
+	char out[256];
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "a", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "b", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
+	assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "key", NULL}, out, sizeof out, NULL, 0), 0);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(srv.key, sizeof srv.key, "%s", out);
+	const char *seq[] = {
+		"a/start?rid=0b8f7a52-63a4-4a0e-9d0c-1f2e3d4c5b6a", "a/log", "a/0?rid=0b8f7a52-63a4-4a0e-9d0c-1f2e3d4c5b6a",
+		"b", "b/start", "a/fail", "b/3", "a", "b/log",
+	};
+	for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+		char url[512];
+		snprintf(url, sizeof url, "%s/ping/%s/%s", srv.base, srv.key, seq[i]);
+		vt_resp r;
+		assert_int_equal(vt_http("GET", url, NULL, 0, NULL, &r), 0);
+		assert_int_equal(r.status, 200);
+		vt_resp_free(&r);
+	}
+	assert_int_equal(vt_server_stop(&srv, SIGKILL), 128 + SIGKILL);
+
+	sqlite3 *s;
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	reg_check want_a, want_b, got;
+	expect_from_pings(s, "a", &want_a);
+	expect_from_pings(s, "b", &want_b);
+	assert_int_equal(want_a.n_pings, 5);
+	assert_int_equal(want_b.n_pings, 4);
+	assert_true(want_a.last_duration_ms >= 0);	/* the exit 0 paired with its start */
+	assert_int_equal(want_b.last_exit, 3);
+	reg_db *rdb;
+	char msg[256];
+	assert_int_equal(reg_open(db, &rdb, msg, sizeof msg), REG_OK);
+	assert_int_equal(reg_check_get(rdb, "a", &got), REG_OK);
+	assert_int_equal(got.status, REG_UP);
+	assert_state(&want_a, &got);
+	assert_int_equal(reg_check_get(rdb, "b", &got), REG_OK);
+	assert_int_equal(got.status, REG_DOWN);
+	assert_state(&want_b, &got);
+	assert_int_equal(q1(s, "SELECT count(*) FROM alerts"), 3);	/* a fail, b exit 3, a recovered */
+	reg_close(rdb);
+
+	/* restart: the scheduler plans a from its last success (an hour later),
+	 * one more ping, a clean stop: the rows themselves are complete */
+	assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
+	snprintf(srv.key, sizeof srv.key, "%s", out);
+	int64_t dl = 0;
+	for (int t = 0; t < 20000 && (dl = q1(s, "SELECT next_deadline_ms FROM checks WHERE slug='a'")) <= 0; t += 10) vt_sleep_ms(10);
+	assert_int_equal(dl, want_a.last_success_ms + 3600 * 1000);
+	char url[512];
+	snprintf(url, sizeof url, "%s/ping/%s/b/log", srv.base, srv.key);
+	vt_resp r;
+	assert_int_equal(vt_http("GET", url, NULL, 0, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	vt_resp_free(&r);
+	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
+	expect_from_pings(s, "a", &want_a);
+	expect_from_pings(s, "b", &want_b);
+	assert_int_equal(want_b.n_pings, 5);
+	const char *cols = "SELECT n_pings, last_ping_id, last_ping_ms, last_start_ms, last_success_ms, last_fail_ms, "
+	                   "last_exit, last_duration_ms FROM checks WHERE slug=?";
+	for (int k = 0; k < 2; k++) {
+		const reg_check *w = k ? &want_b : &want_a;
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(s, cols, -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, k ? "b" : "a", -1, SQLITE_STATIC);
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		reg_check row = {0};
+		row.n_pings = sqlite3_column_int64(st, 0);
+		row.last_ping_id = sqlite3_column_int64(st, 1);
+		row.last_ping_ms = sqlite3_column_int64(st, 2);
+		row.last_start_ms = sqlite3_column_int64(st, 3);
+		row.last_success_ms = sqlite3_column_int64(st, 4);
+		row.last_fail_ms = sqlite3_column_int64(st, 5);
+		row.last_exit = sqlite3_column_int(st, 6);
+		row.last_duration_ms = sqlite3_column_int64(st, 7);
+		sqlite3_finalize(st);
+		assert_state(w, &row);
+	}
+	assert_int_equal(q1(s, "SELECT folded_id FROM ping_fold"), q1(s, "SELECT max(id) FROM pings"));
+	sqlite3_close(s);
+	vt_rmrf(dir);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill9_loses_nothing_acknowledged),
+		cmocka_unit_test(test_kill9_state_from_pings),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
