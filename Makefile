@@ -171,7 +171,7 @@ summarize-eval: vigil
 # tests/fuzz/fuzz_*.c links against them and runs FUZZ_TIME seconds from its
 # seed corpus (tests/fuzz/seeds/<name>/).
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BASE := $(CSTD) $(INC) -g -O1 -fsanitize=address,undefined -DVIGIL_FUZZING=1
+FUZZ_BASE := $(CSTD) $(INC) -g -O1 -fsanitize=address,undefined -DVIGIL_FUZZING=1 -MMD -MP
 FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(APP_SRCS) $(LLM_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 .SECONDARY: $(FUZZ_OBJS)
