@@ -6,7 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 1 when the AVX2 kernels are in use. */
+/* Kernel levels, each including the ones below it.  The best the CPU has is
+ * picked at first use; the environment variable VIGIL_LLM_CPU (one of the
+ * level names) caps it, and so does VIGIL_LLM_NO_AVX512 (at avx2).
+ *   portable    C only
+ *   avx2        AVX2+FMA+F16C: every kernel
+ *   avx512      + AVX-512 F/BW/VL: the batched (prefill) products
+ *   avx512vnni  + AVX512-VNNI (vpdpwssd) in those */
+enum { LLM_CPU_GENERIC = 0, LLM_CPU_AVX2 = 1, LLM_CPU_AVX512 = 2, LLM_CPU_AVX512VNNI = 3 };
+int llm_cpu_level(void);
+const char *llm_cpu_level_name(int level);	/* "portable", "avx2", "avx512", "avx512vnni" */
+/* Tests: use at most level max (-1: no cap, back to detection).  Returns the
+ * level now in use (lower than max where the CPU lacks it). */
+int llm_cpu_set_level(int max);
+/* 1 when the AVX2 kernels (or better) are in use. */
 int llm_cpu_has_avx2(void);
 /* Tests: force the portable kernels (on=1) or go back to detection (on=0). */
 void llm_cpu_force_generic(int on);
