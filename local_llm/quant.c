@@ -346,6 +346,21 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 
 #define LLM_PANEL_KC 16	/* blocks of 32 values per panel pass (a 16-row panel: 19.5 KiB) */
 
+/* Asks for the bytes of blocks [c0, c0 + kc) of rows [r, r + nr) ahead of
+ * their use: the panel kernels read 8 or 16 rows a few blocks at a time,
+ * more streams than the hardware prefetcher follows. */
+static void prefetch_rows(int type, const void *w, size_t row_bytes, int64_t r, int nr, int64_t c0, int kc)
+{
+	int64_t be = llm_type_block_elems(type), bb = llm_type_block_bytes(type);
+	size_t off = (size_t)(c0 * 32 / be * bb), len = (size_t)((kc * 32 + be - 1) / be * bb);
+	for (int i = 0; i < nr; i++) {
+		const char *p = (const char *)w + (size_t)(r + i) * row_bytes + off;
+		for (size_t k = 0; k < len; k += 64)
+			__builtin_prefetch(p + k, 0, 3);
+		__builtin_prefetch(p + len - 1, 0, 3);
+	}
+}
+
 #define KSUFFIX(name) name##_generic
 #include "local_llm/quant_kern.inc"
 #undef KSUFFIX
@@ -495,6 +510,18 @@ void llm_quantize_x(const float *x, llm_q8a *y, int64_t n)
 	}
 #endif
 	quantize_x_generic(x, y, n / 32);
+}
+
+void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t stride, int np, int hd, float scale,
+                   float *sc, float *out)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		attn_head_avx2(q, kc, vc, stride, np, hd, scale, sc, out);
+		return;
+	}
+#endif
+	attn_head_generic(q, kc, vc, stride, np, hd, scale, sc, out);
 }
 
 float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n)

@@ -36,6 +36,11 @@ typedef struct llm_q8a {
 void llm_quantize_x(const float *x, llm_q8a *y, int64_t n);
 /* Quantized weight row · quantized activations (integer products). */
 float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n);
+/* Attention of one query head q[0..hd) over positions p < np of a cache
+ * (K[p] = kc + p*stride floats, V[p] = vc + p*stride):
+ * out = sum_p softmax_p(scale * q·K[p]) V[p].  sc: np floats of scratch. */
+void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t stride, int np, int hd, float scale,
+                   float *sc, float *out);
 /* 1 for F32/F16/BF16 (dotted with float activations). */
 #define LLM_TYPE_IS_FLOAT(t) ((t) == 0 || (t) == 1 || (t) == 30)
 

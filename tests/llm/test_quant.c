@@ -217,6 +217,50 @@ static void test_batched_avx2(void **state) { check_batched(LLM_CPU_AVX2); }
 static void test_batched_avx512(void **state) { check_batched(LLM_CPU_AVX512); }
 static void test_batched_avx512vnni(void **state) { check_batched(LLM_CPU_AVX512VNNI); }
 
+/* Attention of one head, portable and AVX2 (head sizes 64 and 128 have
+ * their own code), against a double reference. */
+static void test_attention(void **state)
+{
+	enum { NP = 300, STRIDE = 136 };
+	static float kc[NP * STRIDE], vc[NP * STRIDE], q[128], sc[NP], out[128];
+	static const int hds[] = {64, 128, 32, 40};
+	static const int nps[] = {1, 2, 7, 300};
+	for (int i = 0; i < NP * STRIDE; i++) {
+		kc[i] = frand() * 2;
+		vc[i] = frand();
+	}
+	for (int lv = LLM_CPU_GENERIC; lv <= LLM_CPU_AVX2; lv++) {
+		llm_cpu_set_level(lv);
+		for (size_t hi = 0; hi < sizeof hds / sizeof *hds; hi++)
+			for (size_t pi = 0; pi < sizeof nps / sizeof *nps; pi++) {
+				int hd = hds[hi], np = nps[pi];
+				float scale = 1.0f / sqrtf((float)hd);
+				for (int i = 0; i < hd; i++)
+					q[i] = frand() * 3;
+				llm_attn_head(q, kc + 8, vc + 8, STRIDE, np, hd, scale, sc, out);
+				double e[NP], mx = -1e300, sum = 0;
+				for (int p = 0; p < np; p++) {
+					double d = 0;
+					for (int i = 0; i < hd; i++)
+						d += (double)q[i] * kc[8 + p * STRIDE + i];
+					e[p] = d * scale;
+					mx = fmax(mx, e[p]);
+				}
+				for (int p = 0; p < np; p++)
+					sum += e[p] = exp(e[p] - mx);
+				for (int i = 0; i < hd; i++) {
+					double ref = 0;
+					for (int p = 0; p < np; p++)
+						ref += e[p] / sum * vc[8 + p * STRIDE + i];
+					if (fabs(out[i] - ref) > 1e-5)
+						fail_msg("%s hd %d np %d: out[%d] %.8f want %.8f", llm_cpu_level_name(llm_cpu_level()),
+						         hd, np, i, out[i], ref);
+				}
+			}
+	}
+	llm_cpu_set_level(-1);
+}
+
 /* VIGIL_LLM_CPU caps the detected level. */
 static void test_level_env(void **state)
 {
@@ -244,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_batched_avx2),
 		cmocka_unit_test(test_batched_avx512),
 		cmocka_unit_test(test_batched_avx512vnni),
+		cmocka_unit_test(test_attention),
 		cmocka_unit_test(test_level_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
