@@ -346,19 +346,14 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 
 #define LLM_PANEL_KC 16	/* blocks of 32 values per panel pass (a 16-row panel: 19.5 KiB) */
 
-/* Asks for the bytes of blocks [c0, c0 + kc) of rows [r, r + nr) ahead of
- * their use: the panel kernels read 8 or 16 rows a few blocks at a time,
- * more streams than the hardware prefetcher follows. */
-static void prefetch_rows(int type, const void *w, size_t row_bytes, int64_t r, int nr, int64_t c0, int kc)
+/* Asks for rows [r, r + nr) ahead of their use (into L2): the panel kernels
+ * read 8 or 16 rows a few blocks at a time, more streams than the hardware
+ * prefetcher follows. */
+static void prefetch_rows(const void *w, size_t row_bytes, int64_t r, int nr)
 {
-	int64_t be = llm_type_block_elems(type), bb = llm_type_block_bytes(type);
-	size_t off = (size_t)(c0 * 32 / be * bb), len = (size_t)((kc * 32 + be - 1) / be * bb);
-	for (int i = 0; i < nr; i++) {
-		const char *p = (const char *)w + (size_t)(r + i) * row_bytes + off;
-		for (size_t k = 0; k < len; k += 64)
-			__builtin_prefetch(p + k, 0, 3);
-		__builtin_prefetch(p + len - 1, 0, 3);
-	}
+	const char *p = (const char *)w + (size_t)r * row_bytes, *e = p + (size_t)nr * row_bytes;
+	for (; p < e; p += 64)
+		__builtin_prefetch(p, 0, 2);
 }
 
 #define KSUFFIX(name) name##_generic
