@@ -344,7 +344,8 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 
 /* ---- the builds of the kernels, and the dispatch -------------------------------- */
 
-#define LLM_PANEL_KC 16	/* blocks of 32 values per panel pass (a 16-row panel: 19.5 KiB) */
+#define LLM_PANEL_KC 16
+#define LLM_PREFETCH_ROWS 8	/* the one-token products ask for the row this far ahead */	/* blocks of 32 values per panel pass (a 16-row panel: 19.5 KiB) */
 
 /* Asks for rows [r, r + nr) ahead of their use (into L2): the panel kernels
  * read 8 or 16 rows a few blocks at a time, more streams than the hardware
@@ -519,9 +520,14 @@ void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t str
 	attn_head_generic(q, kc, vc, stride, np, hd, scale, sc, out);
 }
 
+/* the types that vec_dot_q32 (AVX-512) takes */
+#define Q32_TYPE(t) ((t) == LLM_TYPE_Q8_0 || (t) == LLM_TYPE_Q5_0 || (t) == LLM_TYPE_Q4_0)
+
 float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n)
 {
 #if defined(__x86_64__)
+	if (Q32_TYPE(type) && llm_cpu_level() >= LLM_CPU_AVX512)
+		return vec_dot_q32_avx512(type, row, xq, n);
 	if (llm_cpu_has_avx2())
 		return vec_dot_q_avx2(type, row, xq, n);
 #endif
@@ -539,6 +545,15 @@ void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, 
 			matmul_panel_vnni(type, w, row_bytes, XQ, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
 		else
 			matmul_panel_avx512(type, w, row_bytes, XQ, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
+		return;
+	}
+	if (n_tok == 1 && Q32_TYPE(type) && lv >= LLM_CPU_AVX512) {
+		for (int64_t r = r0; r < r1; r++) {
+			if (r + LLM_PREFETCH_ROWS < r1)	/* one core's memory latency, not bandwidth, is the limit */
+				prefetch_rows(w, row_bytes, r + LLM_PREFETCH_ROWS, 1);
+			float v = vec_dot_q32_avx512(type, (const char *)w + (size_t)r * row_bytes, XQ, n_in);
+			Y[r] = accumulate ? Y[r] + v : v;
+		}
 		return;
 	}
 	if (lv >= LLM_CPU_AVX2) {

@@ -138,14 +138,15 @@ static void test_dots_dispatch(void **state)
  * double reference on the dequantized weights and the dequantized int16
  * activations (the integer sums are exact: only the float scaling rounds),
  * for every quantized type: widths of one and of several panel passes
- * (LLM_PANEL_KC blocks) with a partial last one, token counts that are not a
- * multiple of the 4- or 8-token groups, row ranges that start and end inside
- * a panel (8 or 16 rows), and accumulate mode. */
+ * (LLM_PANEL_KC blocks) with a partial last one, one token (the decode
+ * products) and token counts that are not a multiple of the 4- or 8-token
+ * groups, row ranges that start and end inside a panel (8 or 16 rows), and
+ * accumulate mode. */
 static void check_batched(int level)
 {
 	enum { MAXN = 2304, ROWS = 37, MAXT = 19 };
 	static const int widths[] = {256, 768, 2304};
-	static const int ntoks[] = {2, 3, 5, 8, 9, 19};
+	static const int ntoks[] = {1, 2, 3, 5, 8, 9, 19};
 	static const int ranges[][2] = {{0, ROWS}, {3, 29}, {16, 32}, {5, 6}};
 	static float w[ROWS * MAXN], x[MAXT * MAXN], xd[MAXT * MAXN], dq[ROWS * MAXN];
 	static uint8_t buf[ROWS * MAXN * 2];
