@@ -341,17 +341,12 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 		if (F % 32 == 0) {	/* by 32-value blocks, quantized as they are done */
 			slice((int64_t)n * F / 32, ith, nth, &a, &b);
 			for (int64_t k = a; k < b; k++) {
-				float *g = s->hg + k * 32, *u = s->hu + k * 32;
-				for (int i = 0; i < 32; i++)
-					g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-				llm_quantize_x(g, s->xq + k, 32);
+				llm_swiglu(s->hg + k * 32, s->hu + k * 32, 32);
+				llm_quantize_x(s->hg + k * 32, s->xq + k, 32);
 			}
 		} else {
 			slice((int64_t)n * F, ith, nth, &a, &b);
-			for (int64_t i = a; i < b; i++) {
-				float g = s->hg[i];
-				s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
-			}
+			llm_swiglu(s->hg + a, s->hu + a, b - a);
 		}
 		barrier(s->pool);
 		mm(s, L->w_down, s->hg, F, s->x, E, n, 1, ith, nth);

@@ -523,6 +523,17 @@ void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t str
 /* the types that vec_dot_q32 (AVX-512) takes */
 #define Q32_TYPE(t) ((t) == LLM_TYPE_Q8_0 || (t) == LLM_TYPE_Q5_0 || (t) == LLM_TYPE_Q4_0)
 
+void llm_swiglu(float *g, const float *u, int64_t n)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		swiglu_avx2(g, u, n);
+		return;
+	}
+#endif
+	swiglu_generic(g, u, n);
+}
+
 float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n)
 {
 #if defined(__x86_64__)

@@ -41,6 +41,8 @@ float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n);
  * out = sum_p softmax_p(scale * q·K[p]) V[p].  sc: np floats of scratch. */
 void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t stride, int np, int hd, float scale,
                    float *sc, float *out);
+/* g[i] = silu(g[i]) * u[i] for i < n. */
+void llm_swiglu(float *g, const float *u, int64_t n);
 /* 1 for F32/F16/BF16 (dotted with float activations). */
 #define LLM_TYPE_IS_FLOAT(t) ((t) == 0 || (t) == 1 || (t) == 30)
 

@@ -262,6 +262,29 @@ static void test_attention(void **state)
 	llm_cpu_set_level(-1);
 }
 
+/* silu(g) * u, portable and AVX2, against double, over the whole float
+ * range that matters (and past where e^-g overflows). */
+static void test_swiglu(void **state)
+{
+	enum { N = 1003 };
+	static float g[N], u[N], g0[N];
+	for (int lv = LLM_CPU_GENERIC; lv <= LLM_CPU_AVX2; lv++) {
+		llm_cpu_set_level(lv);
+		for (int i = 0; i < N; i++) {
+			g0[i] = g[i] = (i % 5 == 0) ? (float)(i - N / 2) * 0.2f : frand() * 12;
+			u[i] = frand() * 4;
+		}
+		llm_swiglu(g, u, N);
+		for (int i = 0; i < N; i++) {
+			double x = g0[i], want = x / (1 + exp(-x)) * u[i];
+			if (fabs(g[i] - want) > 1e-6 * fabs(want) + 1e-30)
+				fail_msg("%s: silu(%g)*%g = %.9g, want %.9g", llm_cpu_level_name(llm_cpu_level()), x, u[i], g[i],
+				         want);
+		}
+	}
+	llm_cpu_set_level(-1);
+}
+
 /* VIGIL_LLM_CPU caps the detected level. */
 static void test_level_env(void **state)
 {
@@ -290,6 +313,7 @@ int main(void)
 		cmocka_unit_test(test_batched_avx512),
 		cmocka_unit_test(test_batched_avx512vnni),
 		cmocka_unit_test(test_attention),
+		cmocka_unit_test(test_swiglu),
 		cmocka_unit_test(test_level_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
