@@ -11,8 +11,9 @@
  * level names) caps it, and so does VIGIL_LLM_NO_AVX512 (at avx2).
  *   portable    C only
  *   avx2        AVX2+FMA+F16C: every kernel
- *   avx512      + AVX-512 F/BW/VL: the batched (prefill) products
- *   avx512vnni  + AVX512-VNNI (vpdpwssd) in those */
+ *   avx512      + AVX-512 F/BW/VL: the batched (prefill) products of quantized
+ *               weights, and the one-token products of Q8_0/Q5_0/Q4_0
+ *   avx512vnni  + AVX512-VNNI (vpdpwssd) in the batched products */
 enum { LLM_CPU_GENERIC = 0, LLM_CPU_AVX2 = 1, LLM_CPU_AVX512 = 2, LLM_CPU_AVX512VNNI = 3 };
 int llm_cpu_level(void);
 const char *llm_cpu_level_name(int level);	/* "portable", "avx2", "avx512", "avx512vnni" */
