@@ -178,7 +178,7 @@ static void barrier(llm_pool *p)
 
 /* ---- backend ---------------------------------------------------------------------- */
 
-#define MAXB 32   /* tokens per internal batch */
+#define MAXB 64   /* tokens per internal batch */
 
 typedef struct cpu {
 	llm_config c;
@@ -320,27 +320,9 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 		for (int64_t j = a; j < b; j++) {
 			int t = (int)(j / c->n_head), h = (int)(j % c->n_head), kvh = h / group;
 			int np = pos + t + 1;
-			const float *qh = s->q + (size_t)t * s->q_dim + (size_t)h * hd;
-			float mx = -INFINITY;
-			for (int p = 0; p < np; p++) {
-				const float *kp = kc + (size_t)p * s->kv_dim + (size_t)kvh * hd;
-				sc[p] = llm_vec_dot(LLM_TYPE_F32, kp, qh, hd) * scale;
-				mx = fmaxf(mx, sc[p]);
-			}
-			double sum = 0;
-			for (int p = 0; p < np; p++) {
-				sc[p] = expf(sc[p] - mx);
-				sum += sc[p];
-			}
-			float inv = (float)(1.0 / sum);
-			float *o = s->att + (size_t)t * s->q_dim + (size_t)h * hd;
-			memset(o, 0, (size_t)hd * 4);
-			for (int p = 0; p < np; p++) {
-				const float *vp = vc + (size_t)p * s->kv_dim + (size_t)kvh * hd;
-				float wgt = sc[p] * inv;
-				for (int i = 0; i < hd; i++)
-					o[i] += wgt * vp[i];
-			}
+			llm_attn_head(s->q + (size_t)t * s->q_dim + (size_t)h * hd, kc + (size_t)kvh * hd,
+			              vc + (size_t)kvh * hd, s->kv_dim, np, hd, scale, sc,
+			              s->att + (size_t)t * s->q_dim + (size_t)h * hd);
 		}
 		barrier(s->pool);
 		slice(n, ith, nth, &a, &b);
@@ -359,17 +341,12 @@ static void forward_batch(cpu *s, const int32_t *toks, int n, int pos, float *lo
 		if (F % 32 == 0) {	/* by 32-value blocks, quantized as they are done */
 			slice((int64_t)n * F / 32, ith, nth, &a, &b);
 			for (int64_t k = a; k < b; k++) {
-				float *g = s->hg + k * 32, *u = s->hu + k * 32;
-				for (int i = 0; i < 32; i++)
-					g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
-				llm_quantize_x(g, s->xq + k, 32);
+				llm_swiglu(s->hg + k * 32, s->hu + k * 32, 32);
+				llm_quantize_x(s->hg + k * 32, s->xq + k, 32);
 			}
 		} else {
 			slice((int64_t)n * F, ith, nth, &a, &b);
-			for (int64_t i = a; i < b; i++) {
-				float g = s->hg[i];
-				s->hg[i] = g / (1.0f + expf(-g)) * s->hu[i];
-			}
+			llm_swiglu(s->hg + a, s->hu + a, b - a);
 		}
 		barrier(s->pool);
 		mm(s, L->w_down, s->hg, F, s->x, E, n, 1, ith, nth);

@@ -289,7 +289,7 @@ static int cmd_info(int argc, char **argv)
 	printf("weights:       %.1f MiB; %s\n", in.weight_bytes / 1048576.0, in.weight_types);
 	printf("tokens:        bos %d, eos %d, end-of-turn %d\n", in.bos, in.eos, in.eot);
 	printf("chat template: %s\n", in.template_name);
-	printf("cpu kernels:   %s\n", llm_cpu_has_avx2() ? "avx2" : "portable");
+	printf("cpu kernels:   %s\n", llm_cpu_level_name(llm_cpu_level()));
 	llm_free(m);
 	return EX_OK;
 }
@@ -521,7 +521,7 @@ static int cmd_bench(int argc, char **argv)
 		printf("model=%s arch=%s backend=%s threads=%d kernels=%s load_s=%.3f "
 		       "prefill_tokens=%d prefill_s=%.3f prefill_tok_s=%.1f "
 		       "decode_tokens=%d decode_s=%.3f decode_tok_s=%.1f total_s=%.3f peak_rss_mib=%ld\n",
-		       model, in.arch, in.backend, in.n_threads, llm_cpu_has_avx2() ? "avx2" : "portable",
+		       model, in.arch, in.backend, in.n_threads, llm_cpu_level_name(llm_cpu_level()),
 		       load_s, np, best_p, np / best_p, ng, best_g, ng / best_g, best_p + best_g,
 		       peak_rss_kb() / 1024);
 	free(toks);

@@ -3,8 +3,10 @@
  *
  * The dot products and row dequantizers exist twice: a portable build and an
  * AVX2+FMA+F16C build of the same source (quant_kern.inc), picked once at run
- * time from the CPU's features.  The reference functions in llm_internal.h
- * (llm_dequant_row, llm_vec_dot) go through that dispatch. */
+ * time from the CPU's features.  The batched (prefill) product of quantized
+ * weights, integer row panels, has two more builds for AVX-512, with and
+ * without VNNI (quant_panel512.inc).  The reference functions in
+ * llm_internal.h (llm_dequant_row, llm_vec_dot) go through that dispatch. */
 #include "local_llm/llm_internal.h"
 #include "local_llm/quant.h"
 
@@ -14,7 +16,6 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
-#include <stdlib.h>
 
 static const struct {
 	const char *name;
@@ -341,7 +342,20 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 	return -1;
 }
 
-/* ---- the two builds of the kernels, and the dispatch ----------------------------- */
+/* ---- the builds of the kernels, and the dispatch -------------------------------- */
+
+#define LLM_PANEL_KC 16
+#define LLM_PREFETCH_ROWS 8	/* the one-token products ask for the row this far ahead */	/* blocks of 32 values per panel pass (a 16-row panel: 19.5 KiB) */
+
+/* Asks for rows [r, r + nr) ahead of their use (into L2): the panel kernels
+ * read 8 or 16 rows a few blocks at a time, more streams than the hardware
+ * prefetcher follows. */
+static void prefetch_rows(const void *w, size_t row_bytes, int64_t r, int nr)
+{
+	const char *p = (const char *)w + (size_t)r * row_bytes, *e = p + (size_t)nr * row_bytes;
+	for (; p < e; p += 64)
+		__builtin_prefetch(p, 0, 2);
+}
 
 #define KSUFFIX(name) name##_generic
 #include "local_llm/quant_kern.inc"
@@ -364,51 +378,34 @@ int llm_quant_row(int type, const float *src, void *dst, int64_t n)
 #else
 #pragma GCC pop_options
 #endif
-#endif
 
-/* AVX-512 variant of the batched (prefill) product: the AVX2 block unpacker,
- * 16-wide float FMAs. */
-#if defined(__x86_64__)
+/* AVX-512 builds of the batched (prefill) product: with and without VNNI. */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
 #else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
 #endif
-static void matmul_q_batch_avx512(int type, const void *w, size_t row_bytes, const float *X,
-                                  int64_t x_stride, int64_t n_in, int n_tok, float *Y, int64_t y_stride,
-                                  int64_t r0, int64_t r1, int accumulate)
-{
-	int64_t nb = n_in / 32;
-	for (int64_t r = r0; r < r1; r++) {
-		const void *row = (const char *)w + (size_t)r * row_bytes;
-		for (int t0 = 0; t0 < n_tok; t0 += 8) {
-			int T = n_tok - t0 < 8 ? n_tok - t0 : 8;
-			__m512 acc[8];
-			for (int t = 0; t < 8; t++)
-				acc[t] = _mm512_setzero_ps();
-			const float *xb = X + (size_t)t0 * x_stride;
-			for (int64_t b = 0; b < nb; b++) {
-				__m256i wl, wh;
-				float dlo, dhi, m;
-				unpack32_avx2(type, row, b, &wl, &wh, &dlo, &dhi, &m);
-				__m512 vm = _mm512_set1_ps(m);
-				__m512 w0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(wl)), _mm512_set1_ps(dlo), vm);
-				__m512 w1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi16_epi32(wh)), _mm512_set1_ps(dhi), vm);
-				const float *xp = xb + b * 32;
-				for (int t = 0; t < T; t++, xp += x_stride) {
-					__m512 a = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xp), acc[t]);
-					acc[t] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), a);
-				}
-			}
-			for (int t = 0; t < T; t++) {
-				float v = _mm512_reduce_add_ps(acc[t]);
-				float *y = Y + (size_t)(t0 + t) * y_stride + r;
-				*y = accumulate ? *y + v : v;
-			}
-		}
-	}
-}
+#define PSUFFIX(name) name##_avx512
+#include "local_llm/quant_panel512.inc"
+#undef PSUFFIX
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
+#define PSUFFIX(name) name##_vnni
+#define PANEL_VNNI 1
+#include "local_llm/quant_panel512.inc"
+#undef PANEL_VNNI
+#undef PSUFFIX
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
@@ -416,48 +413,68 @@ static void matmul_q_batch_avx512(int type, const void *w, size_t row_bytes, con
 #endif
 #endif
 
-static int use_avx2 = -1, use_avx512 = -1;
+/* The kernel level in use: detected once (capped by VIGIL_LLM_CPU, or by
+ * VIGIL_LLM_NO_AVX512), or capped by llm_cpu_set_level (tests). */
+static int cpu_level = -1, cpu_cap = -1;
+
+static const char *const level_names[] = {"portable", "avx2", "avx512", "avx512vnni"};
+
+const char *llm_cpu_level_name(int level)
+{
+	return level >= 0 && level <= LLM_CPU_AVX512VNNI ? level_names[level] : "?";
+}
+
+static int detect_level(void)
+{
+	int lv = LLM_CPU_GENERIC;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	unsigned a, b, c, d;
+	int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
+		lv = LLM_CPU_AVX2;
+		if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl")) {
+			lv = LLM_CPU_AVX512;
+			if (__builtin_cpu_supports("avx512vnni"))
+				lv = LLM_CPU_AVX512VNNI;
+		}
+	}
+#endif
+	const char *env = getenv("VIGIL_LLM_CPU");
+	if (env)
+		for (int i = 0; i <= LLM_CPU_AVX512VNNI; i++)
+			if (!strcmp(env, level_names[i]) && i < lv)
+				lv = i;
+	if (getenv("VIGIL_LLM_NO_AVX512") && lv > LLM_CPU_AVX2)
+		lv = LLM_CPU_AVX2;
+	return lv;
+}
+
+int llm_cpu_level(void)
+{
+	if (cpu_level < 0) {
+		int lv = detect_level();
+		cpu_level = cpu_cap >= 0 && cpu_cap < lv ? cpu_cap : lv;
+	}
+	return cpu_level;
+}
+
+int llm_cpu_set_level(int max)
+{
+	cpu_cap = max;
+	cpu_level = -1;
+	return llm_cpu_level();
+}
 
 int llm_cpu_has_avx2(void)
 {
-	if (use_avx2 < 0) {
-#if defined(__x86_64__)
-		__builtin_cpu_init();
-		unsigned a, b, c, d;
-		int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
-		use_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
-#else
-		use_avx2 = 0;
-#endif
-	}
-	return use_avx2;
-}
-
-static int has_avx512(void)
-{
-	if (use_avx512 < 0) {
-#if defined(__x86_64__)
-		__builtin_cpu_init();
-		use_avx512 = llm_cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-		             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-		             !getenv("VIGIL_LLM_NO_AVX512");
-#else
-		use_avx512 = 0;
-#endif
-	}
-	return use_avx512;
+	return llm_cpu_level() >= LLM_CPU_AVX2;
 }
 
 void llm_cpu_force_generic(int on)
 {
-	if (on) {
-		use_avx2 = 0;
-		use_avx512 = 0;
-	} else {
-		use_avx2 = -1;
-		use_avx512 = -1;
-		(void)llm_cpu_has_avx2();
-	}
+	llm_cpu_set_level(on ? LLM_CPU_GENERIC : -1);
 }
 
 void llm_dequant_row(int type, const void *src, float *dst, int64_t n)
@@ -491,9 +508,37 @@ void llm_quantize_x(const float *x, llm_q8a *y, int64_t n)
 	quantize_x_generic(x, y, n / 32);
 }
 
+void llm_attn_head(const float *q, const float *kc, const float *vc, int64_t stride, int np, int hd, float scale,
+                   float *sc, float *out)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		attn_head_avx2(q, kc, vc, stride, np, hd, scale, sc, out);
+		return;
+	}
+#endif
+	attn_head_generic(q, kc, vc, stride, np, hd, scale, sc, out);
+}
+
+/* the types that vec_dot_q32 (AVX-512) takes */
+#define Q32_TYPE(t) ((t) == LLM_TYPE_Q8_0 || (t) == LLM_TYPE_Q5_0 || (t) == LLM_TYPE_Q4_0)
+
+void llm_swiglu(float *g, const float *u, int64_t n)
+{
+#if defined(__x86_64__)
+	if (llm_cpu_has_avx2()) {
+		swiglu_avx2(g, u, n);
+		return;
+	}
+#endif
+	swiglu_generic(g, u, n);
+}
+
 float llm_vec_dot_q8(int type, const void *row, const llm_q8a *xq, int64_t n)
 {
 #if defined(__x86_64__)
+	if (Q32_TYPE(type) && llm_cpu_level() >= LLM_CPU_AVX512)
+		return vec_dot_q32_avx512(type, row, xq, n);
 	if (llm_cpu_has_avx2())
 		return vec_dot_q_avx2(type, row, xq, n);
 #endif
@@ -505,11 +550,24 @@ void llm_matmul_rows(int type, const void *w, size_t row_bytes, const float *X, 
                      int64_t r0, int64_t r1, int accumulate)
 {
 #if defined(__x86_64__)
-	if (n_tok >= 2 && !LLM_TYPE_IS_FLOAT(type) && has_avx512()) {
-		matmul_q_batch_avx512(type, w, row_bytes, X, x_stride, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
+	int lv = llm_cpu_level();
+	if (n_tok >= 2 && !LLM_TYPE_IS_FLOAT(type) && lv >= LLM_CPU_AVX512) {
+		if (lv >= LLM_CPU_AVX512VNNI)
+			matmul_panel_vnni(type, w, row_bytes, XQ, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
+		else
+			matmul_panel_avx512(type, w, row_bytes, XQ, n_in, n_tok, Y, y_stride, r0, r1, accumulate);
 		return;
 	}
-	if (llm_cpu_has_avx2()) {
+	if (n_tok == 1 && Q32_TYPE(type) && lv >= LLM_CPU_AVX512) {
+		for (int64_t r = r0; r < r1; r++) {
+			if (r + LLM_PREFETCH_ROWS < r1)	/* one core's memory latency, not bandwidth, is the limit */
+				prefetch_rows(w, row_bytes, r + LLM_PREFETCH_ROWS, 1);
+			float v = vec_dot_q32_avx512(type, (const char *)w + (size_t)r * row_bytes, XQ, n_in);
+			Y[r] = accumulate ? Y[r] + v : v;
+		}
+		return;
+	}
+	if (lv >= LLM_CPU_AVX2) {
 		matmul_rows_avx2(type, w, row_bytes, X, XQ, n_in, n_tok, x_stride, Y, y_stride, r0, r1,
 		                 accumulate);
 		return;

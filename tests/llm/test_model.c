@@ -117,11 +117,28 @@ static void test_parity_threads(void **state)
 	llm_cpu_force_generic(0);
 }
 
+/* Every quantized fixture at each kernel level below the best (test_parity
+ * ran the best): the batched products differ by level. */
+static void test_parity_levels(void **state)
+{
+	(void)state;
+	int best = llm_cpu_set_level(-1);
+	for (int lv = LLM_CPU_AVX2; lv < best; lv++) {
+		llm_cpu_set_level(lv);
+		printf("kernels %s\n", llm_cpu_level_name(lv));
+		for (size_t i = 0; i < sizeof fixtures / sizeof *fixtures; i++)
+			if (!strstr(fixtures[i], "_f32") && !strstr(fixtures[i], "_f16") && !strstr(fixtures[i], "_bf16"))
+				check_fixture(fixtures[i], 2);
+	}
+	llm_cpu_set_level(-1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parity),
 		cmocka_unit_test(test_parity_threads),
+		cmocka_unit_test(test_parity_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
