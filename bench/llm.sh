@@ -15,12 +15,20 @@ ng=${BENCH_GEN:-80}
 models=$(tests/llm/fetch-models.sh all 2>/dev/null | grep '\.gguf$')
 [ -n "$models" ] || { echo "bench-llm: no test models (tests/llm/fetch-models.sh failed)"; exit 0; }
 have_peer=1
-python3 -c 'import llama_cpp' 2>/dev/null || {
-	echo "bench-llm: installing llama-cpp-python (benchmark peer; builds llama.cpp, takes a while)"
-	# an AVX2 build, like vigil's kernels (a -march=native build died with SIGILL on a VM here)
-	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF" \
-		pip install -q llama-cpp-python >/dev/null 2>&1 || have_peer=0
-}
+# The peer lives in var/llama-peer (pinned version, flags below), not in the
+# system's site-packages, so another install cannot change what is compared.
+# AVX-512 and VNNI on, like vigil's best CPU kernels; GGML_NATIVE off because
+# a native build on this VM used instructions the VM refuses (SIGILL).
+peer=$root/var/llama-peer
+PEER_VERSION=0.3.36
+if [ ! -d "$peer/llama_cpp" ]; then
+	echo "bench-llm: building llama-cpp-python $PEER_VERSION into var/llama-peer (benchmark peer; takes several minutes)"
+	pip install -q numpy diskcache jinja2 typing-extensions >/dev/null 2>&1
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF" \
+		pip install -q --no-deps --no-cache-dir --target "$peer" "llama-cpp-python==$PEER_VERSION" >/dev/null 2>&1 || have_peer=0
+fi
+export PYTHONPATH=$peer${PYTHONPATH:+:$PYTHONPATH}
+python3 -c 'import llama_cpp' 2>/dev/null || have_peer=0
 echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), threads=$threads, prompt=$np, generate=$ng"
 for m in $models; do
 	echo "== $(basename "$m")"
