@@ -8,6 +8,7 @@
 #include "supervisor/alerts.h"
 #include "supervisor/facts.h"
 #include "supervisor/summarizer.h"
+#include "validator/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -22,38 +23,6 @@
 #define SECTION_MAX 2900       /* Slack: 3000 characters per section text */
 #define TEXT_MAX 12000         /* the plain-text fallback */
 
-/* ---- a growing string ------------------------------------------------------ */
-
-typedef struct sbuf { char *p; size_t n, cap; int oom; } sbuf;
-
-static void sb_addf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(sbuf *b, const char *fmt, ...)
-{
-	if (b->oom) return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		size_t room = b->cap - b->n;
-		int k = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? room : 0, fmt, ap);
-		va_end(ap);
-		if (k < 0) { b->oom = 1; return; }
-		if (b->p && (size_t)k < room) { b->n += (size_t)k; return; }
-		size_t nc = (b->cap ? b->cap * 2 : 256) + (size_t)k + 1;
-		char *np = realloc(b->p, nc);
-		if (!np) { b->oom = 1; return; }
-		b->p = np;
-		b->cap = nc;
-	}
-}
-static void sb_add(sbuf *b, const char *s) { sb_addf(b, "%s", s); }
-/* Takes the string (malloc'd, never NULL unless out of memory). */
-static char *sb_take(sbuf *b)
-{
-	if (b->oom) { free(b->p); return NULL; }
-	if (!b->p) return strdup("");
-	return b->p;
-}
-
 /* ---- text hygiene -------------------------------------------------------------- */
 
 /* A copy of S with every SCRUB string replaced and, when CODE, backticks
@@ -61,27 +30,27 @@ static char *sb_take(sbuf *b)
  * that outside text cannot close a code block or break the JSON. */
 static char *clean(const char *s, const char *const *scrub, int code)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 	size_t n = strlen(s);
 	for (size_t i = 0; i < n;) {
 		int hit = 0;
 		for (const char *const *w = scrub; w && *w; w++) {
 			size_t wl = strlen(*w);
-			if (wl >= 8 && !strncmp(s + i, *w, wl)) { sb_add(&b, "[redacted]"); i += wl; hit = 1; break; }
+			if (wl >= 8 && !strncmp(s + i, *w, wl)) { strbuf_puts(&b, "[redacted]"); i += wl; hit = 1; break; }
 		}
 		if (hit) continue;
 		unsigned char c = (unsigned char)s[i];
-		if (c == '`' && code) { sb_add(&b, "\xcb\x8b"); i++; continue; }
+		if (c == '`' && code) { strbuf_puts(&b, "\xcb\x8b"); i++; continue; }
 		if (c < 0x20 && c != '\n' && c != '\t') { i++; continue; }
-		if (c < 0x80) { sb_addf(&b, "%c", c); i++; continue; }
+		if (c < 0x80) { strbuf_printf(&b, "%c", c); i++; continue; }
 		int len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
 		int ok = len > 0 && i + (size_t)len <= n;
 		for (int k = 1; ok && k < len; k++) ok = ((unsigned char)s[i + k] & 0xc0) == 0x80;
-		if (!ok) { sb_add(&b, "?"); i++; continue; }
-		sb_addf(&b, "%.*s", len, s + i);
+		if (!ok) { strbuf_puts(&b, "?"); i++; continue; }
+		strbuf_printf(&b, "%.*s", len, s + i);
 		i += (size_t)len;
 	}
-	return sb_take(&b);
+	return strbuf_take(&b);
 }
 
 static void fmt_time(int64_t ms, char *buf, size_t n)
@@ -122,20 +91,20 @@ char *alerts_summary_deterministic(const alert_item *items, size_t n)
 			else if (!strcmp(it->reason, "fail") || !strcmp(it->reason, "exit")) failed++;
 		}
 	}
-	sbuf b = {0};
+	strbuf b = {0};
 	if (down) {
-		sb_addf(&b, "%zu check%s down", down, down == 1 ? " is" : "s are");
+		strbuf_printf(&b, "%zu check%s down", down, down == 1 ? " is" : "s are");
 		const char *sep = ": ";
-		if (failed) { sb_addf(&b, "%s%zu failed", sep, failed); sep = ", "; }
-		if (down - failed - never - hung) { sb_addf(&b, "%s%zu missed a run", sep, down - failed - never - hung); sep = ", "; }
-		if (hung) { sb_addf(&b, "%s%zu started but did not finish in time", sep, hung); sep = ", "; }
-		if (never) { sb_addf(&b, "%s%zu never pinged", sep, never); }
-		sb_add(&b, ".");
+		if (failed) { strbuf_printf(&b, "%s%zu failed", sep, failed); sep = ", "; }
+		if (down - failed - never - hung) { strbuf_printf(&b, "%s%zu missed a run", sep, down - failed - never - hung); sep = ", "; }
+		if (hung) { strbuf_printf(&b, "%s%zu started but did not finish in time", sep, hung); sep = ", "; }
+		if (never) { strbuf_printf(&b, "%s%zu never pinged", sep, never); }
+		strbuf_puts(&b, ".");
 	}
-	if (up) sb_addf(&b, "%s%zu check%s recovered.", b.n ? " " : "", up, up == 1 ? "" : "s");
-	if (unknown) sb_addf(&b, "%s%zu check%s had a run due while vigil was not watching; their state is unknown.",
-	                     b.n ? " " : "", unknown, unknown == 1 ? "" : "s");
-	return sb_take(&b);
+	if (up) strbuf_printf(&b, "%s%zu check%s recovered.", b.len ? " " : "", up, up == 1 ? "" : "s");
+	if (unknown) strbuf_printf(&b, "%s%zu check%s had a run due while vigil was not watching; their state is unknown.",
+	                     b.len ? " " : "", unknown, unknown == 1 ? "" : "s");
+	return strbuf_take(&b);
 }
 
 /* The one place the summarizer plugs in: the batch's facts go to the
@@ -185,7 +154,7 @@ char *alerts_summarize(const alert_item *items, size_t n, int64_t now_ms,
 
 /* ---- one check ---------------------------------------------------------------------- */
 
-static void check_details(sbuf *b, const alert_item *it, const char *const *scrub)
+static void check_details(strbuf *b, const alert_item *it, const char *const *scrub)
 {
 	const reg_check *c = &it->check;
 	char t1[40], t2[40], t3[40], t4[40], d[32];
@@ -193,9 +162,9 @@ static void check_details(sbuf *b, const alert_item *it, const char *const *scru
 	if (!name) { b->oom = 1; return; }
 	fmt_time(it->flip_ms, t1, sizeof t1);
 	if (is_recovery(it)) {
-		sb_addf(b, "*%s*%s%s — recovered at %s\n", c->slug, name[0] ? " — " : "", name, t1);
+		strbuf_printf(b, "*%s*%s%s — recovered at %s\n", c->slug, name[0] ? " — " : "", name, t1);
 		fmt_time(c->last_success_ms, t2, sizeof t2);
-		sb_addf(b, "Last success: %s", t2);
+		strbuf_printf(b, "Last success: %s", t2);
 	} else {
 		const char *why =
 			!strcmp(it->reason, "never_pinged") ? "never pinged" :
@@ -204,25 +173,25 @@ static void check_details(sbuf *b, const alert_item *it, const char *const *scru
 			!strcmp(it->reason, "fail") ? "the job reported failure" :
 			!strcmp(it->reason, "exit") ? "the job exited with a non-zero status" :
 			!strcmp(it->reason, "gap") ? "a run was due while vigil was not watching" : it->reason;
-		sb_addf(b, "*%s*%s%s — *%s* since %s (%s)\n", c->slug, name[0] ? " — " : "", name,
+		strbuf_printf(b, "*%s*%s%s — *%s* since %s (%s)\n", c->slug, name[0] ? " — " : "", name,
 		        reg_status_name(it->new_status), t1, why);
 		if (c->expected_ms > 0 && strcmp(it->reason, "hung") && strcmp(it->reason, "fail") &&
 		    strcmp(it->reason, "exit")) {
 			fmt_time(c->expected_ms, t2, sizeof t2);
 			fmt_time(c->expected_ms + c->grace_s * 1000, t3, sizeof t3);
-			sb_addf(b, "Expected a run at %s; grace %llds ended %s\n", t2, (long long)c->grace_s, t3);
+			strbuf_printf(b, "Expected a run at %s; grace %llds ended %s\n", t2, (long long)c->grace_s, t3);
 		}
 		if (!strcmp(it->reason, "hung")) {
 			fmt_time(c->last_start_ms, t2, sizeof t2);
 			fmt_dur(c->max_runtime_s * 1000, d, sizeof d);
-			sb_addf(b, "Started %s; max runtime %s\n", t2, d);
+			strbuf_printf(b, "Started %s; max runtime %s\n", t2, d);
 		}
 		if (c->last_ping_ms == 0) {
 			fmt_time(c->created_ms, t2, sizeof t2);
-			sb_addf(b, "No ping of any kind on record; check created %s\n", t2);
+			strbuf_printf(b, "No ping of any kind on record; check created %s\n", t2);
 			if (it->facts[0]) {
 				char *f = clean(it->facts, scrub, 1);
-				if (f) { sb_addf(b, "%s\n", f); free(f); }
+				if (f) { strbuf_printf(b, "%s\n", f); free(f); }
 			}
 		}
 	}
@@ -231,34 +200,34 @@ static void check_details(sbuf *b, const alert_item *it, const char *const *scru
 		fmt_time(c->last_start_ms, t2, sizeof t2);
 		fmt_time(c->last_fail_ms, t3, sizeof t3);
 		fmt_time(c->last_ping_ms, t4, sizeof t4);
-		sb_addf(b, "Last success: %s · start: %s · fail: %s · any ping: %s\n", t1, t2, t3, t4);
+		strbuf_printf(b, "Last success: %s · start: %s · fail: %s · any ping: %s\n", t1, t2, t3, t4);
 	}
 	if (c->last_exit >= 0 || c->last_duration_ms >= 0) {
 		fmt_dur(c->last_duration_ms, d, sizeof d);
-		if (c->last_exit >= 0) sb_addf(b, "%sExit status: %d", is_recovery(it) ? " · " : "", c->last_exit);
-		if (c->last_duration_ms >= 0) sb_addf(b, "%sDuration: %s", c->last_exit >= 0 || is_recovery(it) ? " · " : "", d);
-		sb_add(b, "\n");
+		if (c->last_exit >= 0) strbuf_printf(b, "%sExit status: %d", is_recovery(it) ? " · " : "", c->last_exit);
+		if (c->last_duration_ms >= 0) strbuf_printf(b, "%sDuration: %s", c->last_exit >= 0 || is_recovery(it) ? " · " : "", d);
+		strbuf_puts(b, "\n");
 	} else if (is_recovery(it)) {
-		sb_add(b, "\n");
+		strbuf_puts(b, "\n");
 	}
-	if (c->schedule[0]) sb_addf(b, "Schedule: `%s` (%s)\n", c->schedule, c->tz);
-	else if (c->period_s > 0) sb_addf(b, "Schedule: every %llds\n", (long long)c->period_s);
+	if (c->schedule[0]) strbuf_printf(b, "Schedule: `%s` (%s)\n", c->schedule, c->tz);
+	else if (c->period_s > 0) strbuf_printf(b, "Schedule: every %llds\n", (long long)c->period_s);
 	if (c->crontab_line[0]) {
 		char *line = clean(c->crontab_line, scrub, 1);
-		if (line) { sb_addf(b, "Crontab: `%.300s`\n", line); free(line); }
+		if (line) { strbuf_printf(b, "Crontab: `%.300s`\n", line); free(line); }
 	}
 	if (c->mute_indefinite || c->mute_until_ms > 0) {
 		char *why = clean(c->mute_reason, scrub, 1);
 		fmt_time(c->mute_until_ms, t2, sizeof t2);
-		if (it->mute_ended) sb_addf(b, "Mute ended (%s) and it is still down\n", why ? why : "");
-		else if (c->mute_indefinite) sb_addf(b, "Muted indefinitely: %s\n", why ? why : "");
-		else if (c->mute_until_ms > it->flip_ms) sb_addf(b, "Muted until %s: %s\n", t2, why ? why : "");
+		if (it->mute_ended) strbuf_printf(b, "Mute ended (%s) and it is still down\n", why ? why : "");
+		else if (c->mute_indefinite) strbuf_printf(b, "Muted indefinitely: %s\n", why ? why : "");
+		else if (c->mute_until_ms > it->flip_ms) strbuf_printf(b, "Muted until %s: %s\n", t2, why ? why : "");
 		free(why);
 	}
 	if (it->output && it->output[0] && !is_recovery(it)) {
 		char *out = clean(it->output, scrub, 1);
 		if (out) {
-			sb_addf(b, "Output (last lines%s):\n```%s```\n", it->output_cut ? ", cut" : "", out);
+			strbuf_printf(b, "Output (last lines%s):\n```%s```\n", it->output_cut ? ", cut" : "", out);
 			free(out);
 		}
 	}
@@ -300,13 +269,13 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 		else if (is_recovery(&items[i])) up++;
 		else down++;
 	}
-	sbuf head = {0}, text = {0};
+	strbuf head = {0}, text = {0};
 	const char *sep = "";
-	if (down) { sb_addf(&head, "%zu check%s down", down, down == 1 ? "" : "s"); sep = ", "; }
-	if (up) { sb_addf(&head, "%s%zu recovered", sep, up); sep = ", "; }
-	if (unknown) sb_addf(&head, "%s%zu unknown", sep, unknown);
-	if (!n) sb_add(&head, "vigil test message");
-	char *header = sb_take(&head);
+	if (down) { strbuf_printf(&head, "%zu check%s down", down, down == 1 ? "" : "s"); sep = ", "; }
+	if (up) { strbuf_printf(&head, "%s%zu recovered", sep, up); sep = ", "; }
+	if (unknown) strbuf_printf(&head, "%s%zu unknown", sep, unknown);
+	if (!n) strbuf_puts(&head, "vigil test message");
+	char *header = strbuf_take(&head);
 	char *sum = summary ? clean(summary, scrub, 1) : NULL;
 	cJSON *root = cJSON_CreateObject(), *blocks = cJSON_CreateArray();
 	char *json = NULL;
@@ -320,67 +289,67 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 	cJSON_AddStringToObject(ht, "text", header);
 	cJSON_AddItemToObject(h, "text", ht);
 	cJSON_AddItemToArray(blocks, h);
-	sb_addf(&text, "%s\n", header);
+	strbuf_printf(&text, "%s\n", header);
 	if (sum && sum[0]) {
 		cJSON_AddItemToArray(blocks, section(sum));
-		sb_addf(&text, "%s\n", sum);
+		strbuf_printf(&text, "%s\n", sum);
 	}
 
 	/* the gap digest: one line however many checks */
 	if (unknown) {
-		sbuf g = {0};
+		strbuf g = {0};
 		char t1[40], t2[40];
 		int64_t to = 0;
 		for (size_t i = 0; i < n; i++) if (is_gap(&items[i]) && items[i].flip_ms > to) to = items[i].flip_ms;
 		fmt_time(gap_from_ms, t1, sizeof t1);
 		fmt_time(to, t2, sizeof t2);
-		if (gap_from_ms > 0) sb_addf(&g, "vigil was not watching from %s to %s (not running, host asleep or clock jump); ", t1, t2);
-		else sb_addf(&g, "vigil was not watching for a while before %s; ", t2);
-		sb_addf(&g, "%zu check%s had a run due then and %s now *unknown* until the next run: ",
+		if (gap_from_ms > 0) strbuf_printf(&g, "vigil was not watching from %s to %s (not running, host asleep or clock jump); ", t1, t2);
+		else strbuf_printf(&g, "vigil was not watching for a while before %s; ", t2);
+		strbuf_printf(&g, "%zu check%s had a run due then and %s now *unknown* until the next run: ",
 		        unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
 		size_t shown = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (!is_gap(&items[i])) continue;
-			if (g.n > SECTION_MAX - 100) { sb_addf(&g, " … and %zu more", unknown - shown); break; }
-			sb_addf(&g, "%s%s", shown ? ", " : "", items[i].check.slug);
+			if (g.len > SECTION_MAX - 100) { strbuf_printf(&g, " … and %zu more", unknown - shown); break; }
+			strbuf_printf(&g, "%s%s", shown ? ", " : "", items[i].check.slug);
 			shown++;
 		}
-		char *gs = sb_take(&g);
+		char *gs = strbuf_take(&g);
 		if (!gs) goto out;
 		cJSON_AddItemToArray(blocks, section(gs));
-		sb_addf(&text, "%s\n", gs);
+		strbuf_printf(&text, "%s\n", gs);
 		free(gs);
 	}
 
 	size_t detailed = 0, rest = 0;
-	sbuf more = {0};
+	strbuf more = {0};
 	for (size_t i = 0; i < n; i++) {
 		const alert_item *it = &items[i];
 		if (is_gap(it)) continue;
 		if (detailed < DETAILED_MAX) {
-			sbuf d = {0};
+			strbuf d = {0};
 			check_details(&d, it, scrub);
-			char *ds = sb_take(&d);
+			char *ds = strbuf_take(&d);
 			if (!ds) goto out;
 			cJSON_AddItemToArray(blocks, section(ds));
-			if (text.n < TEXT_MAX) sb_addf(&text, "\n%s", ds);
+			if (text.len < TEXT_MAX) strbuf_printf(&text, "\n%s", ds);
 			free(ds);
 			detailed++;
 		} else {
-			if (more.n < SECTION_MAX - 100)
-				sb_addf(&more, "%s%s (%s)", rest ? ", " : "", it->check.slug, reg_status_name(it->new_status));
+			if (more.len < SECTION_MAX - 100)
+				strbuf_printf(&more, "%s%s (%s)", rest ? ", " : "", it->check.slug, reg_status_name(it->new_status));
 			rest++;
 		}
 	}
 	if (rest) {
-		char *ms = sb_take(&more);
-		sbuf m2 = {0};
-		sb_addf(&m2, "And %zu more: %s", rest, ms ? ms : "");
+		char *ms = strbuf_take(&more);
+		strbuf m2 = {0};
+		strbuf_printf(&m2, "And %zu more: %s", rest, ms ? ms : "");
 		free(ms);
-		char *m2s = sb_take(&m2);
+		char *m2s = strbuf_take(&m2);
 		if (!m2s) goto out;
 		cJSON_AddItemToArray(blocks, section(m2s));
-		sb_addf(&text, "\n%s", m2s);
+		strbuf_printf(&text, "\n%s", m2s);
 		free(m2s);
 	} else {
 		free(more.p);
@@ -390,16 +359,16 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 	if (!ctx || !els || !el) { cJSON_Delete(ctx); cJSON_Delete(els); cJSON_Delete(el); goto out; }
 	/* the footer names the message key and the outbox ids, so a repeat (the
 	 * at-least-once window, see outbox.c) is recognisable as one */
-	sbuf fb = {0};
-	sb_addf(&fb, "vigil · message %s", key ? key : "-");
-	if (summary && summary_kind) sb_addf(&fb, " · %s", summary_kind);
+	strbuf fb = {0};
+	strbuf_printf(&fb, "vigil · message %s", key ? key : "-");
+	if (summary && summary_kind) strbuf_printf(&fb, " · %s", summary_kind);
 	if (n && n <= 30) {
-		sb_add(&fb, " · alerts");
-		for (size_t i = 0; i < n; i++) sb_addf(&fb, " #%lld", (long long)items[i].alert_id);
+		strbuf_puts(&fb, " · alerts");
+		for (size_t i = 0; i < n; i++) strbuf_printf(&fb, " #%lld", (long long)items[i].alert_id);
 	} else if (n) {
-		sb_addf(&fb, " · %zu alerts #%lld to #%lld", n, (long long)items[0].alert_id, (long long)items[n - 1].alert_id);
+		strbuf_printf(&fb, " · %zu alerts #%lld to #%lld", n, (long long)items[0].alert_id, (long long)items[n - 1].alert_id);
 	}
-	char *foot = sb_take(&fb);
+	char *foot = strbuf_take(&fb);
 	if (!foot) { cJSON_Delete(ctx); cJSON_Delete(els); cJSON_Delete(el); goto out; }
 	cJSON_AddStringToObject(ctx, "type", "context");
 	cJSON_AddStringToObject(el, "type", "mrkdwn");
@@ -409,7 +378,7 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 	cJSON_AddItemToObject(ctx, "elements", els);
 	cJSON_AddItemToArray(blocks, ctx);
 
-	char *plain = sb_take(&text);
+	char *plain = strbuf_take(&text);
 	text.p = NULL;
 	if (!plain) goto out;
 	if (strlen(plain) > TEXT_MAX) { size_t k = TEXT_MAX; while (k && ((unsigned char)plain[k] & 0xc0) == 0x80) k--; plain[k] = '\0'; }

@@ -4,6 +4,7 @@
 #include "supervisor/summarizer.h"
 #include "supervisor/cli.h"
 #include "local_llm/llm.h"
+#include "validator/strbuf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -112,25 +113,6 @@ int summ_opts_from_config(summ_opts *o, const vigil_config *cfg, char *err, size
 
 /* ---- the prompt --------------------------------------------------------------------- */
 
-typedef struct sbuf { char *p; size_t len, cap; int oom; } sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-	if (b->oom) return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) { b->oom = 1; return; }
-		if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
-		size_t nc = (b->cap + (size_t)n + 1) * 2;
-		char *np = realloc(b->p, nc);
-		if (!np) { b->oom = 1; return; }
-		b->p = np;
-		b->cap = nc;
-	}
-}
 
 
 /* The last line of an output tail, at most 60 bytes. */
@@ -168,10 +150,10 @@ static const char *what(const val_fact_check *k)
 
 char *summ_prompt(const val_facts *f)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 	char w[48];
 	val_facts_when(f, f->generated_at, w, sizeof w);
-	sb_printf(&b,
+	strbuf_printf(&b,
 		"Summarize these cron job alerts for the operator in 1 to 3 short sentences "
 		"(under 300 characters). Name every check exactly as written. Copy times and "
 		"exit codes exactly; add no other numbers. Do not say anything was fixed, "
@@ -179,22 +161,22 @@ char *summ_prompt(const val_facts *f)
 		"Alerts on host %s at %s:\n", f->host && f->host[0] ? f->host : "?", w);
 	for (size_t i = 0; i < f->n_checks; i++) {
 		const val_fact_check *k = &f->checks[i];
-		sb_printf(&b, "- %s %s", k->slug, what(k));
+		strbuf_printf(&b, "- %s %s", k->slug, what(k));
 		long long t = k->state == VAL_FACT_UP ? (k->since != VAL_NO_TIME ? k->since : k->last_success)
 		            : (k->reason == VAL_FACT_FAIL || k->reason == VAL_FACT_EXIT) ? k->last_fail
 		            : k->reason == VAL_FACT_HUNG ? k->last_start : VAL_NO_TIME;
-		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(&b, " at %s", w); }
-		if (k->exit_status > 0 && k->state != VAL_FACT_UP) sb_printf(&b, " with exit %d", k->exit_status);
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); strbuf_printf(&b, " at %s", w); }
+		if (k->exit_status > 0 && k->state != VAL_FACT_UP) strbuf_printf(&b, " with exit %d", k->exit_status);
 		if (k->state != VAL_FACT_UP && k->expected_at != VAL_NO_TIME &&
 		    (k->reason == VAL_FACT_LATE || k->reason == VAL_FACT_NEVER_PINGED)) {
 			val_facts_when(f, k->expected_at, w, sizeof w);
-			sb_printf(&b, " (expected at %s)", w);
+			strbuf_printf(&b, " (expected at %s)", w);
 		}
 		char q[64];
 		last_line(k->output_tail, q, sizeof q);
-		if (q[0] && k->state != VAL_FACT_UP) sb_printf(&b, ", output \"%s\"", q);
-		if (k->muted) sb_printf(&b, " (muted)");
-		sb_printf(&b, ".\n");
+		if (q[0] && k->state != VAL_FACT_UP) strbuf_printf(&b, ", output \"%s\"", q);
+		if (k->muted) strbuf_printf(&b, " (muted)");
+		strbuf_printf(&b, ".\n");
 	}
 	if (b.oom) { free(b.p); return NULL; }
 	return b.p;

@@ -6,6 +6,7 @@
  * known, typed and range-checked, and states and reasons must agree
  * (README.md, "Alert summaries", gives the schema). */
 #include "validator/validator.h"
+#include "validator/strbuf.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -482,25 +483,6 @@ out:
 
 /* ---- the deterministic summary ---------------------------------------------- */
 
-typedef struct sbuf { char *p; size_t len, cap; int oom; } sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-	if (b->oom) return;
-	for (;;) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) { b->oom = 1; return; }
-		if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
-		size_t nc = (b->cap + (size_t)n + 1) * 2;
-		char *np = realloc(b->p, nc);
-		if (!np) { b->oom = 1; return; }
-		b->p = np;
-		b->cap = nc;
-	}
-}
 
 /* "07:45 UTC" on the day of generated_at, else "2026-11-25 02:00 UTC": the one
  * rendering of a time in summaries (the prompt uses it too, so that a model
@@ -583,27 +565,27 @@ static long long first_time(long long a, long long b, long long c)
 
 /* The details of one check after its slug, without the state words of its
  * group (brief: inside a grouped list). */
-static void check_detail(sbuf *b, const val_facts *f, const val_fact_check *k, enum group g, int brief)
+static void check_detail(strbuf *b, const val_facts *f, const val_fact_check *k, enum group g, int brief)
 {
 	char w[48], d[32];
 	long long t;
 	switch (g) {
 	case G_FAIL:
 		t = first_time(k->last_fail, k->since, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
-		if (k->exit_status > 0) sb_printf(b, brief ? " (exit %d)" : " with exit %d", k->exit_status);
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); strbuf_printf(b, " at %s", w); }
+		if (k->exit_status > 0) strbuf_printf(b, brief ? " (exit %d)" : " with exit %d", k->exit_status);
 		if (!brief) {
 			char q[64];
 			tail_quote(k->output_tail, q, sizeof q);
-			if (q[0]) sb_printf(b, ": \"%s\"", q);
+			if (q[0]) strbuf_printf(b, ": \"%s\"", q);
 		}
 		break;
 	case G_HUNG:
 		t = first_time(k->last_start, k->since, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, brief ? " (started at %s)" : ": started at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); strbuf_printf(b, brief ? " (started at %s)" : ": started at %s", w); }
 		if (!brief) {
-			sb_printf(b, " and has not finished");
-			if (k->duration_s >= 0) { fmt_dur(k->duration_s, d, sizeof d); sb_printf(b, " after %s", d); }
+			strbuf_printf(b, " and has not finished");
+			if (k->duration_s >= 0) { fmt_dur(k->duration_s, d, sizeof d); strbuf_printf(b, " after %s", d); }
 		}
 		break;
 	case G_LATE:
@@ -611,24 +593,24 @@ static void check_detail(sbuf *b, const val_facts *f, const val_fact_check *k, e
 	case G_NEVER:
 		if (k->expected_at != VAL_NO_TIME) {
 			val_facts_when(f, k->expected_at, w, sizeof w);
-			sb_printf(b, brief ? " (expected at %s)" : ": it was expected at %s", w);
+			strbuf_printf(b, brief ? " (expected at %s)" : ": it was expected at %s", w);
 		}
 		if (!brief && g != G_NEVER && k->last_success != VAL_NO_TIME) {
 			val_facts_when(f, k->last_success, w, sizeof w);
-			sb_printf(b, k->expected_at != VAL_NO_TIME ? ", last success at %s" : ": last success at %s", w);
+			strbuf_printf(b, k->expected_at != VAL_NO_TIME ? ", last success at %s" : ": last success at %s", w);
 		}
 		break;
 	case G_UNKNOWN:
-		if (k->since != VAL_NO_TIME) { val_facts_when(f, k->since, w, sizeof w); sb_printf(b, " since %s", w); }
+		if (k->since != VAL_NO_TIME) { val_facts_when(f, k->since, w, sizeof w); strbuf_printf(b, " since %s", w); }
 		break;
 	case G_UP:
 		t = first_time(k->since, k->last_success, VAL_NO_TIME);
-		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); sb_printf(b, " at %s", w); }
+		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); strbuf_printf(b, " at %s", w); }
 		break;
 	case G_N:
 		break;
 	}
-	if (k->muted) sb_printf(b, " (muted)");
+	if (k->muted) strbuf_printf(b, " (muted)");
 }
 
 static const char *const verb_one[G_N] = {
@@ -653,26 +635,26 @@ static int name_plain(const char *n)
 	return 1;
 }
 
-static void check_sentence(sbuf *b, const val_facts *f, const val_fact_check *k, int with_name)
+static void check_sentence(strbuf *b, const val_facts *f, const val_fact_check *k, int with_name)
 {
 	enum group g = group_of(k);
-	sb_printf(b, "%s", k->slug);
-	if (with_name && k->name && strcmp(k->name, k->slug) && name_plain(k->name)) sb_printf(b, " (%s)", k->name);
-	sb_printf(b, "%s", verb_one[g]);
+	strbuf_printf(b, "%s", k->slug);
+	if (with_name && k->name && strcmp(k->name, k->slug) && name_plain(k->name)) strbuf_printf(b, " (%s)", k->name);
+	strbuf_printf(b, "%s", verb_one[g]);
 	check_detail(b, f, k, g, 0);
-	sb_printf(b, ".");
+	strbuf_printf(b, ".");
 }
 
 char *val_summary_from_facts(const val_facts *f)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 	if (f->n_checks == 0) {
-		sb_printf(&b, "No check needs attention on %s.", f->host && f->host[0] ? f->host : "this host");
+		strbuf_printf(&b, "No check needs attention on %s.", f->host && f->host[0] ? f->host : "this host");
 	} else if (f->n_checks <= 3) {
 		for (int g = 0; g < G_N; g++)
 			for (size_t i = 0; i < f->n_checks; i++)
 				if (group_of(&f->checks[i]) == (enum group)g) {
-					if (b.len) sb_printf(&b, " ");
+					if (b.len) strbuf_printf(&b, " ");
 					check_sentence(&b, f, &f->checks[i], 1);
 				}
 	} else {
@@ -684,25 +666,25 @@ char *val_summary_from_facts(const val_facts *f)
 			for (size_t i = 0; i < f->n_checks; i++)
 				if (group_of(&f->checks[i]) == (enum group)g) { cnt++; one = i; }
 			if (!cnt) continue;
-			if (g == G_UP && clauses) { sb_printf(&b, ". "); clauses = 0; }
-			else if (clauses) sb_printf(&b, "; ");
+			if (g == G_UP && clauses) { strbuf_printf(&b, ". "); clauses = 0; }
+			else if (clauses) strbuf_printf(&b, "; ");
 			clauses++;
 			if (cnt == 1) {
-				sb_printf(&b, "%s%s", f->checks[one].slug, verb_one[g]);
+				strbuf_printf(&b, "%s%s", f->checks[one].slug, verb_one[g]);
 				check_detail(&b, f, &f->checks[one], (enum group)g, 1);
 				continue;
 			}
-			sb_printf(&b, "%zu checks %s: ", cnt, verb_many[g]);
+			strbuf_printf(&b, "%zu checks %s: ", cnt, verb_many[g]);
 			size_t done = 0;
 			for (size_t i = 0; i < f->n_checks; i++) {
 				const val_fact_check *k = &f->checks[i];
 				if (group_of(k) != (enum group)g) continue;
-				sb_printf(&b, "%s%s", done ? ", " : "", k->slug);
+				strbuf_printf(&b, "%s%s", done ? ", " : "", k->slug);
 				check_detail(&b, f, k, (enum group)g, 1);
 				done++;
 			}
 		}
-		sb_printf(&b, ".");
+		strbuf_printf(&b, ".");
 	}
 	if (b.oom) { free(b.p); return NULL; }
 	return b.p;
