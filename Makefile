@@ -130,7 +130,13 @@ $(BUILD)/test/tests/%: tests/%.c $(TST_APP_OBJS) $(TST_LLM_OBJS)
 	$(call say,TEST,$@)
 	$(Q)$(CC) $(CFLAGS_TEST) $(CUDA_DEF) -o $@ $(filter %.c %.o,$^) $(LIBS_ALL) $(CUDA_LIBS) -lcmocka
 
-check-build: $(BUILD)/test/vigil $(TEST_BINS)
+# LD_PRELOAD shim for the durability test: makes the WAL's fsync fail on demand
+$(BUILD)/test/failsync.so: tests/lib/failsync.c
+	@mkdir -p $(@D)
+	$(call say,CC-SO,$@)
+	$(Q)$(CC) -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
+
+check-build: $(BUILD)/test/vigil $(TEST_BINS) $(BUILD)/test/failsync.so
 
 # Every C file must also compile warning-free with clang.
 check-clang:

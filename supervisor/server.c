@@ -5,10 +5,14 @@
  *   1. the HTTP thread parses and validates the path (400/404/405 answered at
  *      once), reads the body up to the limit (the rest is counted, not kept);
  *   2. it queues the ping for the committer and suspends the connection;
- *   3. the committer thread takes every queued ping, records them all in one
- *      transaction (synchronous=FULL: fsync at COMMIT), and resumes each
- *      connection with its result;
- *   4. the HTTP thread answers 200 only for pings whose commit returned OK.
+ *   3. the committer thread takes every queued ping and records them all in
+ *      one transaction;
+ *   4. the syncer thread makes that commit durable (one fdatasync of the WAL,
+ *      the sync synchronous=FULL issues at COMMIT, see open_wal) while the
+ *      committer writes the next batch, and resumes each connection with its
+ *      result;
+ *   5. the HTTP thread answers 200 only for pings whose commit returned OK and
+ *      whose WAL sync succeeded.
  * So a 200 always means "on disk", and concurrent pings share one fsync.
  *
  * What a commit writes is kept small (issue 2's throughput): a ping is one
@@ -22,8 +26,7 @@
  *
  * HTTP runs on one libmicrohttpd thread per core (each with its own
  * registry connection for web requests); the common answers (200, 404
- * orphan) are built once and shared; a resumer thread wakes the answered
- * connections while the committer goes on with the next batch. */
+ * orphan) are built once and shared. */
 #include "supervisor/server.h"
 
 #include "registry/registry.h"
@@ -32,6 +35,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <sqlite3.h>
 #include <netinet/in.h>
@@ -103,14 +107,17 @@ struct vigil_server {
 	int fold_inflight;        /* a job is prepared or being written */
 	int stop;
 	int committer_started;
-	pthread_t resumer;
+	/* syncer: committed batches waiting for the WAL's fsync and their answers */
+	pthread_t syncer;
 	pthread_mutex_t rmu;
 	pthread_cond_t rcv, rdone;
-	struct MHD_Connection *rq[BATCH_MAX * 2];
-	int rn, rstop, resumer_started;
-	/* committer statistics, printed at shutdown */
-	uint64_t n_commits, n_pings, n_folds;
-	double commit_s, fsync_s;
+	request *rq[BATCH_MAX * 2];
+	int rn, rstop, syncer_started;
+	int wal_fd;               /* the WAL file, or -1: the committer commits with FULL */
+	int sync_broken;          /* an fsync failed: nothing more is acknowledged */
+	/* committer and syncer statistics, printed at shutdown */
+	uint64_t n_commits, n_pings, n_folds, n_syncs;
+	double commit_s, fsync_s, sync_s;
 };
 
 static double mono_now(void)
@@ -136,8 +143,11 @@ static int64_t wall_ms(void)
 /* How often the checkpointer prepares a fold job when pings are waiting. */
 #define FOLD_EVERY_S 2.0
 
+static void sync_wal(vigil_server *s, request **reqs, int n);
+static void finish_batch(vigil_server *s, request **reqs, int n);
+
 /* Records the n pings (n may be 0) and a step of *job in one transaction;
- * frees *job when it is done or lost. */
+ * frees *job when it is done or lost; hands the pings to the syncer. */
 static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg_fold_job **job)
 {
 	int rc = reg_begin(db);
@@ -184,6 +194,54 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 		pthread_mutex_unlock(&s->mu);
 		if (job_done && ok) s->n_folds++;
 	}
+	if (!n) return;
+	if (!s->syncer_started) {	/* no syncer thread: the committer answers */
+		if (s->wal_fd >= 0) sync_wal(s, reqs, n);
+		finish_batch(s, reqs, n);
+		return;
+	}
+	/* the syncer makes the commit durable and answers, while the committer
+	 * goes on with the next batch */
+	pthread_mutex_lock(&s->rmu);
+	while (s->rn + n > BATCH_MAX * 2) pthread_cond_wait(&s->rdone, &s->rmu);
+	for (int i = 0; i < n; i++) s->rq[s->rn++] = reqs[i];
+	pthread_cond_signal(&s->rcv);
+	pthread_mutex_unlock(&s->rmu);
+}
+
+/* ---- the syncer: the WAL's fsync, then the answers ------------------------ */
+
+/* Makes every commit written so far durable: one fdatasync of the WAL file
+ * (what synchronous=FULL does at the end of each commit, here shared by every
+ * batch committed since the last one).  A failed fsync leaves nothing known
+ * to be on disk: the pings are answered 503, and so is every later one (after
+ * a failed fsync Linux may drop the unwritten pages and report the next
+ * fsync clean). */
+static void sync_wal(vigil_server *s, request **reqs, int n)
+{
+	int any = 0;
+	for (int i = 0; i < n; i++) any |= reqs[i]->p.status != 503;
+	if (!any) return;
+	double t0 = mono_now();
+	int broken = __atomic_load_n(&s->sync_broken, __ATOMIC_RELAXED);
+	if (!broken && fdatasync(s->wal_fd)) {
+		fprintf(stderr, "vigil: fsync of %s-wal failed: %s; pings are refused (503) until vigil restarts\n",
+		        s->o.db_path, strerror(errno));
+		__atomic_store_n(&s->sync_broken, 1, __ATOMIC_RELAXED);
+		broken = 1;
+	}
+	if (broken)
+		for (int i = 0; i < n; i++) reqs[i]->p.status = 503;
+	s->sync_s += mono_now() - t0;
+	s->n_syncs++;
+}
+
+/* Counts the answered pings, wakes the scheduler once, and resumes each
+ * connection with its result (MHD_resume_connection is thread-safe and
+ * orders the result before the HTTP thread reads it).  After this the
+ * requests belong to their HTTP threads again. */
+static void finish_batch(vigil_server *s, request **reqs, int n)
+{
 	int64_t recorded = 0;
 	for (int i = 0; i < n; i++) {
 		pending *p = &reqs[i]->p;
@@ -191,51 +249,69 @@ static void commit_batch(vigil_server *s, reg_db *db, request **reqs, int n, reg
 			web_count_ping(p->kind, p->status == 200);
 		if (p->status == 200) recorded = p->check_id;
 	}
-	/* one wake-up per commit: the scheduler looks at whatever changed */
+	/* one wake-up per batch: the scheduler looks at whatever changed */
 	if (recorded && s->o.alerts) alerts_notify(s->o.alerts, recorded);
-	/* The resumer thread wakes the connections (MHD_resume_connection is
-	 * thread-safe and orders the result before the HTTP thread reads it;
-	 * one eventfd write each), so that the committer can start on the next
-	 * batch at once. */
-	for (int i = 0; i < n; i++) reqs[i]->p.done = 1;
-	if (!n) return;
-	if (!s->resumer_started) {
-		for (int i = 0; i < n; i++) MHD_resume_connection(reqs[i]->p.conn);
-		return;
+	for (int i = 0; i < n; i++) {
+		struct MHD_Connection *c = reqs[i]->p.conn;
+		reqs[i]->p.done = 1;
+		MHD_resume_connection(c);
 	}
-	pthread_mutex_lock(&s->rmu);
-	while (s->rn + n > BATCH_MAX * 2) pthread_cond_wait(&s->rdone, &s->rmu);
-	for (int i = 0; i < n; i++) s->rq[s->rn++] = reqs[i]->p.conn;
-	pthread_cond_signal(&s->rcv);
-	pthread_mutex_unlock(&s->rmu);
 }
 
-static void *resumer_main(void *arg)
+static void *syncer_main(void *arg)
 {
 	vigil_server *s = arg;
-	pthread_setname_np(pthread_self(), "vigil-resume");
-	struct MHD_Connection **mine = calloc(BATCH_MAX * 2, sizeof *mine);
+	pthread_setname_np(pthread_self(), "vigil-sync");
+	request **mine = calloc(BATCH_MAX * 2, sizeof *mine);
 	pthread_mutex_lock(&s->rmu);
 	for (;;) {
 		while (!s->rn && !s->rstop) pthread_cond_wait(&s->rcv, &s->rmu);
 		if (!s->rn && s->rstop) break;
 		int n = s->rn;
-		if (!mine) {	/* out of memory: resume under the lock */
-			for (int i = 0; i < n; i++) MHD_resume_connection(s->rq[i]);
+		request **batch = mine ? mine : s->rq;	/* out of memory: work under the lock */
+		if (mine) {
+			memcpy(mine, s->rq, (size_t)n * sizeof *mine);
 			s->rn = 0;
 			pthread_cond_broadcast(&s->rdone);
-			continue;
+			pthread_mutex_unlock(&s->rmu);
 		}
-		memcpy(mine, s->rq, (size_t)n * sizeof *mine);
-		s->rn = 0;
-		pthread_cond_broadcast(&s->rdone);
-		pthread_mutex_unlock(&s->rmu);
-		for (int i = 0; i < n; i++) MHD_resume_connection(mine[i]);
-		pthread_mutex_lock(&s->rmu);
+		if (s->wal_fd >= 0) sync_wal(s, batch, n);
+		finish_batch(s, batch, n);
+		if (mine) pthread_mutex_lock(&s->rmu);
+		else { s->rn = 0; pthread_cond_broadcast(&s->rdone); }
 	}
 	pthread_mutex_unlock(&s->rmu);
 	free(mine);
 	return NULL;
+}
+
+/* Group commit with the fsync taken off the committer's path: the pings'
+ * connection commits with synchronous=NORMAL (in WAL mode: the commit's
+ * frames are written, not synced), and the syncer thread then makes them
+ * durable with one fdatasync of the WAL file, the same sync that
+ * synchronous=FULL would have issued at the end of the commit, before any
+ * ping of the batch is answered.  Meanwhile the committer writes the next
+ * batch.  WAL frames are appended in commit order, so a sync covers every
+ * earlier commit too, and a commit that is durable implies that every
+ * earlier one is.  The WAL file cannot be replaced while this connection is
+ * open (SQLite removes it only when the last connection closes).  Where the
+ * file cannot be opened, the connection stays at synchronous=FULL. */
+static void open_wal(vigil_server *s, reg_db *db)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s-wal", s->o.db_path);
+	/* a read makes the connection open its WAL file */
+	sqlite3_exec(reg_sqlite(db), "SELECT count(*) FROM ping_fold", NULL, NULL, NULL);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "vigil: %s: %s; pings commit with synchronous=FULL\n", path, strerror(errno));
+		return;
+	}
+	if (sqlite3_exec(reg_sqlite(db), "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		close(fd);
+		return;
+	}
+	s->wal_fd = fd;
 }
 
 static void *committer_main(void *arg)
@@ -252,6 +328,7 @@ static void *committer_main(void *arg)
 		sqlite3_exec(reg_sqlite(db), "PRAGMA cache_size=-32768", NULL, NULL, NULL);
 		/* a ping is one INSERT; the checks rows follow in fold jobs */
 		reg_ping_defer(db, 1);
+		open_wal(s, db);
 	}
 	request **reqs = calloc(BATCH_MAX, sizeof *reqs);
 	reg_fold_job *job = NULL;
@@ -289,6 +366,7 @@ static void *committer_main(void *arg)
 	/* leave every checks row complete (not needed for correctness: readers
 	 * and the next start add what is missing) */
 	if (db) {
+		sqlite3_exec(reg_sqlite(db), "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 		if (reg_begin(db) == REG_OK && reg_ping_fold(db) == REG_OK && reg_commit(db) == REG_OK) { /* folded */ }
 		else reg_rollback(db);
 	}
@@ -656,6 +734,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	vigil_server *s = calloc(1, sizeof *s);
 	if (!s) { snprintf(err, errlen, "out of memory"); return -1; }
 	s->o = *o;
+	s->wal_fd = -1;
 	if (!s->o.body_limit) s->o.body_limit = 100 * 1024;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
@@ -683,7 +762,7 @@ int server_start(const server_opts *o, vigil_server **out, char *err, size_t err
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s->pool = ncpu < 1 ? 1 : ncpu > 4 ? 4 : (unsigned)ncpu;
 
-	if (pthread_create(&s->resumer, NULL, resumer_main, s) == 0) s->resumer_started = 1;
+	if (pthread_create(&s->syncer, NULL, syncer_main, s) == 0) s->syncer_started = 1;
 	if (pthread_create(&s->committer, NULL, committer_main, s)) { snprintf(err, errlen, "cannot start committer thread"); goto fail; }
 	s->committer_started = 1;
 	if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) == 0) s->checkpointer_started = 1;
@@ -742,13 +821,17 @@ void server_stop(vigil_server *s)
 			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
 			        1000 * s->fsync_s / (double)s->n_commits, (unsigned long long)s->n_folds);
 	}
-	if (s->resumer_started) {
+	if (s->syncer_started) {
 		pthread_mutex_lock(&s->rmu);
 		s->rstop = 1;
 		pthread_cond_signal(&s->rcv);
 		pthread_mutex_unlock(&s->rmu);
-		pthread_join(s->resumer, NULL);
+		pthread_join(s->syncer, NULL);
+		if (s->n_syncs)
+			fprintf(stderr, "vigil: %llu WAL syncs (%.2f ms each)\n", (unsigned long long)s->n_syncs,
+			        1000 * s->sync_s / (double)s->n_syncs);
 	}
+	if (s->wal_fd >= 0) close(s->wal_fd);
 	if (s->mhd) MHD_stop_daemon(s->mhd);
 	for (int i = 0; i < s->n_web_dbs; i++) reg_close(s->web_dbs[i]);
 	if (s->resp_ok) MHD_destroy_response(s->resp_ok);

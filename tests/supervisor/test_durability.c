@@ -269,12 +269,91 @@ static void test_kill9_state_from_pings(void **state)
 	vt_rmrf(dir);
 }
 
+
+/* A ping is answered 200 only after the WAL holding it was synced: while
+ * every fsync of the WAL fails (tests/lib/failsync.c, preloaded into the
+ * server), pings are answered 503; after a failed sync nothing more is
+ * acknowledged until a restart, even once the disk recovers. */
+static long ping_status(const char *body)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s/ping/%s/job", srv.base, srv.key);
+	vt_resp r;
+	if (vt_http("POST", url, body, strlen(body), NULL, &r)) return -1;
+	long st = r.status;
+	vt_resp_free(&r);
+	return st;
+}
+
+static void test_failed_fsync_is_never_acknowledged(void **state)
+{
+	(void)state;
+	char shim[1024], flag[256], out[256];
+	snprintf(shim, sizeof shim, "%s", vt_bin());
+	char *slash = strrchr(shim, '/');
+	assert_non_null(slash);
+	snprintf(slash + 1, sizeof shim - (size_t)(slash + 1 - shim), "failsync.so");
+	if (access(shim, R_OK)) { print_message("no %s (make check-build)\n", shim); fail(); }
+	vt_tmpdir(dir, sizeof dir, "fsync");
+	snprintf(db, sizeof db, "%s/vigil.db", dir);
+	snprintf(flag, sizeof flag, "%s/fail-now", dir);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "job", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "key", NULL}, out, sizeof out, NULL, 0), 0);
+	out[strcspn(out, "\n")] = '\0';
+
+	const char *asan = getenv("ASAN_OPTIONS");
+	char asan_opts[512];
+	snprintf(asan_opts, sizeof asan_opts, "%s%sverify_asan_link_order=0", asan ? asan : "", asan && *asan ? ":" : "");
+	char *saved_asan = asan ? strdup(asan) : NULL;
+	setenv("LD_PRELOAD", shim, 1);
+	setenv("VIGIL_FAILSYNC", flag, 1);
+	setenv("ASAN_OPTIONS", asan_opts, 1);
+	int started = vt_server_start(&srv, dir, db, NULL);
+	unsetenv("LD_PRELOAD");
+	unsetenv("VIGIL_FAILSYNC");
+	if (saved_asan) setenv("ASAN_OPTIONS", saved_asan, 1); else unsetenv("ASAN_OPTIONS");
+	free(saved_asan);
+	assert_int_equal(started, 0);
+	snprintf(srv.key, sizeof srv.key, "%s", out);
+
+	assert_int_equal(ping_status("before"), 200);
+	FILE *f = fopen(flag, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(ping_status("during-1"), 503);
+	assert_int_equal(ping_status("during-2"), 503);
+	unlink(flag);
+	assert_int_equal(ping_status("after"), 503);   /* not trusted again until a restart */
+	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
+	char log[8192] = "";
+	f = fopen(srv.log, "r");
+	if (f) { log[fread(log, 1, sizeof log - 1, f)] = '\0'; fclose(f); }
+	assert_non_null(strstr(log, "-wal"));   /* the log names the file that failed */
+
+	assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
+	snprintf(srv.key, sizeof srv.key, "%s", out);
+	assert_int_equal(ping_status("restarted"), 200);
+	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
+	sqlite3 *s;
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	assert_true(body_present(s, "before"));
+	assert_true(body_present(s, "restarted"));
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(s);
+	vt_rmrf(dir);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill9_loses_nothing_acknowledged),
 		cmocka_unit_test(test_kill9_state_from_pings),
+		cmocka_unit_test(test_failed_fsync_is_never_acknowledged),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	curl_global_cleanup();
