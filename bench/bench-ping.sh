@@ -65,6 +65,6 @@ kill $VP; wait $VP || true; VP=
 sed -n 's/^vigil: \([0-9]* pings in .*\)/committer: \1/p' "$D/vigil.log"
 stored=$(sqlite3 "$DB" 'SELECT count(*) FROM pings')
 ok=$((vigil_REQS - vigil_NON2))
-echo "vigil: $ok pings answered 200, $stored in the database (synchronous=FULL, group commit)"
+echo "vigil: $ok pings answered 200, $stored in the database (each answered after the fsync of its commit; group commit)"
 [ "$stored" -ge "$ok" ] || { echo "bench-ping: ERROR: acknowledged pings missing from the database"; exit 1; }
 awk -v a="$vigil_RPS" -v b="$nginx_RPS" 'BEGIN { printf "ratio vigil/nginx: %.1f %%\n", 100*a/b }'

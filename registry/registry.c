@@ -20,6 +20,18 @@ typedef struct defer_ent {
 	int64_t last_start_ms;
 } defer_ent;
 
+/* Deferred recording also remembers, by slug, what the ping path reads of a
+ * check (its id, status, pause, newest ping and last start), so that a ping
+ * of a known check reads nothing.  It is trusted only while no other
+ * connection has committed since this one last looked (PRAGMA data_version,
+ * once per transaction) and this connection changed no check by any other
+ * path (slug_forget). */
+typedef struct slug_ent {
+	char slug[REG_SLUG_MAX + 1];   /* "": free slot */
+	int64_t check_id, head_id, last_start_ms;
+	int status, paused;
+} slug_ent;
+
 struct reg_db {
 	sqlite3 *s;
 	char err[512];
@@ -30,6 +42,9 @@ struct reg_db {
 	size_t dcap, dn;
 	int64_t dlast;            /* the newest ping id as we left it; -1 unknown */
 	int dchecked;             /* dlast checked in this transaction */
+	slug_ent *smap;           /* open addressing by slug */
+	size_t scap, sn;
+	int64_t dver;             /* PRAGMA data_version when last looked; -1 unknown */
 };
 
 void reg_set_err(reg_db *db, const char *fmt, ...)
@@ -160,6 +175,7 @@ void reg_close(reg_db *db)
 {
 	if (!db) return;
 	free(db->dmap);
+	free(db->smap);
 	for (int i = 0; i < db->ncache; i++) sqlite3_finalize(db->cache[i].st);
 	sqlite3_close(db->s);
 	free(db);
@@ -176,11 +192,19 @@ int reg_begin(reg_db *db)
 	return exec_simple(db, "BEGIN IMMEDIATE");
 }
 int reg_commit(reg_db *db) { return exec_simple(db, "COMMIT"); }
+static void slug_forget(reg_db *db)
+{
+	if (db->smap) memset(db->smap, 0, db->scap * sizeof *db->smap);
+	db->sn = 0;
+}
+
 static void defer_reset(reg_db *db)
 {
 	if (db->dmap) memset(db->dmap, 0, db->dcap * sizeof *db->dmap);
 	db->dn = 0;
 	db->dlast = -1;
+	db->dver = -1;
+	slug_forget(db);
 }
 
 int reg_rollback(reg_db *db)
@@ -622,6 +646,61 @@ static int dmap_put(reg_db *db, int64_t check_id, int64_t head_id, int64_t last_
 	return 0;
 }
 
+static size_t slug_hash(const char *slug, size_t cap)
+{
+	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)slug; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
+	return (size_t)(h ^ (h >> 29)) & (cap - 1);
+}
+
+static slug_ent *slug_find(reg_db *db, const char *slug)
+{
+	if (!db->scap) return NULL;
+	for (size_t i = slug_hash(slug, db->scap);; i = (i + 1) & (db->scap - 1)) {
+		if (!db->smap[i].slug[0]) return NULL;
+		if (!strcmp(db->smap[i].slug, slug)) return &db->smap[i];
+	}
+}
+
+/* Returns 0, or -1 out of memory (the entry is then simply not kept). */
+static int slug_put(reg_db *db, const char *slug, const slug_ent *v)
+{
+	slug_ent *e = slug_find(db, slug);
+	if (!e) {
+		if ((db->sn + 1) * 2 > db->scap) {
+			size_t nc = db->scap ? db->scap * 2 : 1024;
+			slug_ent *nv = calloc(nc, sizeof *nv);
+			if (!nv) return -1;
+			for (size_t i = 0; i < db->scap; i++) {
+				if (!db->smap[i].slug[0]) continue;
+				size_t j = slug_hash(db->smap[i].slug, nc);
+				while (nv[j].slug[0]) j = (j + 1) & (nc - 1);
+				nv[j] = db->smap[i];
+			}
+			free(db->smap);
+			db->smap = nv;
+			db->scap = nc;
+		}
+		size_t i = slug_hash(slug, db->scap);
+		while (db->smap[i].slug[0]) i = (i + 1) & (db->scap - 1);
+		e = &db->smap[i];
+		db->sn++;
+	}
+	*e = *v;
+	snprintf(e->slug, sizeof e->slug, "%s", slug);
+	return 0;
+}
+
+static int data_version(reg_db *db, int64_t *v)
+{
+	sqlite3_stmt *st = reg_stmt(db, "PRAGMA data_version");
+	if (!st) return REG_EIO;
+	int rc = sqlite3_step(st);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? REG_OK : reg_fail(db, rc, "read data_version");
+}
+
 /* ---- checks -------------------------------------------------------------- */
 
 void reg_check_init(reg_check *c)
@@ -750,6 +829,7 @@ int reg_check_add(reg_db *db, reg_check *c, int64_t now_ms)
 	c->id = sqlite3_last_insert_rowid(db->s);
 	c->created_ms = c->status_since_ms = now_ms;
 	c->status = REG_NEW;
+	slug_forget(db);
 	return REG_OK;
 }
 
@@ -764,6 +844,7 @@ int reg_check_update(reg_db *db, const reg_check *c)
 	sqlite3_bind_text(st, i++, c->slug, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	slug_forget(db);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "update check");
 	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", c->slug); return REG_ENOTFOUND; }
 	return REG_OK;
@@ -841,6 +922,7 @@ int reg_check_rm(reg_db *db, const char *slug)
 	sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	slug_forget(db);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "remove check");
 	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", slug); return REG_ENOTFOUND; }
 	return REG_OK;
@@ -854,6 +936,7 @@ int reg_check_set_paused(reg_db *db, const char *slug, int paused, int64_t now_m
 	sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	slug_forget(db);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "pause check");
 	if (sqlite3_changes(db->s) == 0) { reg_set_err(db, "no check %s", slug); return REG_ENOTFOUND; }
 	return REG_OK;
@@ -922,6 +1005,7 @@ int reg_check_transition(reg_db *db, int64_t id, reg_status from, reg_status to,
 	sqlite3_bind_int(st, 4, from);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
+	slug_forget(db);
 	if (rc != SQLITE_DONE) return reg_fail(db, rc, "change status");
 	if (sqlite3_changes(db->s) == 0) {
 		reg_set_err(db, "check #%lld is no longer %s", (long long)id, reg_status_name(from));
@@ -1001,13 +1085,20 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 		 * process, a rollback): fold everything, so that every row is
 		 * exact again, and forget what we remembered.  Once per
 		 * transaction (reg_begin): nobody else writes until it ends. */
-		int64_t mx;
+		int64_t mx, dv;
 		if (!db->dchecked) {
-			if ((rc = max_ping_id(db, &mx))) return rc;
-			if (mx != db->dlast) {
-				if ((rc = fold_all(db))) return rc;
-				defer_reset(db);
-				db->dlast = mx;
+			if ((rc = data_version(db, &dv))) return rc;
+			if (dv != db->dver || db->dlast < 0) {
+				/* another connection committed: the checks may have
+				 * changed under what we remember */
+				slug_forget(db);
+				if ((rc = max_ping_id(db, &mx))) return rc;
+				if (mx != db->dlast) {
+					if ((rc = fold_all(db))) return rc;
+					defer_reset(db);
+					db->dlast = mx;
+				}
+				db->dver = dv;
 			}
 			db->dchecked = 1;
 		}
@@ -1017,22 +1108,32 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 	/* Only what the ping path needs (a full reg_check copy costs more than
 	 * the rest of the ping under load). */
 	reg_check c;
-	sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms,last_ping_id FROM checks WHERE slug=?");
-	if (!lk) return REG_EIO;
-	sqlite3_bind_text(lk, 1, in->slug, -1, SQLITE_STATIC);
-	rc = sqlite3_step(lk);
-	if (rc == SQLITE_DONE) { sqlite3_reset(lk); return record_orphan(db, in->slug, in->now_ms); }
-	if (rc != SQLITE_ROW) return reg_fail(db, rc, "read check");
-	c.id = sqlite3_column_int64(lk, 0);
-	c.status = (reg_status)sqlite3_column_int(lk, 1);
-	c.paused = sqlite3_column_int(lk, 2);
-	c.last_start_ms = sqlite3_column_int64(lk, 3);
-	int64_t prev_id = sqlite3_column_int64(lk, 4);
-	sqlite3_reset(lk);
+	int64_t prev_id;
+	const slug_ent *se = db->defer ? slug_find(db, in->slug) : NULL;
+	if (se) {
+		c.id = se->check_id;
+		c.status = (reg_status)se->status;
+		c.paused = se->paused;
+		c.last_start_ms = se->last_start_ms;
+		prev_id = se->head_id;
+	} else {
+		sqlite3_stmt *lk = reg_stmt(db, "SELECT id,status,paused,last_start_ms,last_ping_id FROM checks WHERE slug=?");
+		if (!lk) return REG_EIO;
+		sqlite3_bind_text(lk, 1, in->slug, -1, SQLITE_STATIC);
+		rc = sqlite3_step(lk);
+		if (rc == SQLITE_DONE) { sqlite3_reset(lk); return record_orphan(db, in->slug, in->now_ms); }
+		if (rc != SQLITE_ROW) return reg_fail(db, rc, "read check");
+		c.id = sqlite3_column_int64(lk, 0);
+		c.status = (reg_status)sqlite3_column_int(lk, 1);
+		c.paused = sqlite3_column_int(lk, 2);
+		c.last_start_ms = sqlite3_column_int64(lk, 3);
+		prev_id = sqlite3_column_int64(lk, 4);
+		sqlite3_reset(lk);
+	}
 	out->found = 1;
 	out->check_id = c.id;
 	out->old_status = c.status;
-	if (db->defer) {
+	if (db->defer && !se) {
 		/* our own pings of this check not folded yet, if any: the row
 		 * has every other one (a check removed and its id reused has
 		 * lost the pings we remember) */
@@ -1114,24 +1215,35 @@ int reg_ping_record(reg_db *db, const reg_ping_in *in, reg_ping_out *out)
 
 	reg_state_step step = reg_state_on_ping(c.status, in->kind, in->exit_status);
 	out->new_status = c.status;
-	if (!step.change) return REG_OK;
-	int alert = step.alert && !c.paused;
-	if (step.flip) {
-		rc = reg_check_transition(db, c.id, c.status, step.to, step.reason, alert, in->now_ms);
-	} else {
-		st = reg_stmt(db, "UPDATE checks SET status=?, status_since_ms=? WHERE id=? AND status=?");
-		if (!st) return REG_EIO;
-		sqlite3_bind_int(st, 1, step.to);
-		sqlite3_bind_int64(st, 2, in->now_ms);
-		sqlite3_bind_int64(st, 3, c.id);
-		sqlite3_bind_int(st, 4, c.status);
-		rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		rc = rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "change status");
+	if (step.change) {
+		int alert = step.alert && !c.paused;
+		if (step.flip) {
+			rc = reg_check_transition(db, c.id, c.status, step.to, step.reason, alert, in->now_ms);
+		} else {
+			st = reg_stmt(db, "UPDATE checks SET status=?, status_since_ms=? WHERE id=? AND status=?");
+			if (!st) return REG_EIO;
+			sqlite3_bind_int(st, 1, step.to);
+			sqlite3_bind_int64(st, 2, in->now_ms);
+			sqlite3_bind_int64(st, 3, c.id);
+			sqlite3_bind_int(st, 4, c.status);
+			rc = sqlite3_step(st);
+			sqlite3_reset(st);
+			rc = rc == SQLITE_DONE ? REG_OK : reg_fail(db, rc, "change status");
+		}
+		if (rc) return rc;
+		out->new_status = step.to;
+		out->flipped = step.flip;
 	}
-	if (rc) return rc;
-	out->new_status = step.to;
-	out->flipped = step.flip;
+	if (db->defer) {
+		/* the next ping of this check reads nothing (out of memory: it
+		 * reads the row again) */
+		slug_ent v = {
+			.check_id = c.id, .head_id = out->ping_id,
+			.last_start_ms = in->kind == REG_PING_START ? in->now_ms : c.last_start_ms,
+			.status = out->new_status, .paused = c.paused,
+		};
+		(void)slug_put(db, in->slug, &v);
+	}
 	return REG_OK;
 }
 

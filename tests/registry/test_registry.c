@@ -479,6 +479,73 @@ static void same_check(const reg_check *x, const reg_check *y)
 	assert_int_equal(x->last_ping_id, y->last_ping_id);
 }
 
+/* The deferred connection remembers each check's status, pause and newest
+ * ping by slug; whatever another connection commits (the scheduler's status
+ * change, a pause, a check removed and added again) is seen by the next
+ * ping, and so is a change made through the deferred connection itself. */
+static void test_deferred_memory_follows_other_writers(void **st)
+{
+	(void)st;
+	reg_db *srv = open_db(), *other = open_db();
+	int64_t id1 = add_period(other, "m", 60);
+	reg_ping_defer(srv, 1);
+	reg_ping_out o;
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 2000, &o);
+	assert_int_equal(o.old_status, REG_NEW);
+	assert_int_equal(o.new_status, REG_UP);
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 3000, &o);	/* remembered: up */
+	assert_int_equal(o.old_status, REG_UP);
+	assert_false(o.flipped);
+
+	/* the scheduler (another connection) marks it down: the next ping flips it back */
+	assert_int_equal(reg_begin(other), REG_OK);
+	assert_int_equal(reg_check_transition(other, id1, REG_UP, REG_DOWN, "late", 1, 4000), REG_OK);
+	assert_int_equal(reg_commit(other), REG_OK);
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 5000, &o);
+	assert_int_equal(o.old_status, REG_DOWN);
+	assert_int_equal(o.new_status, REG_UP);
+	assert_true(o.flipped);
+	assert_int_equal(count(other, "SELECT count(*) FROM flips WHERE check_id=(SELECT id FROM checks WHERE slug='m') AND old_status=3 AND new_status=1"), 1);
+
+	/* paused by another connection: a failure flips the check without an alert */
+	assert_int_equal(reg_check_set_paused(other, "m", 1, 6000), REG_OK);
+	int alerts = count(other, "SELECT count(*) FROM alerts");
+	ping(srv, "m", REG_PING_FAIL, -1, NULL, 7000, &o);
+	assert_true(o.flipped);
+	assert_int_equal(count(other, "SELECT count(*) FROM alerts"), alerts);
+	assert_int_equal(reg_check_set_paused(other, "m", 0, 7500), REG_OK);
+
+	/* removed and added again: the pings go to the new check */
+	assert_int_equal(reg_check_rm(other, "m"), REG_OK);
+	add_period(other, "filler", 60);	/* so that the new "m" gets another id */
+	int64_t id2 = add_period(other, "m", 60);
+	assert_true(id2 != id1);
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 8000, &o);
+	assert_int_equal(o.check_id, id2);
+	assert_int_equal(o.old_status, REG_NEW);
+	assert_int_equal(count(other, "SELECT count(*) FROM pings WHERE check_id=(SELECT id FROM checks WHERE slug='m')"), 1);
+
+	/* a status changed through the deferred connection itself */
+	assert_int_equal(reg_begin(srv), REG_OK);
+	assert_int_equal(reg_check_transition(srv, id2, REG_UP, REG_DOWN, "late", 1, 9000), REG_OK);
+	assert_int_equal(reg_commit(srv), REG_OK);
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 9500, &o);
+	assert_int_equal(o.old_status, REG_DOWN);
+	assert_true(o.flipped);
+
+	/* a rolled-back ping is forgotten with its transaction */
+	reg_ping_in in = { .slug = "m", .kind = REG_PING_FAIL, .exit_status = -1, .now_ms = 9800 };
+	assert_int_equal(reg_begin(srv), REG_OK);
+	assert_int_equal(reg_ping_record(srv, &in, &o), REG_OK);
+	assert_int_equal(o.new_status, REG_DOWN);
+	assert_int_equal(reg_rollback(srv), REG_OK);
+	ping(srv, "m", REG_PING_SUCCESS, -1, NULL, 9900, &o);
+	assert_int_equal(o.old_status, REG_UP);
+	assert_false(o.flipped);
+	reg_close(other);
+	reg_close(srv);
+}
+
 /* One sequence of pings, recorded by a deferred connection (the server's
  * committer) and by an immediate one into another database: every reader
  * of the first sees what the second has in its rows, before the fold, in
@@ -618,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rid_pairing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migration_to_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_recording, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_memory_follows_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conditional_transition, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_settings_and_key, setup, teardown),
