@@ -691,14 +691,20 @@ static int slug_put(reg_db *db, const char *slug, const slug_ent *v)
 	return 0;
 }
 
-static int data_version(reg_db *db, int64_t *v)
+/* The one integer that SQL (a literal: reg_stmt) answers. */
+static int one_int64(reg_db *db, const char *sql, const char *what, int64_t *v)
 {
-	sqlite3_stmt *st = reg_stmt(db, "PRAGMA data_version");
+	sqlite3_stmt *st = reg_stmt(db, sql);
 	if (!st) return REG_EIO;
 	int rc = sqlite3_step(st);
 	*v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
 	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? REG_OK : reg_fail(db, rc, "read data_version");
+	return rc == SQLITE_ROW ? REG_OK : reg_fail(db, rc, what);
+}
+
+static int data_version(reg_db *db, int64_t *v)
+{
+	return one_int64(db, "PRAGMA data_version", "read data_version", v);
 }
 
 /* ---- checks -------------------------------------------------------------- */
@@ -1057,12 +1063,7 @@ static int64_t start_time_for(reg_db *db, const reg_check *c, int64_t last_ping_
 /* The pings table's newest id. */
 static int max_ping_id(reg_db *db, int64_t *id)
 {
-	sqlite3_stmt *st = reg_stmt(db, "SELECT coalesce(max(id), 0) FROM pings");
-	if (!st) return REG_EIO;
-	int rc = sqlite3_step(st);
-	*id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? REG_OK : reg_fail(db, rc, "read newest ping");
+	return one_int64(db, "SELECT coalesce(max(id), 0) FROM pings", "read newest ping", id);
 }
 
 static int ping_of_check(reg_db *db, int64_t ping_id, int64_t check_id)
