@@ -7,12 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 C=${1:-64}; T=${2:-10}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "bench-ping: needs wrk and nginx (tests/deps.sh bench)"; exit 1; }
-[ -x ./vigil ] || make -s vigil
+VIGIL=${VIGIL:-./vigil}	# another build to compare: VIGIL=path bench/bench-ping.sh
+[ "$VIGIL" != ./vigil ] || [ -x ./vigil ] || make -s vigil
 D=$(mktemp -d /tmp/vigil-bench-XXXXXX)
 cleanup() { [ -n "${VP:-}" ] && kill $VP 2>/dev/null; [ -f "$D/nginx.pid" ] && kill "$(cat $D/nginx.pid)" 2>/dev/null; rm -rf "$D"; }
 trap cleanup EXIT
 DB=$D/v.db
-./vigil --db "$DB" check add c0 --every 1h >/dev/null
+"$VIGIL" --db "$DB" check add c0 --every 1h >/dev/null
 # 9 999 more checks, up and pinged a moment ago (a steady state: nothing is
 # overdue, so the scheduler has nothing to flip while wrk runs)
 NOW_MS=$(($(date +%s) * 1000))
@@ -20,10 +21,10 @@ sqlite3 "$DB" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHER
   INSERT INTO checks(slug,period_s,created_ms,status,status_since_ms,last_ping_ms,last_success_ms)
   SELECT 'c'||i, 3600, $NOW_MS, 1, $NOW_MS, $NOW_MS, $NOW_MS FROM n;"
 echo "registry: $(sqlite3 "$DB" 'SELECT count(*) FROM checks') checks"
-./vigil --db "$DB" serve --listen 127.0.0.1:0 --port-file "$D/port" >"$D/vigil.log" 2>&1 &
+"$VIGIL" --db "$DB" serve --listen 127.0.0.1:0 --port-file "$D/port" >"$D/vigil.log" 2>&1 &
 VP=$!
 for _ in $(seq 1 500); do [ -s "$D/port" ] && break; sleep 0.01; done
-VPORT=$(cat "$D/port"); KEY=$(./vigil --db "$DB" key)
+VPORT=$(cat "$D/port"); KEY=$("$VIGIL" --db "$DB" key)
 NPORT=$((VPORT + 1)); [ $NPORT -gt 65000 ] && NPORT=18321
 mkdir -p "$D/ng"
 cat > "$D/nginx.conf" <<NG
