@@ -5,7 +5,8 @@
 # quick; mtest = check_model test; bench = check_model bench (this tree, then
 # with each of $VARIANTS "name=VAR=value" set (bf16 only), then BASE) on
 # BENCH_ONLY types; mv / attn = kernel sweeps;
-# ncu = per-kernel times of one decode step (this tree and BASE).
+# ncu = per-kernel times of one decode step (this tree; BASE too with NCU_BASE=1);
+# san = compute-sanitizer memcheck/racecheck on the quick checks.
 # Logs to $OUT.  Not part of make gpu-test (tests/gpu/run.sh is).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -70,6 +71,13 @@ for s in $STEPS; do
 		done
 		[ -n "$BASE" ] && run bench-base timeout 200 "$BASE/build/gpu/check_model" bench "${bw:-3000}"
 		grep -H '^bench ' /tmp/iter/bench-*.log | sed -E 's|/tmp/iter/bench-||; s/\.log:bench / /' | sed -E 's/VRAM.*prefill512/prefill512/; s/  floor.*forward/ forward/';;
+	san) # compute-sanitizer on the quick kernel checks and the small-model parity checks
+		for tool in memcheck racecheck; do
+			run $tool timeout 130 compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 /tmp/iter/$tool.log
+		done
+		run model-memcheck timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$here/build/gpu/check_model" quick
+		tail -2 /tmp/iter/model-memcheck.log;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	ncu)
