@@ -1655,8 +1655,14 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		int g = i / D, dd = i % D;
 		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride + dd;
 		float o = 0.f;
-#pragma unroll 8
-		for (int s2 = 0; s2 < eff; s2++) o += wg[g * eff + s2] * __ldcg(base + (size_t)s2 * pstride);
+		for (int s0 = 0; s0 < eff; s0 += 16) { /* 16 loads in flight, summed in order */
+			float pv[16];
+#pragma unroll
+			for (int k = 0; k < 16; k++) pv[k] = s0 + k < eff ? __ldcg(base + (size_t)(s0 + k) * pstride) : 0.f;
+#pragma unroll
+			for (int k = 0; k < 16; k++)
+				if (s0 + k < eff) o += wg[g * eff + s0 + k] * pv[k];
+		}
 		out[(kh * G + g_lo + g) * D + dd] = o * mst[g];
 	}
 	if (threadIdx.x == 0) *ctr = 0;

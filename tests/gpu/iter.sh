@@ -66,14 +66,14 @@ for s in $STEPS; do
 		bw=$("$here/build/gpu/check_kernels" barrier 2>/dev/null | grep -oE 'copy bandwidth = [0-9]+' | grep -oE '[0-9]+$')
 		echo "copy bandwidth $bw GB/s"
 		run bench-new timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}"
-		for v in ${VARIANTS:-}; do # name=VAR=value: this tree again, bf16 only, with VAR set
-			( export "${v#*=}" BENCH_ONLY=bf16; run "bench-${v%%=*}" timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}" )
+		for v in ${VARIANTS:-}; do # name=VAR=value: this tree again, VARIANT_ONLY types (bf16), with VAR set
+			( export "${v#*=}" BENCH_ONLY=${VARIANT_ONLY:-bf16} BENCH_MODELS=${VARIANT_MODELS:-}; run "bench-${v%%=*}" timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}" )
 		done
 		[ -n "$BASE" ] && run bench-base timeout 200 "$BASE/build/gpu/check_model" bench "${bw:-3000}"
 		grep -H '^bench ' /tmp/iter/bench-*.log | sed -E 's|/tmp/iter/bench-||; s/\.log:bench / /' | sed -E 's/VRAM.*prefill512/prefill512/; s/  floor.*forward/ forward/';;
 	san) # compute-sanitizer on the quick kernel checks and the small-model parity checks
 		for tool in memcheck racecheck; do
-			run $tool timeout 130 compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			run $tool timeout ${SAN_S:-130} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
 			tail -2 /tmp/iter/$tool.log
 		done
 		run model-memcheck timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$here/build/gpu/check_model" quick
