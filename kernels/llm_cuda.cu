@@ -27,6 +27,13 @@
  * environment variable VIGIL_CUDA_PREFILL=bf16: tensor-core GEMMs on bf16/f16
  * operands (activations rounded to the weight's 16-bit type), faster, looser.
  *
+ * Tuning switches read at create (defaults are the measured best, bench/RESULTS.md):
+ * VIGIL_CUDA_ATT=split (the old qkv_post + attention + merge kernels instead of
+ * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
+ * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2);
+ * in kern_ops.cu: VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
+ * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL.
+ *
  * Library code: never prints, every CUDA call and launch checked. */
 #include "kernels/kern.h"
 extern "C" {
