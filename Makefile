@@ -58,7 +58,7 @@ NVCC_ARCH := -gencode=arch=compute_80,code=sm_80 -gencode=arch=compute_86,code=s
              -gencode=arch=compute_89,code=sm_89 -gencode=arch=compute_90,code=sm_90 \
              -gencode=arch=compute_90,code=compute_90
 NVCCFLAGS := -O3 -std=c++17 $(INC) $(NVCC_ARCH) -Xcompiler -Wall,-Wextra,-Werror,-Wno-unused-parameter,-fPIC \
-             -lineinfo --expt-relaxed-constexpr
+             -lineinfo --expt-relaxed-constexpr --threads 0
 ifeq ($(CUDA),1)
   CUDA_DEF  := -DVIGIL_CUDA=1
   CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++

@@ -64,6 +64,10 @@ typedef struct kern_mv_opts {
 int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
                 void *stream);
 
+/* Test/bench hook: force rows per warp (1, 2, 4) and warps per row (1..8, with 1
+ * row per warp) for every following kern_matvec; 0 = chosen per shape (default). */
+void kern_mv_force(int rows_per_warp, int warps_per_row);
+
 /* ---- other per-token operations -------------------------------------------- */
 /* out[i][0..cols) = row tokens[i] of E, for i < n.  d_tokens device int32[n]. */
 int kern_embed(const kern_mat *E, const int32_t *d_tokens, int n, float *d_out, void *stream);
@@ -103,6 +107,29 @@ int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *
                    float *d_scratch, void *stream);
 /* Smallest n_split that keeps every key range <= 256 for a cache of n_ctx. */
 int kern_attn_min_split(int n_ctx);
+
+/* Decode attention for one token (n == 1) in one kernel: the q/k/v
+ * post-processing of kern_qkv_post on d_qkv [q_dim + 2*kv_dim] (bias, qk-norm,
+ * RoPE), the F16 cache write at *d_pos, and split-K attention over key ranges
+ * of at most `chunk` keys (0: 256; fewer where shared memory is short), merged
+ * by the last block of each (kv head, head group); out d_o [q_dim].
+ * d_scratch: kern_attn_dec_scratch_floats floats; d_cnt: n_head unsigned ints
+ * zeroed once (left zeroed).  Unlike the other kernels it reads *d_pos and the cache
+ * rows before *d_pos before waiting for the preceding kernel (programmatic
+ * dependent launch): the kernels just before it must not write them (decode:
+ * the position is copied before the graph, those rows by earlier tokens). */
+int kern_attn_decode(const float *d_qkv, const float *d_bq, const float *d_bk, const float *d_bv,
+                     const float *d_qn, const float *d_kn, void *d_kc, void *d_vc, float *d_o,
+                     const int *d_pos, const kern_attn_shape *s, int chunk, float *d_scratch,
+                     unsigned int *d_cnt, void *stream);
+/* The range length kern_attn_decode uses for a requested chunk (0 if the shape is bad). */
+int kern_attn_dec_chunk(const kern_attn_shape *s, int chunk);
+size_t kern_attn_dec_scratch_floats(const kern_attn_shape *s, int chunk);
+/* Query heads per block of kern_attn_decode (default 2; blocks = kv heads x
+ * ranges x ceil(G / heads)).  Process-wide; set before capture. */
+void kern_attn_dec_heads(int heads);
+/* 1 when kern_attn_decode covers the shape on this device (shared memory). */
+int kern_attn_dec_ok(const kern_attn_shape *s, int chunk);
 
 /* ---- sampling on the device -------------------------------------------------- */
 /* *d_out = index of the largest of d_x[0..n) (lowest index on ties; NaN never wins).

@@ -9,8 +9,8 @@
  *
  *   x = embed(tok)                                           x [n_embd]
  *   per layer:  qkv = W_qkv · rmsnorm(x)*attn_norm           (one fused kernel)
- *               q, K/V cache = qkv_post(qkv)                 (bias, qk-norm, RoPE, F16 store)
- *               att = attention(q, cache)                    (split-K + merge)
+ *               att = attention(qkv, cache)                  (one kernel: bias, qk-norm, RoPE,
+ *                                                             F16 cache store, split-K, merge)
  *               x += W_o · att                               (residual fused)
  *               h = silu(W_g · rmsnorm(x)*ffn_norm) * (W_u · ...)   (fused)
  *               x += W_down · h
@@ -26,6 +26,13 @@
  * SGEMM (no TF32), so the numbers follow the CPU path closely.  With the
  * environment variable VIGIL_CUDA_PREFILL=bf16: tensor-core GEMMs on bf16/f16
  * operands (activations rounded to the weight's 16-bit type), faster, looser.
+ *
+ * Tuning switches read at create (defaults are the measured best, bench/RESULTS.md):
+ * VIGIL_CUDA_ATT=split (the old qkv_post + attention + merge kernels instead of
+ * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
+ * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2);
+ * in kern_ops.cu: VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
+ * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL.
  *
  * Library code: never prints, every CUDA call and launch checked. */
 #include "kernels/kern.h"
@@ -72,6 +79,9 @@ typedef struct cu_backend {
 	cu_layer *L;
 	kern_attn_shape as;
 	int split_dec, split_pre;
+	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
+	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
+	unsigned int *att_cnt; /* [n_head] its merge counters */
 	/* activations (device) */
 	float *x;       /* [PCH][n_embd] residual stream */
 	float *xb;      /* [PCH][n_embd] normed */
@@ -218,7 +228,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -341,9 +351,15 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		cu_layer *L = &b->L[l];
 		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0};
 		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
-		CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, 1, &b->as, st),
-		   "qkv_post");
-		CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
+		if (b->att_fused) {
+			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
+			                    b->att_chunk, b->ascr, b->att_cnt, st),
+			   "attention");
+		} else {
+			CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, 1, &b->as, st),
+			   "qkv_post");
+			CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
+		}
 		kern_mv_opts acc = {NULL, 0.f, 1, 0};
 		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
 		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1};
@@ -579,6 +595,13 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		if (b->split_dec < want) b->split_dec = want;
 		if (b->split_dec > 1024) b->split_dec = 1024;
 		b->split_pre = kern_attn_min_split(n_ctx);
+		/* decode attention: one fused kernel (q/k/v post-processing, cache
+		 * write, key ranges, merge) unless VIGIL_CUDA_ATT=split */
+		const char *am = getenv("VIGIL_CUDA_ATT"), *ac = getenv("VIGIL_CUDA_ATT_CHUNK");
+		b->att_chunk = ac ? atoi(ac) : 0;
+		const char *ag = getenv("VIGIL_CUDA_ATT_HEADS");
+		if (ag) kern_attn_dec_heads(atoi(ag));
+		b->att_fused = !(am && strcmp(am, "split") == 0) && kern_attn_dec_ok(&b->as, b->att_chunk);
 	}
 	/* activations */
 	CU(dmalloc(b, (void **)&b->x, (size_t)PCH * E * 4), "activations");
@@ -593,7 +616,11 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	{
 		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec > b->pd.n_split ? b->split_dec : b->pd.n_split);
 		size_t s2 = kern_attn_scratch_floats(&b->as, PCH, b->split_pre);
+		size_t s3 = kern_attn_dec_scratch_floats(&b->as, b->att_chunk);
+		if (s3 > s1) s1 = s3;
 		CU(dmalloc(b, (void **)&b->ascr, (s1 > s2 ? s1 : s2) * 4), "attention scratch");
+		CU(dmalloc(b, (void **)&b->att_cnt, (size_t)c->n_head * 4), "attention counters");
+		CU(cudaMemset(b->att_cnt, 0, (size_t)c->n_head * 4), "attention counters");
 	}
 	CU(dmalloc(b, &b->wbuf, maxw * 4), "prefill weights");
 	{

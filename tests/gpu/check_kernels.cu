@@ -263,6 +263,8 @@ static kern_mat make_mat(int t, int rows, int cols, const std::vector<uint8_t> &
 /* ---- matvec ------------------------------------------------------------------------ */
 /* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
  * products); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6. */
+static const char *g_mv_label = "";
+static int g_heads = 2; /* query heads per block set with kern_attn_dec_heads */
 static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate, int swiglu)
 {
 	int rows_w = swiglu ? 2 * rows : rows;
@@ -314,8 +316,8 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 		if (err > worst || err != err) worst = err;
 	}
 	char what[128];
-	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
-	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "");
+	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
+	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "", g_mv_label);
 	report(what, worst, 0, bad, rows);
 	kern_mat_free(&m);
 	cudaFree(dx); cudaFree(dg); cudaFree(dy);
@@ -584,6 +586,144 @@ static void check_attention(int H, int KVH, int D, int n_ctx, int n, int pos0, i
 	cudaFree(dkc); cudaFree(dvc); cudaFree(dq); cudaFree(dout); cudaFree(dscr); cudaFree(dpos);
 }
 
+/* ---- fused decode attention (kern_attn_decode): the cache row at pos within one
+ * f16 rounding plus 2e-5 of the head's norm; o within 1e-4 * max|v| + 1e-6 of a
+ * float64 reference (q/k post-processing and softmax in float64 over the cache
+ * as the kernel left it).  Rows from pos on are NaN before the call: the kernel
+ * must write pos and read nothing after it.  Run twice: the merge counters must
+ * be left zeroed and the result must not change. ------------------------------------- */
+static void check_attn_decode(int H, int KVH, int D, int n_ctx, int pos, int neox, int qkn, int bias, int chunk)
+{
+	int qd = H * D, kd = KVH * D, W = qd + 2 * kd, G = H / KVH;
+	float theta = 1e6f;
+	std::vector<float> invf(D / 2);
+	for (int i = 0; i < D / 2; i++) invf[i] = 1.0f / powf(theta, (float)(2 * i) / (float)D);
+	float *dinvf = dalloc<float>(D / 2);
+	up(dinvf, invf.data(), D / 2 * 4);
+	kern_attn_shape s = {H, KVH, D, n_ctx, theta, neox, 1e-6f, dinvf};
+	if (!kern_attn_dec_ok(&s, chunk)) {
+		printf("skip   attn_decode H%d/%d D%d: not covered on this device\n", H, KVH, D);
+		cudaFree(dinvf);
+		return;
+	}
+	std::vector<float> qkv(W), bq(qd), bk(kd), bv(kd), qn(D), kn(D);
+	for (auto &v : qkv) v = frand(-2, 2);
+	for (auto &v : bq) v = frand(-1, 1);
+	for (auto &v : bk) v = frand(-1, 1);
+	for (auto &v : bv) v = frand(-1, 1);
+	for (auto &v : qn) v = frand(0.5, 1.5);
+	for (auto &v : kn) v = frand(0.5, 1.5);
+	size_t cache = (size_t)KVH * n_ctx * D;
+	std::vector<uint16_t> kc(cache), vc(cache);
+	for (int h = 0; h < KVH; h++)
+		for (int p = 0; p < n_ctx; p++)
+			for (int i = 0; i < D; i++) {
+				size_t ci = ((size_t)h * n_ctx + p) * D + i;
+				kc[ci] = p < pos ? f2h(frand(-2, 2)) : 0xffff;
+				vc[ci] = p < pos ? f2h(frand(-2, 2)) : 0xffff;
+			}
+	float *dqkv = dalloc<float>(W), *dbq = dalloc<float>(qd), *dbk = dalloc<float>(kd), *dbv = dalloc<float>(kd);
+	float *dqn = dalloc<float>(D), *dkn = dalloc<float>(D), *dout = dalloc<float>(qd);
+	size_t nscr = kern_attn_dec_scratch_floats(&s, chunk);
+	float *dscr = dalloc<float>(nscr);
+	unsigned *dcnt = dalloc<unsigned>(H);
+	uint16_t *dkc = dalloc<uint16_t>(cache), *dvc = dalloc<uint16_t>(cache);
+	int *dpos = dalloc<int>(1);
+	up(dqkv, qkv.data(), W * 4); up(dbq, bq.data(), qd * 4); up(dbk, bk.data(), kd * 4);
+	up(dbv, bv.data(), kd * 4); up(dqn, qn.data(), D * 4); up(dkn, kn.data(), D * 4); up(dpos, &pos, 4);
+	up(dkc, kc.data(), cache * 2); up(dvc, vc.data(), cache * 2);
+	CK(cudaMemset(dcnt, 0, H * 4));
+	std::vector<float> o(qd), o2(qd);
+	for (int run = 0; run < 2; run++) {
+		poison(dout, qd * 4);
+		poison(dscr, nscr * 4);
+		CK(kern_attn_decode(dqkv, bias ? dbq : NULL, bias ? dbk : NULL, bias ? dbv : NULL, qkn ? dqn : NULL,
+		                    qkn ? dkn : NULL, dkc, dvc, dout, dpos, &s, chunk, dscr, dcnt, NULL));
+		CK(cudaDeviceSynchronize());
+		down(run ? o2.data() : o.data(), dout, qd * 4);
+	}
+	std::vector<unsigned> cnt(H);
+	down(cnt.data(), dcnt, H * 4);
+	std::vector<uint16_t> gk(cache), gv(cache);
+	down(gk.data(), dkc, cache * 2);
+	down(gv.data(), dvc, cache * 2);
+	/* post-processed heads in float64 */
+	auto post = [&](int kind, int h, std::vector<double> &v) {
+		const float *src = &qkv[kind == 0 ? h * D : kind == 1 ? qd + h * D : qd + kd + h * D];
+		const float *b = kind == 0 ? &bq[h * D] : kind == 1 ? &bk[h * D] : &bv[h * D];
+		v.assign(D, 0);
+		for (int i = 0; i < D; i++) v[i] = (double)src[i] + (bias ? b[i] : 0);
+		if (kind == 2) return;
+		if (qkn) {
+			double ss = 0;
+			for (int i = 0; i < D; i++) ss += v[i] * v[i];
+			double rs = 1 / sqrt(ss / D + 1e-6);
+			for (int i = 0; i < D; i++) v[i] *= rs * (kind == 0 ? qn[i] : kn[i]);
+		}
+		std::vector<double> r(v);
+		for (int i = 0; i < D / 2; i++) {
+			int a = neox ? i : 2 * i, bb = neox ? i + D / 2 : 2 * i + 1;
+			double ang = (double)((float)pos * invf[i]);
+			r[a] = v[a] * cos(ang) - v[bb] * sin(ang);
+			r[bb] = v[a] * sin(ang) + v[bb] * cos(ang);
+		}
+		v = r;
+	};
+	double worst = 0, worst_c = 0;
+	int bad = 0;
+	for (int h = 0; h < KVH; h++)
+		for (int kind = 1; kind <= 2; kind++) {
+			std::vector<double> v;
+			post(kind, h, v);
+			double nrm = 0;
+			for (int i = 0; i < D; i++) nrm += v[i] * v[i];
+			nrm = sqrt(nrm);
+			for (int i = 0; i < D; i++) {
+				size_t ci = ((size_t)h * n_ctx + pos) * D + i;
+				double got = h2f(kind == 1 ? gk[ci] : gv[ci]);
+				double e = fabs(got - v[i]) / (fabs(v[i]) / 2048 + 2e-5 * nrm + 1e-6);
+				if (!(e <= 1)) bad = 1;
+				if (e > worst_c || e != e) worst_c = e;
+			}
+		}
+	for (int h = 0; h < H; h++) {
+		int kh = h / G, L = pos + 1;
+		std::vector<double> q, sc(L);
+		post(0, h, q);
+		double m = -1e300, l = 0;
+		for (int p = 0; p < L; p++) {
+			double d = 0;
+			for (int i = 0; i < D; i++) d += q[i] * h2f(gk[((size_t)kh * n_ctx + p) * D + i]);
+			sc[p] = d / sqrt((double)D);
+			if (sc[p] > m) m = sc[p];
+		}
+		for (int p = 0; p < L; p++) {
+			sc[p] = exp(sc[p] - m);
+			l += sc[p];
+		}
+		double vmax = 0;
+		for (int p = 0; p < L; p++)
+			for (int i = 0; i < D; i++) vmax = fmax(vmax, fabs(h2f(gv[((size_t)kh * n_ctx + p) * D + i])));
+		for (int i = 0; i < D; i++) {
+			double ref = 0;
+			for (int p = 0; p < L; p++) ref += sc[p] * h2f(gv[((size_t)kh * n_ctx + p) * D + i]);
+			ref /= l;
+			double e = fabs(o[h * D + i] - ref) / (1e-4 * vmax + 1e-6);
+			if (!(e <= 1) || o2[h * D + i] != o[h * D + i]) bad = 1;
+			if (e > worst || e != e) worst = e;
+		}
+	}
+	for (int h = 0; h < H; h++)
+		if (cnt[h]) bad = 1;
+	char what[200];
+	snprintf(what, sizeof what, "attn_decode H%d/%d D%d ctx%d pos%d chunk%d heads/block %d %s%s%s (cache row err %.2f)",
+	         H, KVH, D, n_ctx, pos, kern_attn_dec_chunk(&s, chunk), g_heads, neox ? "neox" : "norm", qkn ? " qknorm" : "",
+	         bias ? " bias" : "", worst_c);
+	report(what, worst > worst_c ? worst : worst_c, 0, bad, (long)qd + 2 * kd);
+	cudaFree(dqkv); cudaFree(dbq); cudaFree(dbk); cudaFree(dbv); cudaFree(dqn); cudaFree(dkn); cudaFree(dout);
+	cudaFree(dscr); cudaFree(dcnt); cudaFree(dkc); cudaFree(dvc); cudaFree(dpos); cudaFree(dinvf);
+}
+
 /* ---- argmax (exact) and sampling (the same token, unless u falls within 1e-4 of
  * the mass of a boundary between two candidates) ------------------------------------ */
 static void check_argmax(int n, int ties)
@@ -699,6 +839,7 @@ static void run_mv(void *p)
 	b->cur = (b->cur + 1) % b->nm;
 }
 
+static const char *g_bench_label = "";
 static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 {
 	if (cols % (t == T_Q4_K || t == T_Q6_K ? 256 : 32)) return;
@@ -717,8 +858,8 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	b.o = {NULL, 1e-6f, 0, swiglu};
 	float ms = time_ms(run_mv, &b, 50);
 	double gbs = bytes / (ms * 1e-3) / 1e9;
-	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw\n", tname(t), rows, cols,
-	       swiglu ? " swiglu" : "       ", ms * 1e3, gbs, 100 * gbs / copy_gbs);
+	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw%s\n", tname(t), rows, cols,
+	       swiglu ? " swiglu" : "       ", ms * 1e3, gbs, 100 * gbs / copy_gbs, g_bench_label);
 	for (int i = 0; i < b.nm; i++) kern_mat_free(&b.m[i]);
 	cudaFree(b.x); cudaFree(b.y);
 }
@@ -756,6 +897,46 @@ static void bench_attention(int H, int KVH, int D, int ctx, int n_split)
 	printf("time   attention H%d/%d D%d ctx %5d split %3d  %8.2f us  (%.1f MB of K+V)\n", H, KVH, D, ctx, n_split,
 	       ms * 1e3, 2.0 * KVH * ctx * D * 2 / 1e6);
 	cudaFree(kc); cudaFree(vc); cudaFree(q); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.pos);
+}
+
+struct atd_bench { const float *qkv; void *kc, *vc; float *o, *scr; unsigned *cnt; int *pos; int chunk; kern_attn_shape s; };
+static void run_atd(void *p)
+{
+	atd_bench *a = (atd_bench *)p;
+	CK(kern_attn_decode(a->qkv, NULL, NULL, NULL, NULL, NULL, a->kc, a->vc, a->o, a->pos, &a->s, a->chunk, a->scr,
+	                    a->cnt, NULL));
+}
+
+static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
+{
+	atd_bench a;
+	a.s = {H, KVH, D, 4096 > ctx ? 4096 : ctx, 1e6f, 1, 1e-6f, NULL};
+	if (!kern_attn_dec_ok(&a.s, chunk)) return;
+	size_t cache = (size_t)KVH * a.s.n_ctx * D;
+	std::vector<uint16_t> kv(cache);
+	for (auto &v : kv) v = f2h(frand(-1, 1));
+	a.kc = dalloc<uint16_t>(cache);
+	a.vc = dalloc<uint16_t>(cache);
+	up(a.kc, kv.data(), cache * 2);
+	up(a.vc, kv.data(), cache * 2);
+	int W = (H + 2 * KVH) * D;
+	float *qkv = dalloc<float>(W);
+	std::vector<float> qh(W);
+	for (auto &v : qh) v = frand(-1, 1);
+	up(qkv, qh.data(), W * 4);
+	a.qkv = qkv;
+	a.o = dalloc<float>(H * D);
+	a.chunk = chunk;
+	a.scr = dalloc<float>(kern_attn_dec_scratch_floats(&a.s, chunk));
+	a.cnt = dalloc<unsigned>(H);
+	CK(cudaMemset(a.cnt, 0, H * 4));
+	int pos = ctx - 1;
+	a.pos = dalloc<int>(1);
+	up(a.pos, &pos, 4);
+	float ms = time_ms(run_atd, &a, 50);
+	printf("time   attn_decode (fused) H%d/%d D%d ctx %5d chunk %3d heads/block %d  %8.2f us  (%.1f MB of K+V)\n", H,
+	       KVH, D, ctx, kern_attn_dec_chunk(&a.s, chunk), g_heads, ms * 1e3, 2.0 * KVH * ctx * D * 2 / 1e6);
+	cudaFree(a.kc); cudaFree(a.vc); cudaFree(qkv); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.cnt); cudaFree(a.pos);
 }
 
 struct cp_bench { void *a, *b; size_t n; };
@@ -796,10 +977,37 @@ int main(int argc, char **argv)
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
 	if (strcmp(mode, "attn") == 0) { /* decode attention: key-range count sweep */
 		for (int ctx : {128, 1024, 4096})
+			for (int ch : {64, 128, 256})
+				for (int gh : {1, 2, 4, 8}) {
+					kern_attn_dec_heads(gh);
+					g_heads = gh;
+					bench_attn_decode(14, 2, 64, ctx, ch);
+					if (gh <= 2) bench_attn_decode(16, 8, 128, ctx, ch);
+				}
+		kern_attn_dec_heads(2);
+		g_heads = 2;
+		for (int ctx : {128, 1024, 4096})
 			for (int ns : {16, 32, 48, 64, 96, 128, 132, 256}) {
 				bench_attention(14, 2, 64, ctx, ns);
 				bench_attention(16, 8, 128, ctx, ns);
 			}
+		return 0;
+	}
+	if (strcmp(mode, "mv") == 0) { /* matvec layouts (rows per warp, warps per row) on the layer shapes */
+		double bw = copy_bandwidth();
+		int shapes[][3] = {{1152, 896, 0}, {896, 896, 0}, {9728, 896, 1}, {896, 4864, 0},
+		                   {4096, 1024, 0}, {1024, 2048, 0}, {6144, 1024, 1}, {1024, 3072, 0}};
+		int fc[][2] = {{0, 0}, {1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}};
+		static char lab[64];
+		for (int t : {T_BF16, T_Q8_0})
+			for (auto &sh : shapes)
+				for (auto &f : fc) {
+					kern_mv_force(f[0], f[1]);
+					snprintf(lab, sizeof lab, f[0] ? "  layout %d/%d" : "  layout auto", f[0], f[1]);
+					g_bench_label = lab;
+					bench_matvec(t, sh[0], sh[1], sh[2], bw);
+				}
+		kern_mv_force(0, 0);
 		return 0;
 	}
 	if (strcmp(mode, "barrier") == 0) { /* grid-barrier timings alone */
@@ -824,8 +1032,10 @@ int main(int argc, char **argv)
 		for (int t : tys)
 			for (auto &sh : shapes) bench_matvec(t, sh[0], sh[1], sh[2], bw);
 		for (int ctx : {128, 1024, 4096}) {
-			bench_attention(14, 2, 64, ctx, kern_attn_min_split(4096) * 4);
-			bench_attention(16, 8, 128, ctx, kern_attn_min_split(4096) * 2);
+			bench_attention(14, 2, 64, ctx, 64);
+			bench_attention(16, 8, 128, ctx, 64);
+			bench_attn_decode(14, 2, 64, ctx, 0);
+			bench_attn_decode(16, 8, 128, ctx, 0);
 		}
 		for (int v = 0; v < 3; v++)
 			for (int bps : {1, 2}) {
@@ -863,6 +1073,20 @@ int main(int argc, char **argv)
 		check_matvec(t, 8459, be == 256 ? 512 : 160, 0, 0, 0);
 		check_matvec(t, 8461, be == 256 ? 256 : 96, 1, 1, 0);
 		check_embed_dequant(t, 53, be == 256 ? 512 : be == 32 ? 96 : 77);
+		/* every rows-per-warp / warps-per-row layout, forced */
+		int fc[][2] = {{1, 1}, {1, 2}, {1, 4}, {1, 8}, {2, 1}, {4, 1}};
+		static char lab[64];
+		for (auto &f : fc) {
+			kern_mv_force(f[0], f[1]);
+			snprintf(lab, sizeof lab, " (forced %d rows/warp, %d warps/row)", f[0], f[1]);
+			g_mv_label = lab;
+			int cc = be == 256 ? 2816 : 896;
+			check_matvec(t, 1157, cc, 1, 1, 0);
+			check_matvec(t, 99, cc, 1, 0, 1);
+			check_matvec(t, 333, be == 256 ? 4864 : 4864, 0, 1, 0);
+		}
+		kern_mv_force(0, 0);
+		g_mv_label = "";
 	}
 	check_norm_swiglu(1, 896);
 	check_norm_swiglu(7, 1000);
@@ -885,6 +1109,30 @@ int main(int argc, char **argv)
 			check_attention(H, KVH, D, 1000, 33, 900, kern_attn_min_split(1000));
 		}
 	}
+	for (int gh : {2, 1, 3, 8})
+	for (auto &sh : shapes) { /* fused decode attention, 2 (default), 1, 3, 8 query heads per block */
+		int H = sh[0], KVH = sh[1], D = sh[2];
+		kern_attn_dec_heads(gh);
+		g_heads = gh;
+		check_attn_decode(H, KVH, D, 64, 0, 1, 1, 1, 0);
+		check_attn_decode(H, KVH, D, 300, 37, 0, 0, 1, 0);
+		check_attn_decode(H, KVH, D, 300, 299, 1, 1, 0, 64);
+		check_attn_decode(H, KVH, D, 1000, 700, 1, 0, 1, 32);
+		check_attn_decode(H, KVH, D, 4200, quick ? 1000 : 4100, 1, 1, 1, 0);
+		if (!quick) {
+			check_attn_decode(H, KVH, D, 4200, 255, 0, 1, 1, 0);
+			check_attn_decode(H, KVH, D, 4200, 256, 1, 1, 1, 128);
+			check_attn_decode(H, KVH, D, 4200, 2999, 1, 0, 0, 96);
+		}
+	}
+	kern_attn_dec_heads(2);
+	g_heads = 2;
+	check_attn_decode(32, 2, 64, 2000, 1500, 1, 1, 1, 0); /* 16 query heads per kv head */
+	kern_attn_dec_heads(16);
+	g_heads = 16;
+	check_attn_decode(32, 2, 64, 2000, 1500, 1, 1, 1, 0);
+	kern_attn_dec_heads(2);
+	g_heads = 2;
 	for (int n : {1, 2, 1000, 151936}) {
 		check_argmax(n, 0);
 		check_argmax(n, 1);

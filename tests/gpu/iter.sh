@@ -1,0 +1,93 @@
+#!/bin/bash
+# tests/gpu/iter.sh — one device call of kernel work: builds this tree's checkers
+# and a baseline tree's (BASE, default: none) for the local GPU only, then runs
+# the steps named in $STEPS (default "ktest bench mtest"): ktest = check_kernels test
+# quick; mtest = check_model test; bench = check_model bench (this tree, then
+# with each of $VARIANTS "name=VAR=value" set (bf16 only), then BASE) on
+# BENCH_ONLY types; mv / attn = kernel sweeps;
+# ncu = per-kernel times of one decode step (this tree; BASE too with NCU_BASE=1);
+# san = compute-sanitizer memcheck/racecheck on the quick checks.
+# Logs to $OUT.  Not part of make gpu-test (tests/gpu/run.sh is).
+set -u
+here=$(cd "$(dirname "$0")/../.." && pwd)
+out=${OUT:-/tmp/iter-out}
+mkdir -p "$out"
+STEPS=${STEPS:-ktest bench mtest}
+BASE=${BASE:-}
+export BENCH_ONLY=${BENCH_ONLY:-bf16,q8_0}
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+if ! echo '#include <pcre2.h>' | cc -DPCRE2_CODE_UNIT_WIDTH=8 -E - >/dev/null 2>&1 && ls "$here"/../.gpu-deb/*.deb >/dev/null 2>&1; then
+	for f in "$here"/../.gpu-deb/*.deb; do dpkg -x "$f" /tmp/pcre2root; done
+	inc=/tmp/pcre2root/usr/include lib=$(dirname "$(find /tmp/pcre2root -name 'libpcre2-8.so*' | head -1)")
+	export CPATH=$inc${CPATH:+:$CPATH} LIBRARY_PATH=$lib${LIBRARY_PATH:+:$LIBRARY_PATH}
+	export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+# nvcc for this GPU only (the Makefile's fat binary takes minutes)
+cat >/tmp/nvcc-native <<'W'
+#!/bin/bash
+a=(); for x in "$@"; do case $x in -gencode=*) ;; *) a+=("$x");; esac; done
+exec nvcc -arch=native "${a[@]}"
+W
+chmod +x /tmp/nvcc-native
+cuda=${CUDA_HOME:-/usr/local/cuda}
+build() { # tree -> tree/build/gpu/check_model (+ check_kernels)
+	local t=$1
+	( cd "$t" && mkdir -p build/gpu && make -j8 llm CUDA=1 NVCC=/tmp/nvcc-native >build/gpu/make.log 2>&1 &&
+	  objs=$(ls build/rel/local_llm/*.o build/rel/kernels/*.o build/cu/kernels/*.o | grep -v llm_main.o) &&
+	  cc -O2 -std=c11 -D_GNU_SOURCE -I. -DVIGIL_CUDA=1 -o build/gpu/check_model tests/gpu/check_model.c $objs \
+	     -lpcre2-8 -lm -pthread -L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ &&
+	  nvcc -O3 -std=c++17 -I. -arch=native -lineinfo -DVIGIL_CUDA=1 -o build/gpu/check_kernels \
+	     tests/gpu/check_kernels.cu kernels/kern_ops.cu ) >"$out/build-$(basename "$t").log" 2>&1
+	echo "build $t: rc=$?"
+}
+t0=$SECONDS
+build "$here" &
+[ -n "$BASE" ] && build "$BASE" &
+wait
+echo "builds: $((SECONDS - t0)) s"
+mkdir -p /tmp/iter
+run() { # name cmd...: log in /tmp/iter/name.log, appended to $out/logs.txt
+	local name=$1; shift
+	local t=$SECONDS rc
+	"$@" >"/tmp/iter/$name.log" 2>&1
+	rc=$?
+	{ echo "#### $name (rc=$rc)"; cat "/tmp/iter/$name.log"; } >>"$out/logs.txt"
+	echo "== $name rc=$rc ($((SECONDS - t)) s)"
+}
+for s in $STEPS; do
+	case $s in
+	ktest)
+		run kernels timeout 200 "$here/build/gpu/check_kernels" test quick
+		grep -E '^FAIL' /tmp/iter/kernels.log | head -20; tail -1 /tmp/iter/kernels.log;;
+	mtest)
+		run model timeout 300 "$here/build/gpu/check_model" test
+		grep -E '^FAIL' /tmp/iter/model.log | head -20; tail -1 /tmp/iter/model.log;;
+	bench)
+		bw=$("$here/build/gpu/check_kernels" barrier 2>/dev/null | grep -oE 'copy bandwidth = [0-9]+' | grep -oE '[0-9]+$')
+		echo "copy bandwidth $bw GB/s"
+		run bench-new timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}"
+		for v in ${VARIANTS:-}; do # name=VAR=value: this tree again, VARIANT_ONLY types (bf16), with VAR set
+			( export "${v#*=}" BENCH_ONLY=${VARIANT_ONLY:-bf16} BENCH_MODELS=${VARIANT_MODELS:-}; run "bench-${v%%=*}" timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}" )
+		done
+		[ -n "$BASE" ] && run bench-base timeout 200 "$BASE/build/gpu/check_model" bench "${bw:-3000}"
+		grep -H '^bench ' /tmp/iter/bench-*.log | sed -E 's|/tmp/iter/bench-||; s/\.log:bench / /' | sed -E 's/VRAM.*prefill512/prefill512/; s/  floor.*forward/ forward/';;
+	san) # compute-sanitizer on the quick kernel checks and the small-model parity checks
+		for tool in memcheck racecheck; do
+			run $tool timeout ${SAN_S:-130} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 /tmp/iter/$tool.log
+		done
+		run model-memcheck timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$here/build/gpu/check_model" quick
+		tail -2 /tmp/iter/model-memcheck.log;;
+	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
+	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
+	ncu)
+		for t in "$here" ${NCU_BASE:+$BASE}; do
+			n=$(basename "$t")
+			run ncu-$n timeout 200 ncu --graph-profiling node --clock-control none --cache-control none \
+				--metrics gpu__time_duration.sum --csv --log-file "$out/ncu-$n.csv" "$t/build/gpu/check_model" profile
+			python3 "$here/tests/gpu/ncu_summary.py" "$out/ncu-$n.csv" 2 | tee "$out/ncu-$n.txt"
+		done;;
+	esac
+done
+for f in "$out"/build-*.log; do [ -f "$f" ] && { echo "#### $(basename "$f")"; tail -30 "$f"; }; done >>"$out/logs.txt"
+rm -f "$out"/build-*.log
