@@ -1075,6 +1075,37 @@ __global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *
 	}
 }
 
+/* RoPE on one head in this warp's shared v (after a __syncwarp): lane
+ * rotates pairs lane + 32 j (j < 4) with frequencies f[j]. */
+__device__ __forceinline__ void rope_warp(float *v, const kern_attn_shape &s, int pos, const float f[4])
+{
+	int lane = threadIdx.x & 31, D = s.head_dim;
+	float o0[4], o1[4];
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int i = lane + 32 * j;
+		o0[j] = o1[j] = 0.f;
+		if (i < D / 2) {
+			int pa = s.rope_neox ? i : 2 * i, pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
+			float ang = (float)pos * f[j], cs, sn;
+			sincosf(ang, &sn, &cs);
+			float x0 = v[pa], x1 = v[pb];
+			o0[j] = x0 * cs - x1 * sn;
+			o1[j] = x0 * sn + x1 * cs;
+		}
+	}
+	__syncwarp();
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int i = lane + 32 * j;
+		if (i < D / 2) {
+			v[s.rope_neox ? i : 2 * i] = o0[j];
+			v[s.rope_neox ? i + D / 2 : 2 * i + 1] = o1[j];
+		}
+	}
+	__syncwarp();
+}
+
 /* qkv_head for one warp: v (this warp's [256] floats of shared memory). */
 __device__ void qkv_head_warp(int kind, const float *src, const float *bias, const float *nw, int pos,
                               const kern_attn_shape &s, float *v)
@@ -1095,31 +1126,13 @@ __device__ void qkv_head_warp(int kind, const float *src, const float *bias, con
 		for (int i = lane; i < D; i += 32) v[i] = v[i] * rs * nw[i];
 	}
 	__syncwarp();
-	float o0[4], o1[4];
+	float f[4];
 #pragma unroll
 	for (int j = 0; j < 4; j++) {
 		int i = lane + 32 * j;
-		o0[j] = o1[j] = 0.f;
-		if (i < D / 2) {
-			int pa = s.rope_neox ? i : 2 * i, pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
-			float freq = s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D);
-			float ang = (float)pos * freq, cs, sn;
-			sincosf(ang, &sn, &cs);
-			float x0 = v[pa], x1 = v[pb];
-			o0[j] = x0 * cs - x1 * sn;
-			o1[j] = x0 * sn + x1 * cs;
-		}
+		f[j] = i < D / 2 ? (s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D)) : 0.f;
 	}
-	__syncwarp();
-#pragma unroll
-	for (int j = 0; j < 4; j++) {
-		int i = lane + 32 * j;
-		if (i < D / 2) {
-			v[s.rope_neox ? i : 2 * i] = o0[j];
-			v[s.rope_neox ? i + D / 2 : 2 * i + 1] = o1[j];
-		}
-	}
-	__syncwarp();
+	rope_warp(v, s, pos, f);
 }
 
 /* qkv_head_warp with the head's constants loaded beforehand (head_pre): lane
@@ -1168,30 +1181,7 @@ __device__ void qkv_head_warp_pre(int kind, const float *src, const HeadPre &p, 
 	}
 	__syncwarp();
 	if (kind == 2) return;
-	float o0[4], o1[4];
-#pragma unroll
-	for (int j = 0; j < 4; j++) {
-		int i = lane + 32 * j;
-		o0[j] = o1[j] = 0.f;
-		if (i < D / 2) {
-			int pa = s.rope_neox ? i : 2 * i, pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
-			float ang = (float)pos * p.f[j], cs, sn;
-			sincosf(ang, &sn, &cs);
-			float x0 = v[pa], x1 = v[pb];
-			o0[j] = x0 * cs - x1 * sn;
-			o1[j] = x0 * sn + x1 * cs;
-		}
-	}
-	__syncwarp();
-#pragma unroll
-	for (int j = 0; j < 4; j++) {
-		int i = lane + 32 * j;
-		if (i < D / 2) {
-			v[s.rope_neox ? i : 2 * i] = o0[j];
-			v[s.rope_neox ? i + D / 2 : 2 * i + 1] = o1[j];
-		}
-	}
-	__syncwarp();
+	rope_warp(v, s, pos, p.f);
 }
 
 static int attn_shape_ok(const kern_attn_shape *s)
