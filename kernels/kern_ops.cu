@@ -1418,6 +1418,164 @@ extern "C" size_t kern_attn_scratch_floats(const kern_attn_shape *s, int n, int 
 	return (size_t)n * s->n_head * n_split * ((size_t)s->head_dim + 2);
 }
 
+/* ---- prefill attention, tiled and causal ------------------------------------------------
+ * attn_prefill_kernel: grid (n_head, ceil(n / BQ)), block APF_THREADS, BQ = APF_THREADS / LPQ.
+ * Block (h, tile) takes BQ consecutive queries of head h, LPQ lanes per query:
+ * lane part holds dims [8c, 8c + 8) for the chunks c = part, part + LPQ, ... of
+ * q (scaled) and of its output in registers.  Keys 0 .. the tile's last
+ * position go through shared memory APF_BK at a time (K and V read once per
+ * tile of queries, not once per query); each lane dots its chunks with every
+ * key of the tile, shuffles complete the score, and an online softmax (running
+ * max m, sum l, o rescaled when m grows) accumulates o = P V in f32.  Keys
+ * after a query's own position are masked (causal).  The tiles needing the
+ * most keys are started first (blockIdx.y reversed). */
+#define APF_THREADS 128
+#define APF_BK 32
+
+__device__ __forceinline__ float dot8h(uint4 w, const float *q)
+{
+	float2 a = __half22float2(*(const __half2 *)&w.x), b = __half22float2(*(const __half2 *)&w.y);
+	float2 c = __half22float2(*(const __half2 *)&w.z), d = __half22float2(*(const __half2 *)&w.w);
+	return a.x * q[0] + a.y * q[1] + b.x * q[2] + b.y * q[3] + c.x * q[4] + c.y * q[5] + d.x * q[6] + d.y * q[7];
+}
+
+template <int LPQ, int NJ>
+__global__ void __launch_bounds__(APF_THREADS)
+attn_prefill_kernel(const float *__restrict__ qall, const __half *__restrict__ kc, const __half *__restrict__ vc,
+                    const int *d_pos, int n, kern_attn_shape s, float *__restrict__ out)
+{
+	PDL_ENTER();
+	constexpr int BQ = APF_THREADS / LPQ;
+	const int D = s.head_dim, D8 = D / 8, H = s.n_head, G = H / s.n_head_kv;
+	extern __shared__ uint4 apf_sm[];
+	uint4 *kt = apf_sm, *vt = apf_sm + APF_BK * D8; /* APF_BK rows of D halves each */
+	const int h = blockIdx.x, kh = h / G;
+	const int q0 = (gridDim.y - 1 - blockIdx.y) * BQ;
+	const int part = threadIdx.x % LPQ, t = q0 + threadIdx.x / LPQ;
+	const bool live = t < n;
+	const int pos0 = *d_pos, qpos = pos0 + t;
+	const int last = pos0 + min(n, q0 + BQ) - 1; /* the tile's last key */
+	const float scale = rsqrtf((float)D);
+	float qv[NJ * 8], o[NJ * 8];
+#pragma unroll
+	for (int j = 0; j < NJ; j++) {
+		int c = part + LPQ * j;
+		const float4 *src = (const float4 *)(qall + ((size_t)t * H + h) * D + c * 8);
+		float4 a = make_float4(0.f, 0.f, 0.f, 0.f), b = a;
+		if (live && c < D8) { a = src[0]; b = src[1]; }
+		qv[8 * j + 0] = a.x * scale; qv[8 * j + 1] = a.y * scale; qv[8 * j + 2] = a.z * scale; qv[8 * j + 3] = a.w * scale;
+		qv[8 * j + 4] = b.x * scale; qv[8 * j + 5] = b.y * scale; qv[8 * j + 6] = b.z * scale; qv[8 * j + 7] = b.w * scale;
+#pragma unroll
+		for (int k = 0; k < 8; k++) o[8 * j + k] = 0.f;
+	}
+	float m = -INFINITY, l = 0.f;
+	const uint4 *kb = (const uint4 *)(kc + (size_t)kh * s.n_ctx * D);
+	const uint4 *vb = (const uint4 *)(vc + (size_t)kh * s.n_ctx * D);
+	for (int p0 = 0; p0 <= last; p0 += APF_BK) {
+		const int nt = min(APF_BK, last + 1 - p0);
+		__syncthreads();
+		for (int i = threadIdx.x; i < nt * D8; i += APF_THREADS) {
+			kt[i] = __ldg(kb + (size_t)p0 * D8 + i);
+			vt[i] = __ldg(vb + (size_t)p0 * D8 + i);
+		}
+		__syncthreads();
+		float sc[APF_BK];
+#pragma unroll
+		for (int p = 0; p < APF_BK; p++) {
+			float acc = 0.f;
+			if (p < nt) {
+#pragma unroll
+				for (int j = 0; j < NJ; j++) {
+					int c = part + LPQ * j;
+					if (c < D8) acc += dot8h(kt[p * D8 + c], qv + 8 * j);
+				}
+			}
+			sc[p] = acc;
+		}
+		float mt = -INFINITY;
+#pragma unroll
+		for (int p = 0; p < APF_BK; p++) {
+#pragma unroll
+			for (int x = 1; x < LPQ; x <<= 1) sc[p] += __shfl_xor_sync(0xffffffffu, sc[p], x);
+			sc[p] = (p < nt && p0 + p <= qpos) ? sc[p] : -INFINITY;
+			mt = fmaxf(mt, sc[p]);
+		}
+		const float mn = fmaxf(m, mt);
+		if (mn == -INFINITY) continue; /* no key of this tile is visible to this query */
+		const float corr = expf(m - mn);
+		l *= corr;
+#pragma unroll
+		for (int k = 0; k < NJ * 8; k++) o[k] *= corr;
+		m = mn;
+#pragma unroll
+		for (int p = 0; p < APF_BK; p++) {
+			if (p0 + p > qpos || p >= nt) break; /* later keys are masked (causal) */
+			const float e = expf(sc[p] - mn);
+			l += e;
+#pragma unroll
+			for (int j = 0; j < NJ; j++) {
+				int c = part + LPQ * j;
+				if (c < D8) {
+					uint4 w = vt[p * D8 + c];
+					float2 a = __half22float2(*(const __half2 *)&w.x), b = __half22float2(*(const __half2 *)&w.y);
+					float2 cc = __half22float2(*(const __half2 *)&w.z), d = __half22float2(*(const __half2 *)&w.w);
+					o[8 * j + 0] += e * a.x; o[8 * j + 1] += e * a.y; o[8 * j + 2] += e * b.x; o[8 * j + 3] += e * b.y;
+					o[8 * j + 4] += e * cc.x; o[8 * j + 5] += e * cc.y; o[8 * j + 6] += e * d.x; o[8 * j + 7] += e * d.y;
+				}
+			}
+		}
+	}
+	if (!live) return;
+	const float inv = 1.f / l;
+#pragma unroll
+	for (int j = 0; j < NJ; j++) {
+		int c = part + LPQ * j;
+		if (c >= D8) continue;
+		float4 *dst = (float4 *)(out + ((size_t)t * H + h) * D + c * 8);
+		dst[0] = make_float4(o[8 * j + 0] * inv, o[8 * j + 1] * inv, o[8 * j + 2] * inv, o[8 * j + 3] * inv);
+		dst[1] = make_float4(o[8 * j + 4] * inv, o[8 * j + 5] * inv, o[8 * j + 6] * inv, o[8 * j + 7] * inv);
+	}
+}
+
+template <int LPQ, int NJ>
+static int attn_prefill_launch(const float *q, const __half *kc, const __half *vc, float *o, const int *d_pos, int n,
+                               const kern_attn_shape *s, cudaStream_t st)
+{
+	constexpr int BQ = APF_THREADS / LPQ;
+	dim3 grid(s->n_head, (n + BQ - 1) / BQ);
+	size_t smem = (size_t)2 * APF_BK * (s->head_dim / 8) * sizeof(uint4);
+	KLAUNCH(attn_prefill_kernel<LPQ, NJ>, grid, dim3(APF_THREADS), smem, st, q, kc, vc, d_pos, n, *s, o);
+	return 0;
+}
+
+/* Lanes per query of the prefill attention: 8 (default) or 4, 16 (VIGIL_CUDA_APF_LPQ). */
+static int apf_lpq(void)
+{
+	static int v = 0;
+	if (!v) {
+		const char *e = getenv("VIGIL_CUDA_APF_LPQ");
+		int x = e ? atoi(e) : 8;
+		v = x == 4 || x == 16 ? x : 8;
+	}
+	return v;
+}
+
+template <int LPQ>
+static int attn_prefill(const float *q, const __half *kc, const __half *vc, float *o, const int *d_pos, int n,
+                        const kern_attn_shape *s, cudaStream_t st)
+{
+	switch ((s->head_dim / 8 + LPQ - 1) / LPQ) {
+	case 1: return attn_prefill_launch<LPQ, 1>(q, kc, vc, o, d_pos, n, s, st);
+	case 2: return attn_prefill_launch<LPQ, 2>(q, kc, vc, o, d_pos, n, s, st);
+	case 3: return attn_prefill_launch<LPQ, 3>(q, kc, vc, o, d_pos, n, s, st);
+	case 4: return attn_prefill_launch<LPQ, 4>(q, kc, vc, o, d_pos, n, s, st);
+	case 5: return attn_prefill_launch<LPQ, 5>(q, kc, vc, o, d_pos, n, s, st);
+	case 6: return attn_prefill_launch<LPQ, 6>(q, kc, vc, o, d_pos, n, s, st);
+	case 7: return attn_prefill_launch<LPQ, 7>(q, kc, vc, o, d_pos, n, s, st);
+	default: return attn_prefill_launch<LPQ, 8>(q, kc, vc, o, d_pos, n, s, st);
+	}
+}
+
 extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_vc, float *d_o,
                               const int *d_pos, int n, int n_split, const kern_attn_shape *s,
                               float *d_scratch, void *stream)
@@ -1426,6 +1584,13 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
 		return (int)cudaErrorInvalidValue;
 	if (n == 0) return 0;
 	cudaStream_t st = as_stream(stream);
+	if (n > 1) { /* prefill: tiles of queries (the key-range split below serves one query) */
+		const __half *kc = (const __half *)d_kc, *vc = (const __half *)d_vc;
+		int lpq = apf_lpq();
+		return lpq == 4 ? attn_prefill<4>(d_q, kc, vc, d_o, d_pos, n, s, st)
+		     : lpq == 16 ? attn_prefill<16>(d_q, kc, vc, d_o, d_pos, n, s, st)
+		                 : attn_prefill<8>(d_q, kc, vc, d_o, d_pos, n, s, st);
+	}
 	dim3 g1(s->n_head_kv, n_split, n);
 	KLAUNCH(attn_split_kernel, g1, dim3(ATT_THREADS), 0, st, (const float *)d_q, (const __half *)d_kc,
 	                                              (const __half *)d_vc, d_pos, n_split, *s, d_scratch);
@@ -1922,6 +2087,28 @@ __global__ void dequant_kernel(int type, const void *q, const void *s, int rows,
 {
 	PDL_ENTER();
 	size_t total = (size_t)rows * cols;
+	if (cols % 8 == 0) { /* 8 elements of one row per step: one division, 16/32-byte stores */
+		for (size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 8; i < total;
+		     i += (size_t)gridDim.x * blockDim.x * 8) {
+			int r = (int)(i / cols), e = (int)(i % cols);
+			float v[8];
+#pragma unroll
+			for (int k = 0; k < 8; k++) v[k] = deq_elem(type, q, s, cols, r, e + k);
+			if (dt == T_F32) {
+				((float4 *)dst)[i / 4] = make_float4(v[0], v[1], v[2], v[3]);
+				((float4 *)dst)[i / 4 + 1] = make_float4(v[4], v[5], v[6], v[7]);
+			} else {
+				uint4 u;
+				unsigned short *h = (unsigned short *)&u;
+#pragma unroll
+				for (int k = 0; k < 8; k++)
+					h[k] = dt == T_F16 ? __half_as_ushort(__float2half_rn(v[k]))
+					                   : __bfloat16_as_ushort(__float2bfloat16_rn(v[k]));
+				((uint4 *)dst)[i / 8] = u;
+			}
+		}
+		return;
+	}
 	for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
 		int r = (int)(i / cols), e = (int)(i % cols);
 		float v = deq_elem(type, q, s, cols, r, e);

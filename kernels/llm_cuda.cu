@@ -22,17 +22,23 @@
  * per-kernel graph on H100/H200 (bench/RESULTS.md), so it is off by default.
  *
  * Prefill (n > 1, or all logits) runs in chunks of up to PCH tokens with cuBLAS
- * GEMMs.  Default ("f32"): weights dequantised to f32 per matrix and an FP32
- * SGEMM (no TF32), so the numbers follow the CPU path closely.  With the
- * environment variable VIGIL_CUDA_PREFILL=bf16: tensor-core GEMMs on bf16/f16
- * operands (activations rounded to the weight's 16-bit type), faster, looser.
+ * GEMMs on weights dequantised to f32 per matrix, and the tiled causal
+ * attention of kern_attention.  Default ("tf32"): the SGEMMs run on tensor
+ * cores in TF32 (operands rounded to a 10-bit mantissa, sums in f32; BF16
+ * weights are exact in it), within the model checks' 5e-3 logit tolerance
+ * (worst 1.4e-3, bench/RESULTS.md) at twice the speed of plain FP32.  The
+ * environment variable VIGIL_CUDA_PREFILL picks another: "f32" (FP32 SGEMM, no
+ * TF32: the closest to the CPU path), "bf16" (GEMMs on bf16/f16 operands,
+ * activations rounded to the weight's 16-bit type: faster, and outside the
+ * tolerance on some models).
  *
  * Tuning switches read at create (defaults are the measured best, bench/RESULTS.md):
  * VIGIL_CUDA_ATT=split (the old qkv_post + attention + merge kernels instead of
  * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
  * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2);
  * in kern_ops.cu: VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
- * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL.
+ * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL,
+ * VIGIL_CUDA_APF_LPQ (lanes per query of the prefill attention: 4, 8, 16; 8).
  *
  * Library code: never prints, every CUDA call and launch checked. */
 #include "kernels/kern.h"
@@ -71,6 +77,7 @@ typedef struct cu_backend {
 	llm_config c;
 	int n_ctx, q_dim, kv_dim, qkv_dim;
 	int prefill_bf16;
+	int prefill_tf32;
 	cudaStream_t st;
 	cublasHandle_t blas;
 	kern_mat embd, out;
@@ -503,6 +510,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	b->qkv_dim = b->q_dim + 2 * b->kv_dim;
 	const char *pm = getenv("VIGIL_CUDA_PREFILL");
 	b->prefill_bf16 = pm && strcmp(pm, "bf16") == 0;
+	b->prefill_tf32 = !pm || !*pm || strcmp(pm, "tf32") == 0;
 	int E = c->n_embd, F = c->n_ff, V = c->n_vocab, D = c->head_dim;
 	size_t maxw = 0;
 	cudaGraph_t graph = NULL;
@@ -512,7 +520,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(cudaSetDevice(0), "device 0");
 	CU(cudaMemGetInfo(&free0, &total), "memory info");
 	CU(cudaStreamCreateWithFlags(&b->st, cudaStreamNonBlocking), "stream");
-	if (cublasCreate(&b->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(b->blas, b->st) != CUBLAS_STATUS_SUCCESS) {
+	if (cublasCreate(&b->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(b->blas, b->st) != CUBLAS_STATUS_SUCCESS ||
+	    cublasSetMathMode(b->blas, b->prefill_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH) !=
+	        CUBLAS_STATUS_SUCCESS) {
 		fail(err, errlen, "cuBLAS initialisation failed");
 		goto out;
 	}

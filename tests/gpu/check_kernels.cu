@@ -1103,6 +1103,9 @@ int main(int argc, char **argv)
 		check_attention(H, KVH, D, 64, 1, 0, 1);
 		check_attention(H, KVH, D, 100, 1, 37, 7);
 		check_attention(H, KVH, D, 300, 5, 290, kern_attn_min_split(300));
+		/* prefill tiles: from position 0 (3 tiles, the last partial), and a later chunk */
+		check_attention(H, KVH, D, 600, 70, 0, kern_attn_min_split(600));
+		check_attention(H, KVH, D, 600, 40, 513, kern_attn_min_split(600));
 		if (!quick) {
 			check_attention(H, KVH, D, 4096, 1, 4095, 64);
 			check_attention(H, KVH, D, 4096, 1, 127, 64);

@@ -438,7 +438,7 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 	       "decode@128 %.3f ms (%.0f tok/s)  decode@4096 %.3f ms  floor %.3f ms -> %.2fx floor  forward() %.3f ms/tok  "
 	       "%d graph nodes/token  prefill=%s\n",
 	       name, llm_type_name(type), wbytes / 1e6, vram / 1e6, np / best, best * 1e3, ms128, 1e3 / ms128, ms4k,
-	       floor_ms, ms128 / floor_ms, fwd_ms, kernels, getenv("VIGIL_CUDA_PREFILL") ? getenv("VIGIL_CUDA_PREFILL") : "f32");
+	       floor_ms, ms128 / floor_ms, fwd_ms, kernels, getenv("VIGIL_CUDA_PREFILL") ? getenv("VIGIL_CUDA_PREFILL") : "tf32");
 	free(toks);
 	free(logits);
 	g.ops.destroy(g.ctx);
@@ -470,6 +470,27 @@ int main(int argc, char **argv)
 		}
 		printf("profile: %d graph nodes per token\n", k);
 		g.ops.destroy(g.ctx);
+		mem_free(&m);
+		return 0;
+	}
+	if (strcmp(mode, "profile-prefill") == 0) { /* one prefill of 512 tokens (argv[2]: qwen3), for ncu */
+		int qwen3 = argc > 2 && strcmp(argv[2], "qwen3") == 0;
+		mem_model m;
+		mem_build(&m, qwen3, LLM_TYPE_BF16);
+		be g = {0};
+		char err[512];
+		int32_t *toks = malloc(512 * sizeof *toks);
+		float *lg = malloc((size_t)m.c.n_vocab * sizeof *lg);
+		for (int i = 0; i < 512; i++) toks[i] = (int32_t)(rnd() % (uint64_t)m.c.n_vocab);
+		if (llm_cuda_backend_create(&m.c, &m.w, 1024, &g.ops, &g.ctx, err, sizeof err) ||
+		    g.ops.forward(g.ctx, toks, 512, 0, 0, lg, err, sizeof err)) {
+			printf("profile-prefill: %s\n", err);
+			return 1;
+		}
+		printf("profile-prefill: %s 512 tokens\n", qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B");
+		g.ops.destroy(g.ctx);
+		free(toks);
+		free(lg);
 		mem_free(&m);
 		return 0;
 	}

@@ -16,8 +16,9 @@ STEPS=${STEPS:-ktest bench mtest}
 BASE=${BASE:-}
 export BENCH_ONLY=${BENCH_ONLY:-bf16,q8_0}
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,clocks.max.mem,driver_version --format=csv,noheader | tee "$out/gpu.txt"
-if ! echo '#include <pcre2.h>' | cc -DPCRE2_CODE_UNIT_WIDTH=8 -E - >/dev/null 2>&1 && ls "$here"/../.gpu-deb/*.deb >/dev/null 2>&1; then
-	for f in "$here"/../.gpu-deb/*.deb; do dpkg -x "$f" /tmp/pcre2root; done
+debs=$(ls "$here"/.gpu-deb/*.deb "$here"/../.gpu-deb/*.deb 2>/dev/null)
+if ! echo '#include <pcre2.h>' | cc -DPCRE2_CODE_UNIT_WIDTH=8 -E - >/dev/null 2>&1 && [ -n "$debs" ]; then
+	for f in $debs; do dpkg -x "$f" /tmp/pcre2root; done
 	inc=/tmp/pcre2root/usr/include lib=$(dirname "$(find /tmp/pcre2root -name 'libpcre2-8.so*' | head -1)")
 	export CPATH=$inc${CPATH:+:$CPATH} LIBRARY_PATH=$lib${LIBRARY_PATH:+:$LIBRARY_PATH}
 	export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
