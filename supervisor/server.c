@@ -115,6 +115,7 @@ struct vigil_server {
 	int rn, rstop, syncer_started;
 	int wal_fd;               /* the WAL file, or -1: the committer commits with FULL */
 	int sync_broken;          /* an fsync failed: nothing more is acknowledged */
+	int wal_rewind;           /* set by the checkpointer: the committer finishes a checkpoint */
 	/* committer and syncer statistics, printed at shutdown */
 	uint64_t n_commits, n_pings, n_folds, n_syncs;
 	double commit_s, fsync_s, sync_s;
@@ -314,6 +315,32 @@ static void open_wal(vigil_server *s, reg_db *db)
 	s->wal_fd = fd;
 }
 
+/* Keeping the WAL from growing.  Under a steady stream of pings the
+ * checkpointer's PASSIVE checkpoints never catch up with the committer, so
+ * SQLite never starts the WAL over and the file grows without end: every
+ * fdatasync then also commits the file's new size and blocks to the ext4
+ * journal (measured on this project's VM: 0.19-0.23 ms per WAL sync, 125 us
+ * per 32 KB append + fdatasync against 72 us for an overwrite).  So once the
+ * WAL holds more than WAL_REWIND_FRAMES, the checkpointer asks the committer,
+ * between two transactions, to checkpoint what is left (little: the
+ * checkpointer has just copied the rest).  With no write in between, that
+ * checkpoint reaches the end of the WAL (unless a reader still needs older
+ * frames: then it is simply tried again later), and SQLite starts the WAL
+ * over at the next commit, writing and syncing a new header first, as it
+ * does at every such restart.  The file keeps its size; later frames
+ * overwrite earlier ones, and the syncer's fdatasync flushes data only
+ * (0.12-0.16 ms).  The cost is one short pause of the committer (its
+ * checkpoint syncs the WAL and the database file) every
+ * few seconds of heavy traffic. */
+#define WAL_REWIND_FRAMES 1024
+
+static void rewind_wal(reg_db *db)
+{
+	int rc = sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		fprintf(stderr, "vigil: checkpoint: %s\n", sqlite3_errmsg(reg_sqlite(db)));
+}
+
 static void *committer_main(void *arg)
 {
 	vigil_server *s = arg;
@@ -359,6 +386,8 @@ static void *committer_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
+		if (__atomic_exchange_n(&s->wal_rewind, 0, __ATOMIC_RELAXED))
+			rewind_wal(db);
 		double t0 = mono_now();
 		commit_batch(s, db, reqs, n, &job);
 		if (n) {
@@ -382,7 +411,7 @@ static void *committer_main(void *arg)
 
 /* Moves WAL content into the database file every 500 ms (PASSIVE: never
  * waits for, nor blocks, the committer), so that the committer's commits
- * never pay for a checkpoint; and every FOLD_EVERY_S, when pings wait to be
+ * seldom pay for a checkpoint (rewind_wal); and every FOLD_EVERY_S, when pings wait to be
  * folded into their checks rows, reads what to write (no lock held) and
  * hands the job to the committer. */
 static void *checkpointer_main(void *arg)
@@ -406,7 +435,14 @@ static void *checkpointer_main(void *arg)
 		pthread_cond_timedwait(&s->ckpt_cv, &s->mu, &ts);
 		if (s->stop) break;
 		pthread_mutex_unlock(&s->mu);
-		sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		int nlog = 0, nckpt = 0;
+		sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		if (nlog > WAL_REWIND_FRAMES) {
+			/* a second pass copies what was committed during the first, so
+			 * that little is left for the committer (rewind_wal) */
+			sqlite3_wal_checkpoint_v2(reg_sqlite(db), NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+			__atomic_store_n(&s->wal_rewind, 1, __ATOMIC_RELAXED);
+		}
 		reg_fold_job *job = NULL;
 		int busy = __atomic_load_n(&s->fold_inflight, __ATOMIC_RELAXED);
 		if (!busy && mono_now() - last_fold >= FOLD_EVERY_S) {
