@@ -68,6 +68,41 @@ static int body_present(sqlite3 *s, const char *body)
 	return n;
 }
 
+/* Starts the server on db and learns its ping key (into out and srv.key). */
+static void start_with_key(char *out, size_t n)
+{
+	assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "key", NULL}, out, n, NULL, 0), 0);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(srv.key, sizeof srv.key, "%s", out);
+}
+
+/* THREADS clients pinging "job" as fast as they can, bodies tagged round. */
+static void start_workers(worker *w, pthread_t *th, int round)
+{
+	atomic_store(&acked_total, 0);
+	atomic_store(&stop_flag, 0);
+	for (int i = 0; i < THREADS; i++) {
+		memset(&w[i], 0, sizeof w[i]);
+		w[i].id = i;
+		w[i].round = round;
+		pthread_create(&th[i], NULL, worker_main, &w[i]);
+	}
+}
+
+/* Opens db (recovering its WAL) and asserts PRAGMA integrity_check is ok. */
+static sqlite3 *open_checked(void)
+{
+	sqlite3 *s;
+	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	return s;
+}
+
 static void test_kill9_loses_nothing_acknowledged(void **state)
 {
 	(void)state;
@@ -78,19 +113,9 @@ static void test_kill9_loses_nothing_acknowledged(void **state)
 	static worker w[THREADS];
 	int total_acked = 0;
 	for (int round = 0; round < 3; round++) {
-		assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
-		assert_int_equal(vt_vigil((const char *[]){"--db", db, "key", NULL}, out, sizeof out, NULL, 0), 0);
-		out[strcspn(out, "\n")] = '\0';
-		snprintf(srv.key, sizeof srv.key, "%s", out);
-		atomic_store(&acked_total, 0);
-		atomic_store(&stop_flag, 0);
+		start_with_key(out, sizeof out);
 		pthread_t th[THREADS];
-		for (int i = 0; i < THREADS; i++) {
-			memset(&w[i], 0, sizeof w[i]);
-			w[i].id = i;
-			w[i].round = round;
-			pthread_create(&th[i], NULL, worker_main, &w[i]);
-		}
+		start_workers(w, th, round);
 		/* kill once a varying number of pings has been acknowledged */
 		int target = 200 + round * 150;
 		for (int t = 0; t < 60000 && atomic_load(&acked_total) < target; t += 2) vt_sleep_ms(2);
@@ -99,13 +124,7 @@ static void test_kill9_loses_nothing_acknowledged(void **state)
 		atomic_store(&stop_flag, 1);
 		for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
 
-		sqlite3 *s;
-		assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);	/* recovers the WAL */
-		sqlite3_stmt *st;
-		assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-		assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-		sqlite3_finalize(st);
+		sqlite3 *s = open_checked();
 		int acked_round = 0;
 		for (int i = 0; i < THREADS; i++)
 			for (int k = 0; k < w[i].nacked; k++) {
@@ -334,15 +353,9 @@ static void test_failed_fsync_is_never_acknowledged(void **state)
 	snprintf(srv.key, sizeof srv.key, "%s", out);
 	assert_int_equal(ping_status("restarted"), 200);
 	assert_int_equal(vt_server_stop(&srv, SIGTERM), 0);
-	sqlite3 *s;
-	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
+	sqlite3 *s = open_checked();
 	assert_true(body_present(s, "before"));
 	assert_true(body_present(s, "restarted"));
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
 	sqlite3_close(s);
 	vt_rmrf(dir);
 }
@@ -396,20 +409,10 @@ static void test_wal_starts_over_under_load(void **state)
 	snprintf(db, sizeof db, "%s/vigil.db", dir);
 	char out[256];
 	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "job", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
-	assert_int_equal(vt_server_start(&srv, dir, db, NULL), 0);
-	assert_int_equal(vt_vigil((const char *[]){"--db", db, "key", NULL}, out, sizeof out, NULL, 0), 0);
-	out[strcspn(out, "\n")] = '\0';
-	snprintf(srv.key, sizeof srv.key, "%s", out);
-	atomic_store(&acked_total, 0);
-	atomic_store(&stop_flag, 0);
+	start_with_key(out, sizeof out);
 	static worker w[THREADS];
 	pthread_t th[THREADS];
-	for (int i = 0; i < THREADS; i++) {
-		memset(&w[i], 0, sizeof w[i]);
-		w[i].id = i;
-		w[i].round = 9;
-		pthread_create(&th[i], NULL, worker_main, &w[i]);
-	}
+	start_workers(w, th, 9);
 	long size, seq0 = -1, seq = -1, restarts = 0, max_size = 0;
 	for (int t = 0; t < 120000 && seq0 < 0; t += 5) {
 		seq0 = wal_seq(db, &size);
@@ -436,13 +439,7 @@ static void test_wal_starts_over_under_load(void **state)
 	assert_int_equal(vt_server_stop(&srv, SIGKILL), 128 + SIGKILL);
 	atomic_store(&stop_flag, 1);
 	for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
-	sqlite3 *s;
-	assert_int_equal(sqlite3_open(db, &s), SQLITE_OK);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(s, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
+	sqlite3 *s = open_checked();
 	size_t nb;
 	char **have = bodies_with(s, "r9-", &nb);
 	int checked = 0;
