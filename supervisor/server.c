@@ -330,8 +330,8 @@ static void open_wal(vigil_server *s, reg_db *db)
  * does at every such restart.  The file keeps its size; later frames
  * overwrite earlier ones, and the syncer's fdatasync flushes data only
  * (0.12-0.16 ms).  The cost is one short pause of the committer (its
- * checkpoint syncs the WAL and the database file) every
- * few seconds of heavy traffic. */
+ * checkpoint syncs the WAL and the database file) at most every 500 ms, and
+ * only while pings keep the WAL above WAL_REWIND_FRAMES. */
 #define WAL_REWIND_FRAMES 1024
 
 static void rewind_wal(reg_db *db)
@@ -411,9 +411,9 @@ static void *committer_main(void *arg)
 
 /* Moves WAL content into the database file every 500 ms (PASSIVE: never
  * waits for, nor blocks, the committer), so that the committer's commits
- * seldom pay for a checkpoint (rewind_wal); and every FOLD_EVERY_S, when pings wait to be
- * folded into their checks rows, reads what to write (no lock held) and
- * hands the job to the committer. */
+ * seldom pay for a checkpoint (rewind_wal); and every FOLD_EVERY_S, when
+ * pings wait to be folded into their checks rows, reads what to write (no
+ * lock held) and hands the job to the committer. */
 static void *checkpointer_main(void *arg)
 {
 	vigil_server *s = arg;
