@@ -68,6 +68,14 @@ static int body_present(sqlite3 *s, const char *body)
 	return n;
 }
 
+/* A fresh database (dir, db) holding the check "job". */
+static void new_db_with_job(const char *tag)
+{
+	vt_tmpdir(dir, sizeof dir, tag);
+	snprintf(db, sizeof db, "%s/vigil.db", dir);
+	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "job", "--every", "1h", NULL}, NULL, 0, NULL, 0), 0);
+}
+
 /* Starts the server on db and learns its ping key (into out and srv.key). */
 static void start_with_key(char *out, size_t n)
 {
@@ -106,10 +114,8 @@ static sqlite3 *open_checked(void)
 static void test_kill9_loses_nothing_acknowledged(void **state)
 {
 	(void)state;
-	vt_tmpdir(dir, sizeof dir, "dur");
-	snprintf(db, sizeof db, "%s/vigil.db", dir);
 	char out[256];
-	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "job", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
+	new_db_with_job("dur");
 	static worker w[THREADS];
 	int total_acked = 0;
 	for (int round = 0; round < 3; round++) {
@@ -405,10 +411,8 @@ static long wal_seq(const char *dbpath, long *size)
 static void test_wal_starts_over_under_load(void **state)
 {
 	(void)state;
-	vt_tmpdir(dir, sizeof dir, "walrw");
-	snprintf(db, sizeof db, "%s/vigil.db", dir);
 	char out[256];
-	assert_int_equal(vt_vigil((const char *[]){"--db", db, "check", "add", "job", "--every", "1h", NULL}, out, sizeof out, NULL, 0), 0);
+	new_db_with_job("walrw");
 	start_with_key(out, sizeof out);
 	static worker w[THREADS];
 	pthread_t th[THREADS];
