@@ -275,9 +275,18 @@ static void test_malformed_requests(void **st)
 	assert_int_equal(q("SELECT count(*) FROM pings"), pings0);
 	assert_int_equal(q("SELECT count(*) FROM orphans"), orph0);
 	assert_int_equal(q("SELECT count(*) FROM flips"), 0);
-	/* and the server still answers */
+	/* and the server still answers, also with headers of a few KB (the
+	 * memory bound must leave room for an ordinary large request) */
 	assert_int_equal(ping("GET", "job", &r), 200);
 	vt_resp_free(&r);
+	char mid[4000];
+	memset(mid, 'c', sizeof mid);
+	memcpy(mid, "Cookie: ", 8);
+	mid[sizeof mid - 1] = '\0';
+	assert_int_equal(vt_http("GET", url, NULL, 0, (const char *[]){mid, "User-Agent: vigil-test/1.0 (a long agent string)", NULL}, &r), 0);
+	assert_int_equal(r.status, 200);
+	vt_resp_free(&r);
+	assert_int_equal(q("SELECT count(*) FROM pings"), pings0 + 2);
 }
 
 typedef struct { int id, n, ok; } burst;
