@@ -117,8 +117,9 @@ struct vigil_server {
 	int sync_broken;          /* an fsync failed: nothing more is acknowledged */
 	int wal_rewind;           /* set by the checkpointer: the committer finishes a checkpoint */
 	/* committer and syncer statistics, printed at shutdown */
-	uint64_t n_commits, n_pings, n_folds, n_syncs;
-	double commit_s, fsync_s, sync_s;
+	uint64_t n_commits, n_pings, n_folds, n_syncs, n_rewinds;
+	double commit_s, fsync_s, sync_s, rewind_s;
+	double commit_max_s, sync_max_s, rewind_max_s;	/* the longest of each */
 };
 
 static double mono_now(void)
@@ -233,7 +234,9 @@ static void sync_wal(vigil_server *s, request **reqs, int n)
 	}
 	if (broken)
 		for (int i = 0; i < n; i++) reqs[i]->p.status = 503;
-	s->sync_s += mono_now() - t0;
+	double dt = mono_now() - t0;
+	s->sync_s += dt;
+	if (dt > s->sync_max_s) s->sync_max_s = dt;
 	s->n_syncs++;
 }
 
@@ -386,12 +389,20 @@ static void *committer_main(void *arg)
 			pthread_mutex_unlock(&s->mu);
 			continue;
 		}
-		if (__atomic_exchange_n(&s->wal_rewind, 0, __ATOMIC_RELAXED))
+		if (__atomic_exchange_n(&s->wal_rewind, 0, __ATOMIC_RELAXED)) {
+			double tr = mono_now();
 			rewind_wal(db);
+			tr = mono_now() - tr;
+			s->rewind_s += tr;
+			if (tr > s->rewind_max_s) s->rewind_max_s = tr;
+			s->n_rewinds++;
+		}
 		double t0 = mono_now();
 		commit_batch(s, db, reqs, n, &job);
 		if (n) {
-			s->commit_s += mono_now() - t0;
+			double dt = mono_now() - t0;
+			s->commit_s += dt;
+			if (dt > s->commit_max_s) s->commit_max_s = dt;
 			s->n_commits++;
 			s->n_pings += (uint64_t)n;
 		}
@@ -870,11 +881,13 @@ void server_stop(vigil_server *s)
 	if (s->committer_started) {
 		pthread_join(s->committer, NULL);
 		if (s->n_commits)
-			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT); "
-			        "%llu fold jobs\n",
+			fprintf(stderr, "vigil: %llu pings in %llu commits (%.1f per commit, %.2f ms per commit, %.2f ms of it in COMMIT, "
+			        "longest %.2f ms); %llu fold jobs; %llu WAL rewinds (%.2f ms each, longest %.2f ms)\n",
 			        (unsigned long long)s->n_pings, (unsigned long long)s->n_commits,
 			        (double)s->n_pings / (double)s->n_commits, 1000 * s->commit_s / (double)s->n_commits,
-			        1000 * s->fsync_s / (double)s->n_commits, (unsigned long long)s->n_folds);
+			        1000 * s->fsync_s / (double)s->n_commits, 1000 * s->commit_max_s, (unsigned long long)s->n_folds,
+			        (unsigned long long)s->n_rewinds, s->n_rewinds ? 1000 * s->rewind_s / (double)s->n_rewinds : 0.0,
+			        1000 * s->rewind_max_s);
 	}
 	if (s->syncer_started) {
 		pthread_mutex_lock(&s->rmu);
@@ -883,8 +896,8 @@ void server_stop(vigil_server *s)
 		pthread_mutex_unlock(&s->rmu);
 		pthread_join(s->syncer, NULL);
 		if (s->n_syncs)
-			fprintf(stderr, "vigil: %llu WAL syncs (%.2f ms each)\n", (unsigned long long)s->n_syncs,
-			        1000 * s->sync_s / (double)s->n_syncs);
+			fprintf(stderr, "vigil: %llu WAL syncs (%.2f ms each, longest %.2f ms)\n", (unsigned long long)s->n_syncs,
+			        1000 * s->sync_s / (double)s->n_syncs, 1000 * s->sync_max_s);
 	}
 	if (s->wal_fd >= 0) close(s->wal_fd);
 	if (s->mhd) MHD_stop_daemon(s->mhd);

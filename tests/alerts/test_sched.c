@@ -613,6 +613,70 @@ static void test_pinged_check_never_flipped(void **st)
 	sched_free(s);
 }
 
+/* A large backlog of deferred pings (the server under heavy traffic) is
+ * folded before judging, in short transactions of its own, with the rows
+ * read either all at once (backlog >= 2048 pings) or only those of the
+ * checks pinged (a shorter one).  Whatever the path: every ping is counted
+ * once, the newest wins, nobody pinged is flipped, and a fold job the
+ * server prepared before the scheduler ran writes nothing twice. */
+static void fold_backlog(int nchecks, int npings)
+{
+	char slug[32];
+	for (int i = 0; i < nchecks; i++) {
+		snprintf(slug, sizeof slug, "c%d", i);
+		add(slug, 60, 10, 0, T0);
+		ping(slug, REG_PING_SUCCESS, -1, T0 + 1 * S);	/* new -> up */
+	}
+	sched *s = sched_new(db, &cfg);
+	sched_tick_out o;
+	assert_int_equal(sched_tick(s, T0 + 2 * S, 2000, &o), REG_OK);
+
+	char path[128], err[256];
+	snprintf(path, sizeof path, "%s/v.db", dir);
+	reg_db *srv;
+	assert_int_equal(reg_open(path, &srv, err, sizeof err), REG_OK);
+	reg_ping_defer(srv, 1);
+	assert_int_equal(reg_begin(srv), REG_OK);
+	for (int i = 0; i < npings; i++) {
+		snprintf(slug, sizeof slug, "c%d", i % nchecks);
+		reg_ping_in in = { .slug = slug, .kind = REG_PING_SUCCESS, .exit_status = -1, .now_ms = T0 + 50 * S + i };
+		reg_ping_out out;
+		assert_int_equal(reg_ping_record(srv, &in, &out), REG_OK);
+	}
+	assert_int_equal(reg_commit(srv), REG_OK);
+	assert_int_equal(reg_ping_unfolded(db), npings);
+	/* the server's own fold job, read now, written after the scheduler ran */
+	int rc;
+	reg_fold_job *job = reg_fold_prepare(srv, &rc);
+	assert_int_equal(rc, REG_OK);
+	assert_non_null(job);
+
+	/* past every old deadline (T0 + 61 s) and its grace */
+	assert_int_equal(sched_tick(s, T0 + 72 * S, 72000, &o), REG_OK);
+	assert_int_equal(reg_ping_unfolded(db), 0);
+	assert_int_equal(count("SELECT count(*) FROM checks WHERE status <> 1"), 0);
+	assert_int_equal(count("SELECT count(*) FROM flips WHERE new_status IN (2,3)"), 0);
+	assert_int_equal(reg_begin(srv), REG_OK);
+	assert_true(reg_fold_step(srv, job, 100000) >= 0);
+	assert_int_equal(reg_commit(srv), REG_OK);
+	reg_fold_free(job);
+	/* raw rows: each check holds its own pings exactly once, the newest last */
+	int per = npings / nchecks;
+	assert_int_equal(count("SELECT sum(n_pings) FROM checks"), nchecks + npings);
+	assert_int_equal(count("SELECT min(n_pings) FROM checks"), 1 + per);
+	snprintf(slug, sizeof slug, "c%d", (npings - 1) % nchecks);
+	assert_int_equal(get(slug).last_success_ms, T0 + 50 * S + npings - 1);
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT last_success_ms FROM checks WHERE slug='%s'", slug);
+	assert_int_equal(count(sql), T0 + 50 * S + npings - 1);
+	assert_int_equal(count("SELECT count(*) FROM checks c WHERE c.last_ping_id <> (SELECT max(id) FROM pings p WHERE p.check_id = c.id)"), 0);
+	reg_close(srv);
+	sched_free(s);
+}
+
+static void test_backlog_folded_rows_one_by_one(void **st) { (void)st; fold_backlog(300, 1500); }
+static void test_backlog_folded_all_rows(void **st) { (void)st; fold_backlog(300, 3000); }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +699,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cron_dst_days, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_schedule_retries_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pinged_check_never_flipped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_folded_rows_one_by_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backlog_folded_all_rows, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
