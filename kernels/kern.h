@@ -79,9 +79,10 @@ void kern_mv_force(int rows_per_warp, int warps_per_row);
 int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd);
 int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
                    float *d_y, void *stream);
-/* Slices of h per block: 0 = narrow (default: 32 bytes of a Wd row, one quant
- * block), 1 = wide (twice that).  Process-wide; set before capture. */
-void kern_ffn_fused_wide(int wide);
+/* Slice of h per block: 0 = chosen per shape (default), 1 = narrow (32 bytes of a
+ * Wd row; 4-bit types one quant block), 2 = wide (twice that).  Process-wide; set
+ * before capture. */
+void kern_ffn_fused_wide(int mode);
 
 /* ---- other per-token operations -------------------------------------------- */
 /* out[i][0..cols) = row tokens[i] of E, for i < n.  d_tokens device int32[n]. */

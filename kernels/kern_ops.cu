@@ -822,38 +822,66 @@ __device__ __forceinline__ void red_add_v4(float *p, float a, float b, float c, 
 #endif
 }
 
+/* The narrow F32/F16/BF16 kernels ("hybrid") hold one gate/up row pair per warp
+ * in registers and copy the warp's other rows to shared memory with cp.async, so
+ * that every weight load is issued before the PDL wait and 3 blocks fit an SM. */
+template <int T> __host__ __device__ constexpr int ff_slice_c(int wide)
+{
+	return T == T_F32 ? (wide ? 16 : 8) : (T == T_F16 || T == T_BF16 || T == T_Q8_0) ? (wide ? 32 : 16) : (wide ? 64 : 32);
+}
+template <int T, int S> __host__ __device__ constexpr bool ff_hybrid()
+{
+	return (T == T_F32 || T == T_F16 || T == T_BF16) && S == ff_slice_c<T>(0) && S > FF_WARPS;
+}
+#define FF_MINB(T, S) (ff_hybrid<T, S>() || ((T) == T_Q8_0 && (S) == ff_slice_c<T>(0)) ? 3 : 2)
+
 /* Shared memory of ffn_fused_kernel<T, S> for rows of cols elements. */
-static size_t ff_smem(int E, int S, int has_scales, int cols)
+static size_t ff_smem(int E, int S, int has_scales, int cols, int hybrid)
 {
 	int C = cols / E, ngroups = (C + 31) / 32, NC = S / E;
 	size_t nslot = (size_t)ngroups * (E / 4) * 32;
-	return nslot * 16 + (size_t)NC * (cols + 4) * 16 + (size_t)S * 4 + (has_scales ? (size_t)(S / 32) * cols * 8 : 0) +
-	       (size_t)cols * 4;
+	size_t stage = hybrid ? (size_t)(S - FF_WARPS) * 2 * cols * (E == 4 ? 4 : 2) : 0;
+	return nslot * 16 + stage + (size_t)NC * (cols + 4) * 16 + (size_t)S * 4 +
+	       (has_scales ? (size_t)((S + 31) / 32) * cols * 8 : 0) + (size_t)cols * 4;
 }
 
-template <int T, int S>
-__global__ void __launch_bounds__(FF_THREADS, 2)
+template <int T, int S, int MINB>
+__global__ void __launch_bounds__(FF_THREADS, MINB)
 ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs, const uint8_t *__restrict__ dq,
                  const uint8_t *__restrict__ ds, int n_ff, int cols, const float *__restrict__ x,
                  const float *__restrict__ norm, float eps, float *y, int v4)
 {
 	const int E = MvT<T>::E, P = E / 4, U = FfU<T>::U, RW = S / FF_WARPS, NC = S / E;
 	const int LB = E == 32 ? 8 : 16;                      /* loads in flight per lane (4-bit: fewer, they spill) */
-	const int RP = RW < LB / (2 * U) ? RW : LB / (2 * U);
-	const int NB = FfNB<T>::NB ? S / 32 : 0;              /* scale blocks per row of the slice */
+	const bool HY = ff_hybrid<T, S>();
+	const int RP = HY ? 1 : RW < LB / (2 * U) ? RW : LB / (2 * U);
+	const int RB = cols * (T == T_F32 ? 4 : 2);           /* bytes of a row (hybrid) */
+	const int NB = FfNB<T>::NB ? (S + 31) / 32 : 0;       /* scale blocks per row of the slice */
 	static_assert(S % FF_WARPS == 0 && S % E == 0 && RW % RP == 0, "slice");
 	extern __shared__ float4 sm[];
 	__shared__ float red[32];
 	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32, WS = cols + 4;
 	float4 *xs = sm;                             /* [nslot] x staged as for the matvec */
-	uint4 *wd = (uint4 *)(xs + nslot);           /* [NC][WS]: chunk c of Wd row r at c * WS + r */
+	uint8_t *gst = (uint8_t *)(xs + nslot);      /* hybrid: [warp][RW - 1][gate, up][RB] */
+	uint4 *wd = (uint4 *)(gst + (HY ? (size_t)FF_WARPS * (RW - 1) * 2 * RB : 0)); /* [NC][WS]: chunk c of Wd row r at c * WS + r */
 	float4 *hs = (float4 *)(wd + NC * WS);       /* [S / 4] this block's h */
 	uint2 *sc = (uint2 *)(hs + S / 4);           /* [NB][cols] scales of the Wd chunks */
 	float *ys = (float *)(sc + NB * cols);       /* [cols] partial y (v4) */
 	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	int j0 = blockIdx.x * S;
 	pdl_trigger();
-	/* this block's columns of Wd -> shared memory (constant weights) */
+	/* hybrid: the gate/up rows after each warp's first -> shared memory (group 1) */
+	if (HY) {
+		int per = RB / 16, nrows = FF_WARPS * (RW - 1) * 2;
+		for (int i = tid; i < nrows * per; i += FF_THREADS) {
+			int lr = i / per, p = i % per, gu = lr & 1, wk = lr >> 1;
+			const int R1 = RW > 1 ? RW - 1 : 1;
+			int grow = j0 + (wk / R1) * RW + wk % R1 + 1 + gu * n_ff;
+			cp_async16(gst + (size_t)lr * RB + p * 16, gq + (size_t)grow * RB + p * 16);
+		}
+		cp_async_commit();
+	}
+	/* this block's columns of Wd -> shared memory (constant weights; group 2) */
 	for (int i = tid; i < NC * cols; i += FF_THREADS) {
 		int r = i / NC, c = i % NC;
 		const uint8_t *src;
@@ -873,8 +901,14 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
 			int c = ((IT) * U + u) * 32 + lane;                                                      \
 			_Pragma("unroll") for (int k = 0; k < RP; k++) if (c < C) {                             \
-				w[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k, c);                   \
-				w2[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k + n_ff, c);           \
+				if (HY && (PASS) > 0) {                                                              \
+					const uint8_t *b_ = gst + (size_t)(warp * (RW - 1) + (PASS) - 1) * 2 * RB;       \
+					w[k][u] = load_chunk<T, true>(b_, NULL, cols, 0, c);                             \
+					w2[k][u] = load_chunk<T, true>(b_, NULL, cols, 1, c);                            \
+				} else {                                                                             \
+					w[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k, c);               \
+					w2[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k + n_ff, c);       \
+				}                                                                                    \
 			}                                                                                        \
 		}                                                                                            \
 	} while (0)
@@ -950,6 +984,10 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 		float acc[RP], acc2[RP];
 #pragma unroll
 		for (int k = 0; k < RP; k++) acc[k] = acc2[k] = 0.f;
+		if (HY && pass == 1) { /* the staged rows have landed (all threads copied them) */
+			cp_async_wait1();
+			__syncthreads();
+		}
 		for (int it = 0; it < nit; it++) {
 			if (pass > 0 || it > 0) FF_LOAD(pass, it);
 #pragma unroll
@@ -983,7 +1021,7 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 			wr.a = wd[c * WS + r];
 			wr.b = make_uint4(0u, 0u, 0u, 0u);
 			if (NB) {
-				uint2 v = sc[(c * E / 32) * cols + r];
+				uint2 v = sc[(((j0 & 31) + c * E) >> 5) * cols + r];
 				wr.b.x = v.x;
 				wr.b.y = v.y;
 			}
@@ -999,19 +1037,31 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	}
 }
 
-/* Slice width: 2 (narrow, default) or 4 (wide) 16-byte chunks of a Wd row
- * (F32 8/16, F16/BF16 16/32 elements), one or two quant blocks (32/64). */
-static int g_ff_wide = 0;
-extern "C" void kern_ffn_fused_wide(int wide) { g_ff_wide = wide ? 1 : 0; }
+/* Slice widths (elements of h per block): narrow = 32 bytes of a Wd row (F32 8,
+ * F16/BF16 16, Q8_0 16 = half a quant block: the neighbouring block reads the
+ * other half of the sector, from L2) or one 4-bit block (32); wide = twice that.
+ * The launcher takes the narrow slice when its blocks fit the GPU at once
+ * (resident blocks from the occupancy calculator), else the wide one;
+ * kern_ffn_fused_wide forces one (test / bench hook). */
+static int g_ff_mode = 0; /* 0 auto, 1 narrow, 2 wide */
+extern "C" void kern_ffn_fused_wide(int mode) { g_ff_mode = mode >= 0 && mode <= 2 ? mode : 0; }
 
-static int ff_slice(int type)
+static int ff_slice(int type, int wide)
 {
 	switch (type) {
-	case T_F32: return g_ff_wide ? 16 : 8;
-	case T_F16: case T_BF16: return g_ff_wide ? 32 : 16;
-	case T_Q8_0: case T_Q4_0: case T_Q4_1: case T_Q5_0: return g_ff_wide ? 64 : 32;
+	case T_F32: return wide ? 16 : 8;
+	case T_F16: case T_BF16: case T_Q8_0: return wide ? 32 : 16;
+	case T_Q4_0: case T_Q4_1: case T_Q5_0: return wide ? 64 : 32;
 	default: return 0;
 	}
+}
+static int ff_elems(int type)
+{
+	return type == T_F32 ? 4 : (type == T_F16 || type == T_BF16) ? 8 : type == T_Q8_0 ? 16 : 32;
+}
+static int ff_has_scales(int type)
+{
+	return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1 || type == T_Q5_0;
 }
 
 static int max_smem_optin(void)
@@ -1026,16 +1076,45 @@ static int max_smem_optin(void)
 	return v;
 }
 
+static int ff_fits(const kern_mat *GU, const kern_mat *Wd, int wide)
+{
+	int S = ff_slice(GU->type, wide), E = ff_elems(GU->type);
+	int n_ff = Wd->cols, cols = GU->cols;
+	if (!S || n_ff % S || cols % E || cols <= 0) return 0;
+	int hy = !ff_has_scales(GU->type) && !wide && S > FF_WARPS;
+	size_t smem = ff_smem(E, S, ff_has_scales(GU->type), cols, hy);
+	return smem <= (size_t)max_smem_optin() && smem <= 200 * 1024;
+}
+
 extern "C" int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd)
 {
-	if (!GU || !Wd || GU->type != Wd->type) return 0;
-	int S = ff_slice(GU->type);
-	if (!S) return 0;
-	int E = GU->type == T_F32 ? 4 : (GU->type == T_F16 || GU->type == T_BF16) ? 8 : GU->type == T_Q8_0 ? 16 : 32;
-	int n_ff = Wd->cols, cols = GU->cols;
-	if (GU->rows != 2 * n_ff || Wd->rows != cols || n_ff % S || cols % E || cols <= 0) return 0;
-	size_t smem = ff_smem(E, S, GU->type != T_F32 && GU->type != T_F16 && GU->type != T_BF16, cols);
-	return smem <= (size_t)max_smem_optin() && smem <= 200 * 1024;
+	if (!GU || !Wd || GU->type != Wd->type || !ff_slice(GU->type, 0)) return 0;
+	if (GU->rows != 2 * Wd->cols || Wd->rows != GU->cols) return 0;
+	if (g_ff_mode) return ff_fits(GU, Wd, g_ff_mode == 2);
+	return ff_fits(GU, Wd, 0) || ff_fits(GU, Wd, 1);
+}
+
+
+/* Blocks of ffn_fused_kernel<T, S> resident on the GPU with smem bytes. */
+template <int T, int S> static int ff_slots(size_t smem)
+{
+	static size_t last = (size_t)-1;
+	static int occ = 0;
+	if (smem != last) {
+		if (smem > 48 * 1024 &&
+		    cudaFuncSetAttribute(ffn_fused_kernel<T, S, FF_MINB(T, S)>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+		                         (int)smem) != cudaSuccess) {
+			(void)cudaGetLastError();
+			return 0;
+		}
+		if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, ffn_fused_kernel<T, S, FF_MINB(T, S)>, FF_THREADS, smem) !=
+		    cudaSuccess) {
+			(void)cudaGetLastError();
+			occ = 0;
+		}
+		last = smem;
+	}
+	return occ * num_sms();
 }
 
 template <int T, int S>
@@ -1043,16 +1122,26 @@ static int launch_ff(const kern_mat *GU, const kern_mat *Wd, const float *x, con
                      cudaStream_t st)
 {
 	int n_ff = Wd->cols, cols = GU->cols;
-	size_t smem = ff_smem(MvT<T>::E, S, FfNB<T>::NB, cols);
-	static size_t smem_set = 0;
-	if (smem > 48 * 1024 && smem > smem_set) {
-		KCHECK(cudaFuncSetAttribute(ffn_fused_kernel<T, S>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-		smem_set = smem;
-	}
+	size_t smem = ff_smem(MvT<T>::E, S, FfNB<T>::NB, cols, ff_hybrid<T, S>());
+	if (ff_slots<T, S>(smem) <= 0) return (int)cudaErrorInvalidConfiguration; /* also sets the smem attribute */
 	int v4 = cols % 4 == 0 && ((uintptr_t)y & 15) == 0;
-	KLAUNCH(ffn_fused_kernel<T, S>, dim3(n_ff / S), dim3(FF_THREADS), smem, st, (const uint8_t *)GU->q,
+	KLAUNCH(ffn_fused_kernel<T, S, FF_MINB(T, S)>, dim3(n_ff / S), dim3(FF_THREADS), smem, st, (const uint8_t *)GU->q,
 	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, y, v4);
 	return 0;
+}
+
+/* narrow when its blocks all fit at once (or the wide slice does not fit) */
+template <int T>
+static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps, float *y,
+                       cudaStream_t st)
+{
+	const int SN = ff_slice_c<T>(0), SW = ff_slice_c<T>(1);
+	int wide;
+	if (g_ff_mode) wide = g_ff_mode == 2;
+	else if (!ff_fits(GU, Wd, 1)) wide = 0;
+	else if (!ff_fits(GU, Wd, 0)) wide = 1;
+	else wide = Wd->cols / SN > ff_slots<T, SN>(ff_smem(MvT<T>::E, SN, FfNB<T>::NB, GU->cols, ff_hybrid<T, SN>()));
+	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, y, st) : launch_ff<T, SN>(GU, Wd, x, norm, eps, y, st);
 }
 
 extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
@@ -1063,21 +1152,14 @@ extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const floa
 	int cols = GU->cols;
 	if (((uintptr_t)d_x & 15) || (d_norm && ((uintptr_t)d_norm & 15))) return (int)cudaErrorInvalidValue;
 	if (d_x < d_y + cols && d_y < d_x + cols) return (int)cudaErrorInvalidValue; /* x would change under the readers */
-	switch (GU->type * 2 + g_ff_wide) {
-	case T_F32 * 2: return launch_ff<T_F32, 8>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_F32 * 2 + 1: return launch_ff<T_F32, 16>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_F16 * 2: return launch_ff<T_F16, 16>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_F16 * 2 + 1: return launch_ff<T_F16, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_BF16 * 2: return launch_ff<T_BF16, 16>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_BF16 * 2 + 1: return launch_ff<T_BF16, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q8_0 * 2: return launch_ff<T_Q8_0, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q8_0 * 2 + 1: return launch_ff<T_Q8_0, 64>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_0 * 2: return launch_ff<T_Q4_0, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_0 * 2 + 1: return launch_ff<T_Q4_0, 64>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_1 * 2: return launch_ff<T_Q4_1, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_1 * 2 + 1: return launch_ff<T_Q4_1, 64>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q5_0 * 2: return launch_ff<T_Q5_0, 32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q5_0 * 2 + 1: return launch_ff<T_Q5_0, 64>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	switch (GU->type) {
+	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
 	default: return (int)cudaErrorInvalidValue;
 	}
 }

@@ -90,7 +90,8 @@ typedef struct cu_backend {
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
-	                   layer; VIGIL_CUDA_FUSE_DOWN=0 off, 2 wide slices; default on */
+	                   layer; VIGIL_CUDA_FUSE_DOWN=0 off, 1 on (slice chosen per shape), 2 wide
+	                   slices, 3 narrow slices */
 	int fused_layers; /* layers of the decode graph that use it */
 	float *x2;      /* [n_embd] the second residual buffer of the fused decode layers */
 	/* activations (device) */
@@ -643,7 +644,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
 		b->fuse_down = fd && *fd ? atoi(fd) : 1;
-		kern_ffn_fused_wide(b->fuse_down == 2);
+		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
 	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
 	TRY(pd_setup(b, err, errlen));

@@ -4,6 +4,8 @@
  *   check_kernels test [quick]   checks on fresh random inputs; exit 1 on any failure
  *   check_kernels bench          timings at Qwen2.5-0.5B / Qwen3-0.6B shapes and
  *                                the card's device-to-device copy bandwidth
+ *   check_kernels none           prints the device and exits (does the binary run here)
+ *   check_kernels ffn            the fused feed-forward against the two matvecs (timings)
  *
  * Every check draws new random inputs (seed from the clock unless KSEED is set,
  * printed), poisons the output with NaN bytes first (so an unwritten element
@@ -949,6 +951,53 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	cudaFree(b.x); cudaFree(b.y);
 }
 
+/* The feed-forward of one layer, 24 times back to back (PDL between launches,
+ * no graph), rotating over 4 weight copies: the two matvecs (gate/up + SwiGLU,
+ * down + residual) against kern_ffn_fused in each slice mode. */
+struct ffn_bench { kern_mat gu[4], wd[4]; float *x, *h, *y, *g; int fused; };
+static void run_ffn(void *p)
+{
+	ffn_bench *b = (ffn_bench *)p;
+	for (int i = 0; i < 24; i++) {
+		int k = i & 3;
+		if (b->fused) {
+			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->y, NULL));
+		} else {
+			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL}, o2 = {NULL, 0.f, 1, 0, NULL};
+			CK(kern_matvec(&b->gu[k], b->x, b->h, &o1, NULL));
+			CK(kern_matvec(&b->wd[k], b->h, b->y, &o2, NULL));
+		}
+	}
+}
+static void bench_ffn(int t, int cols, int n_ff)
+{
+	ffn_bench b;
+	std::vector<uint8_t> gg(row_bytes(t, cols) * 2 * n_ff), gd(row_bytes(t, n_ff) * cols);
+	for (int r = 0; r < 2 * n_ff; r++) random_row(t, cols, gg.data() + r * row_bytes(t, cols));
+	for (int r = 0; r < cols; r++) random_row(t, n_ff, gd.data() + r * row_bytes(t, n_ff));
+	for (int i = 0; i < 4; i++) {
+		b.gu[i] = make_mat(t, 2 * n_ff, cols, gg);
+		b.wd[i] = make_mat(t, cols, n_ff, gd);
+	}
+	b.x = dalloc<float>(cols); b.g = dalloc<float>(cols); b.y = dalloc<float>(cols); b.h = dalloc<float>(n_ff);
+	std::vector<float> x(cols);
+	for (auto &v : x) v = frand(-1, 1);
+	up(b.x, x.data(), cols * 4);
+	up(b.y, x.data(), cols * 4);
+	for (auto &v : x) v = frand(0.5f, 1.5f);
+	up(b.g, x.data(), cols * 4);
+	const char *names[] = {"two matvecs", "fused auto", "fused narrow", "fused wide"};
+	for (int m = 0; m < 4; m++) {
+		b.fused = m > 0;
+		if (m) kern_ffn_fused_wide(m - 1);
+		float ms = time_ms(run_ffn, &b, 20);
+		printf("time   ffn %-5s %4d x %-5d %-13s %7.2f us per layer\n", tname(t), cols, n_ff, names[m], ms * 1e3 / 24);
+	}
+	kern_ffn_fused_wide(0);
+	for (int i = 0; i < 4; i++) { kern_mat_free(&b.gu[i]); kern_mat_free(&b.wd[i]); }
+	cudaFree(b.x); cudaFree(b.g); cudaFree(b.y); cudaFree(b.h);
+}
+
 struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; int *pos; int n_split; kern_attn_shape s; };
 static void run_att(void *p)
 {
@@ -1060,6 +1109,14 @@ int main(int argc, char **argv)
 	rng_state = getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : (uint64_t)time(NULL) * 2654435761u + 1;
 	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
+	if (strcmp(mode, "none") == 0) return 0; /* the binary runs on this machine (tests/gpu/iter.sh PREBUILT) */
+	if (strcmp(mode, "ffn") == 0) { /* the fused feed-forward against the two matvecs */
+		for (int t : {T_BF16, T_Q8_0}) {
+			bench_ffn(t, 896, 4864);
+			bench_ffn(t, 1024, 3072);
+		}
+		return 0;
+	}
 	if (strcmp(mode, "attn") == 0) { /* decode attention: key-range count sweep */
 		for (int ctx : {128, 1024, 4096})
 			for (int ch : {64, 128, 256})
@@ -1132,10 +1189,13 @@ int main(int argc, char **argv)
 			}
 		return 0;
 	}
+	/* KONLY=ffn: only the fused feed-forward checks (for compute-sanitizer) */
+	const bool only_ffn = getenv("KONLY") && strcmp(getenv("KONLY"), "ffn") == 0;
 	/* matvec: every type; shapes with rows not a multiple of the warps per block,
 	 * cols not a multiple of 32 chunks per warp pass, and (f16/bf16/f32) of the
 	 * 16-byte load width (the scalar path). */
 	for (int t : ALL_TYPES) {
+		if (only_ffn) break;
 		int be = block_elems(t);
 		std::vector<int> cols;
 		if (be == 256) cols = {256, 768, 2816, 4864};
@@ -1192,9 +1252,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		static char lab[64];
-		for (int wide = 0; wide < 2; wide++) {
-			kern_ffn_fused_wide(wide);
-			snprintf(lab, sizeof lab, "%s", wide ? " wide" : "");
+		for (int mode = 0; mode < 3; mode++) { /* chosen per shape, narrow, wide */
+			if (quick && mode == 0) continue;
+			kern_ffn_fused_wide(mode);
+			snprintf(lab, sizeof lab, "%s", mode == 0 ? " auto" : mode == 1 ? " narrow" : " wide");
 			g_mv_label = lab;
 			int S = 64; /* a multiple of every slice width */
 			check_ffn_fused(t, 896, 4864, 1, 0);
@@ -1209,6 +1270,10 @@ int main(int argc, char **argv)
 		}
 		kern_ffn_fused_wide(0);
 		g_mv_label = "";
+	}
+	if (only_ffn) {
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
 	}
 	check_norm_swiglu(1, 896);
 	check_norm_swiglu(7, 1000);
