@@ -90,8 +90,9 @@ typedef struct cu_backend {
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
-	                   layer; VIGIL_CUDA_FUSE_DOWN=0 off, 1 on (slice chosen per shape), 2 wide
-	                   slices, 3 narrow slices */
+	                   layer.  VIGIL_CUDA_FUSE_DOWN unset: only where n_ff >= 4 n_embd (-1);
+	                   0 off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
+	                   slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it */
 	float *x2;      /* [n_embd] the second residual buffer of the fused decode layers */
 	/* activations (device) */
@@ -366,7 +367,8 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
-		int fuse = b->fuse_down && L->gu.n == 1 && kern_ffn_fused_ok(&L->gu.m[0], &L->wdown);
+		int fuse = b->fuse_down && (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && L->gu.n == 1 &&
+		           kern_ffn_fused_ok(&L->gu.m[0], &L->wdown);
 		float *nxt = cur == b->x ? b->x2 : b->x;
 		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL};
 		CU(lin_mv(b, &L->qkv, cur, b->qkv, &on), "qkv");
@@ -643,7 +645,10 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->x2, (size_t)E * 4), "activations");
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		b->fuse_down = fd && *fd ? atoi(fd) : 1;
+		/* Default from the H200 calls of bench/RESULTS.md ("Down projection fused"):
+		 * faster for Qwen2.5-0.5B (n_ff 5.4 n_embd: 0.690 vs 0.738 ms bf16), slower
+		 * for Qwen3-0.6B (3 n_embd: 1.035 vs 0.929) */
+		b->fuse_down = fd && *fd ? atoi(fd) : -1;
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
 	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
