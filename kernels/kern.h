@@ -59,6 +59,7 @@ typedef struct kern_mv_opts {
 	float eps;            /* RMSNorm epsilon */
 	int accumulate;       /* 1: y += W x (residual add) */
 	int swiglu;           /* 1: rows = 2*n: y[i] = silu(W[i] x) * (W[n+i] x), i < n */
+	float *d_y2;          /* or NULL: every y[i] written is also written to d_y2[i] */
 } kern_mv_opts;
 /* d_x [cols] f32; d_y [rows] f32 (or [rows/2] with swiglu). o may be NULL. */
 int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
@@ -67,6 +68,21 @@ int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_o
 /* Test/bench hook: force rows per warp (1, 2, 4) and warps per row (1..8, with 1
  * row per warp) for every following kern_matvec; 0 = chosen per shape (default). */
 void kern_mv_force(int rows_per_warp, int warps_per_row);
+
+/* ---- decode: the feed-forward block with the down projection fused ------------
+ * d_y [cols] += Wd h with h = silu(G xn) * (U xn), xn = rmsnorm(d_x) * d_norm (d_norm
+ * NULL: xn = d_x); GU = gate and up stacked as for kern_matvec's swiglu (rows 2*n_ff,
+ * cols), Wd rows cols, cols n_ff.  One kernel: each block computes a slice of h and
+ * adds its slice's share of Wd h into d_y with float atomics, so the order of the
+ * additions (and the last bits of y) varies from run to run.  d_x must not overlap
+ * d_y.  Covers F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 with GU and Wd of one type. */
+int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd);
+int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
+                   float *d_y, void *stream);
+/* Slice of h per block: 0 = chosen per shape (default), 1 = narrow (32 bytes of a
+ * Wd row; 4-bit types one quant block), 2 = wide (twice that).  Process-wide; set
+ * before capture. */
+void kern_ffn_fused_wide(int mode);
 
 /* ---- other per-token operations -------------------------------------------- */
 /* out[i][0..cols) = row tokens[i] of E, for i < n.  d_tokens device int32[n]. */
@@ -221,6 +237,8 @@ void *llm_cuda_last_ctx(void);
  * arriving at the phase's closing barrier, work_max[k] its max over blocks,
  * wait[k] mean time inside the barrier.  0, or -1. */
 int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5], double wait[5]);
+/* Layers whose decode step runs kern_ffn_fused (0 when VIGIL_CUDA_FUSE_DOWN=0). */
+int llm_cuda_fused_layers(void *ctx);
 /* 1 when the backend's decode graph runs the persistent kernel. */
 int llm_cuda_uses_persistent(void *ctx);
 int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,

@@ -324,7 +324,9 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 	return w;
 }
 
-template <int T>
+/* XS: float4 stride between the k-th float4s of a chunk in xp (32: the lane-permuted
+ * staging of the matvec; 1: a plain vector) */
+template <int T, int XS = 32>
 __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *xp)
 {
 	if (T == T_F32) {
@@ -332,7 +334,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		                       __uint_as_float(w.a.w));
 		return dot4(f, xp[0]);
 	} else if (T == T_BF16 || T == T_F16) {
-		float4 a = xp[0], b = xp[32];
+		float4 a = xp[0], b = xp[XS];
 		if (T == T_BF16)
 			return bf16_lo(w.a.x) * a.x + bf16_hi(w.a.x) * a.y + bf16_lo(w.a.y) * a.z + bf16_hi(w.a.y) * a.w
 			     + bf16_lo(w.a.z) * b.x + bf16_hi(w.a.z) * b.y + bf16_lo(w.a.w) * b.z + bf16_hi(w.a.w) * b.w;
@@ -345,7 +347,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		float acc = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
-			float4 x = xp[k * 32];
+			float4 x = xp[k * XS];
 			uint32_t u = ws[k];
 			acc += (float)(int8_t)(u & 0xff) * x.x + (float)(int8_t)((u >> 8) & 0xff) * x.y
 			     + (float)(int8_t)((u >> 16) & 0xff) * x.z + (float)(int8_t)(u >> 24) * x.w;
@@ -356,7 +358,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		float lo = 0.f, hi = 0.f, hs = 0.f, xsum = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
-			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
+			float4 xl = xp[k * XS], xh = xp[(k + 4) * XS];
 			uint32_t u = ws[k], hl = h >> (4 * k), hh = h >> (16 + 4 * k);
 			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
 			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
@@ -374,7 +376,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		float lo = 0.f, hi = 0.f, xl_sum = 0.f, xh_sum = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
-			float4 xl = xp[k * 32], xh = xp[(k + 4) * 32];
+			float4 xl = xp[k * XS], xh = xp[(k + 4) * XS];
 			uint32_t u = ws[k];
 			lo += (float)(u & 15) * xl.x + (float)((u >> 8) & 15) * xl.y
 			    + (float)((u >> 16) & 15) * xl.z + (float)((u >> 24) & 15) * xl.w;
@@ -400,7 +402,7 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		for (int k = 0; k < 2; k++) {
 			int quarter = qa + k;
 			uint32_t lb = k == 0 ? w.a.x : w.a.y;
-			float4 x = xp[k * 32];
+			float4 x = xp[k * XS];
 			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * quarter)) & 3) << 4)) - 32);
 			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * quarter)) & 3) << 4)) - 32);
 			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * quarter)) & 3) << 4)) - 32);
@@ -430,7 +432,7 @@ template <int T, int R, bool swiglu>
 __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB(T, R))
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
-              int accumulate, int wpr)
+              int accumulate, int wpr, float *y2)
 {
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
@@ -556,7 +558,9 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 					tb += part[1][warp + k];
 				}
 				float v = swiglu ? silu(ta) * tb : ta;
-				y[r0] = accumulate ? ycur + v : v;
+				v = accumulate ? ycur + v : v;
+				y[r0] = v;
+				if (y2) y2[r0] = v;
 			}
 			__syncthreads();
 		} else {
@@ -564,7 +568,11 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 			for (int k = 0; k < R; k++) {
 				float a = warp_sum(acc[k]);
 				if (swiglu) a = silu(a) * warp_sum(acc2[k]);
-				if (lane == k && r0 + k < rows_out) y[r0 + k] = accumulate ? ycur + a : a;
+				if (lane == k && r0 + k < rows_out) {
+					a = accumulate ? ycur + a : a;
+					y[r0 + k] = a;
+					if (y2) y2[r0 + k] = a;
+				}
 			}
 		}
 	}
@@ -574,7 +582,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 /* Any type, any cols: one warp per row, element by element (small or odd shapes). */
 __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int rows_out, int cols,
                                      const float *__restrict__ x, const float *__restrict__ norm,
-                                     float eps, float *y, int accumulate, int swiglu)
+                                     float eps, float *y, int accumulate, int swiglu, float *y2)
 {
 	PDL_ENTER();
 	__shared__ float red[32];
@@ -597,7 +605,9 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 		if (swiglu) acc2 = warp_sum(acc2);
 		if (lane == 0) {
 			float v = swiglu ? silu(acc) * acc2 : acc;
-			y[r] = accumulate ? y[r] + v : v;
+			v = accumulate ? y[r] + v : v;
+			y[r] = v;
+			if (y2) y2[r] = v;
 		}
 	}
 }
@@ -678,7 +688,7 @@ static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_m
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_kernel<T, R, SW>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
-		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr);
+		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL);
 	return 0;
 }
 
@@ -778,8 +788,380 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
 	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
-	                                             o ? o->accumulate : 0, swiglu);
+	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL);
 	return 0;
+}
+
+/* ---- feed-forward block with the down projection fused -----------------------------------
+ * y += Wd h, h = silu(G xn) * (U xn), xn = rmsnorm(x) * g (kern_ffn_fused).  Block b
+ * takes the S columns j0 = b*S .. j0+S-1 of h: its 2*S gate/up rows as the matvec
+ * does (each of the 8 warps RW = S/8 rows, their gate and up partners, all loads
+ * of a pass issued before any is used), then the same S columns of every row of
+ * Wd, copied to shared memory with cp.async at the start (constant weights: before
+ * the PDL wait, in flight during the gate/up work), times its h, added into y with
+ * float atomics (sm_90: red.global.add.v4.f32, 4 rows per instruction).  S is a
+ * multiple of the quant block width along Wd's rows (32 for Q8_0/Q4_0/Q4_1/Q5_0)
+ * and at least 32 bytes of a Wd row (F32 8, F16/BF16 16 elements), so a block
+ * reads whole sectors.  The summation order of y differs from run to run (atomics).
+ * x must not alias y: other blocks still read x while the first ones add to y. */
+#define FF_THREADS 256
+#define FF_WARPS (FF_THREADS / 32)
+
+template <int T> struct FfU { enum { U = MvT<T>::E <= 8 ? 4 : (MvT<T>::E == 16 ? 2 : 1) }; };
+template <int T> struct FfNB { enum { NB = (T == T_Q8_0 || T == T_Q4_0 || T == T_Q4_1 || T == T_Q5_0) ? 1 : 0 }; };
+
+__device__ __forceinline__ void red_add_v4(float *p, float a, float b, float c, float d)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+	asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(a), "f"(b), "f"(c), "f"(d) : "memory");
+#else
+	atomicAdd(p, a);
+	atomicAdd(p + 1, b);
+	atomicAdd(p + 2, c);
+	atomicAdd(p + 3, d);
+#endif
+}
+
+/* The narrow F32/F16/BF16 kernels ("hybrid") hold one gate/up row pair per warp
+ * in registers and copy the warp's other rows to shared memory with cp.async, so
+ * that every weight load is issued before the PDL wait and 3 blocks fit an SM. */
+template <int T> __host__ __device__ constexpr int ff_slice_c(int wide)
+{
+	return T == T_F32 ? (wide ? 16 : 8) : (T == T_F16 || T == T_BF16 || T == T_Q8_0) ? (wide ? 32 : 16) : (wide ? 64 : 32);
+}
+template <int T, int S> __host__ __device__ constexpr bool ff_hybrid()
+{
+	return (T == T_F32 || T == T_F16 || T == T_BF16) && S == ff_slice_c<T>(0) && S > FF_WARPS;
+}
+#define FF_MINB(T, S) (ff_hybrid<T, S>() || ((T) == T_Q8_0 && (S) == ff_slice_c<T>(0)) ? 3 : 2)
+
+/* Shared memory of ffn_fused_kernel<T, S> for rows of cols elements. */
+static size_t ff_smem(int E, int S, int has_scales, int cols, int hybrid)
+{
+	int C = cols / E, ngroups = (C + 31) / 32, NC = S / E;
+	size_t nslot = (size_t)ngroups * (E / 4) * 32;
+	size_t stage = hybrid ? (size_t)(S - FF_WARPS) * 2 * cols * (E == 4 ? 4 : 2) : 0;
+	return nslot * 16 + stage + (size_t)NC * (cols + 4) * 16 + (size_t)S * 4 +
+	       (has_scales ? (size_t)((S + 31) / 32) * cols * 8 : 0) + (size_t)cols * 4;
+}
+
+template <int T, int S, int MINB>
+__global__ void __launch_bounds__(FF_THREADS, MINB)
+ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs, const uint8_t *__restrict__ dq,
+                 const uint8_t *__restrict__ ds, int n_ff, int cols, const float *__restrict__ x,
+                 const float *__restrict__ norm, float eps, float *y, int v4)
+{
+	const int E = MvT<T>::E, P = E / 4, U = FfU<T>::U, RW = S / FF_WARPS, NC = S / E;
+	const int LB = E == 32 ? 8 : 16;                      /* loads in flight per lane (4-bit: fewer, they spill) */
+	const bool HY = ff_hybrid<T, S>();
+	const int RP = HY ? 1 : RW < LB / (2 * U) ? RW : LB / (2 * U);
+	const int RB = cols * (T == T_F32 ? 4 : 2);           /* bytes of a row (hybrid) */
+	const int NB = FfNB<T>::NB ? (S + 31) / 32 : 0;       /* scale blocks per row of the slice */
+	static_assert(S % FF_WARPS == 0 && S % E == 0 && RW % RP == 0, "slice");
+	extern __shared__ float4 sm[];
+	__shared__ float red[32];
+	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32, WS = cols + 4;
+	float4 *xs = sm;                             /* [nslot] x staged as for the matvec */
+	uint8_t *gst = (uint8_t *)(xs + nslot);      /* hybrid: [warp][RW - 1][gate, up][RB] */
+	uint4 *wd = (uint4 *)(gst + (HY ? (size_t)FF_WARPS * (RW - 1) * 2 * RB : 0)); /* [NC][WS]: chunk c of Wd row r at c * WS + r */
+	float4 *hs = (float4 *)(wd + NC * WS);       /* [S / 4] this block's h */
+	uint2 *sc = (uint2 *)(hs + S / 4);           /* [NB][cols] scales of the Wd chunks */
+	float *ys = (float *)(sc + NB * cols);       /* [cols] partial y (v4) */
+	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+	int j0 = blockIdx.x * S;
+	pdl_trigger();
+	/* hybrid: the gate/up rows after each warp's first -> shared memory (group 1) */
+	if (HY) {
+		int per = RB / 16, nrows = FF_WARPS * (RW - 1) * 2;
+		for (int i = tid; i < nrows * per; i += FF_THREADS) {
+			int lr = i / per, p = i % per, gu = lr & 1, wk = lr >> 1;
+			const int R1 = RW > 1 ? RW - 1 : 1;
+			int grow = j0 + (wk / R1) * RW + wk % R1 + 1 + gu * n_ff;
+			cp_async16(gst + (size_t)lr * RB + p * 16, gq + (size_t)grow * RB + p * 16);
+		}
+		cp_async_commit();
+	}
+	/* this block's columns of Wd -> shared memory (constant weights; group 2) */
+	for (int i = tid; i < NC * cols; i += FF_THREADS) {
+		int r = i / NC, c = i % NC;
+		const uint8_t *src;
+		if (T == T_F32) src = dq + ((size_t)r * n_ff + j0 + c * 4) * 4;
+		else if (T == T_F16 || T == T_BF16) src = dq + ((size_t)r * n_ff + j0 + c * 8) * 2;
+		else if (T == T_Q8_0) src = dq + (size_t)r * n_ff + j0 + c * 16;
+		else src = dq + ((size_t)r * (n_ff / 32) + j0 / 32 + c) * 16;
+		cp_async16(wd + c * WS + r, src);
+	}
+	cp_async_commit();
+	/* the first batch of the gate/up rows: row j (gate) and n_ff + j (up) */
+	WRaw w[RP][U], w2[RP][U];
+	int nit = (C + 32 * U - 1) / (32 * U);
+	int rbase = j0 + warp * RW;
+#define FF_LOAD(PASS, IT)                                                                            \
+	do {                                                                                             \
+		_Pragma("unroll") for (int u = 0; u < U; u++) {                                            \
+			int c = ((IT) * U + u) * 32 + lane;                                                      \
+			_Pragma("unroll") for (int k = 0; k < RP; k++) if (c < C) {                             \
+				if (HY && (PASS) > 0) {                                                              \
+					const uint8_t *b_ = gst + (size_t)(warp * (RW - 1) + (PASS) - 1) * 2 * RB;       \
+					w[k][u] = load_chunk<T, true>(b_, NULL, cols, 0, c);                             \
+					w2[k][u] = load_chunk<T, true>(b_, NULL, cols, 1, c);                            \
+				} else {                                                                             \
+					w[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k, c);               \
+					w2[k][u] = load_chunk<T>(gq, gs, cols, rbase + (PASS) * RP + k + n_ff, c);       \
+				}                                                                                    \
+			}                                                                                        \
+		}                                                                                            \
+	} while (0)
+	FF_LOAD(0, 0);
+	/* the scales of the Wd chunks (constant) */
+	if (NB) {
+		for (int i = tid; i < NB * cols; i += FF_THREADS) {
+			int r = i / (NB > 0 ? NB : 1), bb = i % (NB > 0 ? NB : 1);
+			size_t bi = (size_t)r * (n_ff / 32) + j0 / 32 + bb;
+			uint2 v;
+			if (T == T_Q8_0 || T == T_Q4_0) v = make_uint2((uint32_t)__ldg((const unsigned short *)ds + bi), 0u);
+			else if (T == T_Q4_1) v = make_uint2(__ldg((const unsigned int *)ds + bi), 0u);
+			else v = __ldg((const uint2 *)ds + bi);
+			sc[bb * cols + r] = v;
+		}
+	}
+	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
+	const bool fast = norm && nslot <= MV_NS * FF_THREADS;
+	float4 gv[MV_NS];
+	if (fast) {
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * FF_THREADS, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
+			gv[j] = sl < nslot && c < C ? g4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+		}
+	}
+	pdl_wait();
+	/* stage x (normalised) */
+	float rs = 1.f;
+	if (fast) {
+		float4 xv[MV_NS];
+		float ss = 0.f;
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * FF_THREADS, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
+			xv[j] = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
+		}
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * FF_THREADS;
+			if (sl < nslot)
+				xs[sl] = make_float4(xv[j].x * rs * gv[j].x, xv[j].y * rs * gv[j].y, xv[j].z * rs * gv[j].z,
+				                     xv[j].w * rs * gv[j].w);
+		}
+	} else if (norm) {
+		float ss = 0.f;
+		for (int i = tid; i < cols; i += FF_THREADS) ss += x[i] * x[i];
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+	}
+	for (int sl = fast ? nslot : tid; sl < nslot; sl += FF_THREADS) {
+		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
+		int c = g * 32 + ln;
+		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+		if (c < C) {
+			int i4 = x4_index<T>(c, k);
+			v = x4[i4];
+			if (norm) {
+				float4 gg = g4[i4];
+				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
+			}
+		}
+		xs[sl] = v;
+	}
+	__syncthreads();
+	/* gate/up -> h */
+	float *hf = (float *)hs;
+#pragma unroll 1
+	for (int pass = 0; pass < RW / RP; pass++) {
+		float acc[RP], acc2[RP];
+#pragma unroll
+		for (int k = 0; k < RP; k++) acc[k] = acc2[k] = 0.f;
+		if (HY && pass == 1) { /* the staged rows have landed (all threads copied them) */
+			cp_async_wait1();
+			__syncthreads();
+		}
+		for (int it = 0; it < nit; it++) {
+			if (pass > 0 || it > 0) FF_LOAD(pass, it);
+#pragma unroll
+			for (int u = 0; u < U; u++) {
+				int c = (it * U + u) * 32 + lane;
+				if (c < C) {
+					const float4 *xp = xs + (c >> 5) * P * 32 + lane;
+#pragma unroll
+					for (int k = 0; k < RP; k++) {
+						acc[k] += dot_chunk<T>(w[k][u], c, xp);
+						acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
+					}
+				}
+			}
+		}
+#pragma unroll
+		for (int k = 0; k < RP; k++) {
+			float a = warp_sum(acc[k]), b = warp_sum(acc2[k]);
+			if (lane == 0) hf[warp * RW + pass * RP + k] = silu(a) * b;
+		}
+	}
+#undef FF_LOAD
+	cp_async_wait_all();
+	__syncthreads();
+	/* this block's part of Wd h */
+	for (int r = tid; r < cols; r += FF_THREADS) {
+		float acc = 0.f;
+#pragma unroll
+		for (int c = 0; c < NC; c++) {
+			WRaw wr;
+			wr.a = wd[c * WS + r];
+			wr.b = make_uint4(0u, 0u, 0u, 0u);
+			if (NB) {
+				uint2 v = sc[(((j0 & 31) + c * E) >> 5) * cols + r];
+				wr.b.x = v.x;
+				wr.b.y = v.y;
+			}
+			acc += dot_chunk<T, 1>(wr, c, hs + c * P);
+		}
+		if (v4) ys[r] = acc;
+		else atomicAdd(y + r, acc);
+	}
+	if (v4) {
+		__syncthreads();
+		for (int i = tid; i < cols / 4; i += FF_THREADS)
+			red_add_v4(y + 4 * i, ys[4 * i], ys[4 * i + 1], ys[4 * i + 2], ys[4 * i + 3]);
+	}
+}
+
+/* Slice widths (elements of h per block): narrow = 32 bytes of a Wd row (F32 8,
+ * F16/BF16 16, Q8_0 16 = half a quant block: the neighbouring block reads the
+ * other half of the sector, from L2) or one 4-bit block (32); wide = twice that.
+ * The launcher takes the narrow slice when its blocks fit the GPU at once
+ * (resident blocks from the occupancy calculator), else the wide one;
+ * kern_ffn_fused_wide forces one (test / bench hook). */
+static int g_ff_mode = 0; /* 0 auto, 1 narrow, 2 wide */
+extern "C" void kern_ffn_fused_wide(int mode) { g_ff_mode = mode >= 0 && mode <= 2 ? mode : 0; }
+
+static int ff_slice(int type, int wide)
+{
+	switch (type) {
+	case T_F32: return wide ? 16 : 8;
+	case T_F16: case T_BF16: case T_Q8_0: return wide ? 32 : 16;
+	case T_Q4_0: case T_Q4_1: case T_Q5_0: return wide ? 64 : 32;
+	default: return 0;
+	}
+}
+static int ff_elems(int type)
+{
+	return type == T_F32 ? 4 : (type == T_F16 || type == T_BF16) ? 8 : type == T_Q8_0 ? 16 : 32;
+}
+static int ff_has_scales(int type)
+{
+	return type == T_Q8_0 || type == T_Q4_0 || type == T_Q4_1 || type == T_Q5_0;
+}
+
+static int max_smem_optin(void)
+{
+	static int v = -1;
+	if (v < 0) {
+		int dev = 0;
+		if (cudaGetDevice(&dev) != cudaSuccess ||
+		    cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+			v = 48 * 1024;
+	}
+	return v;
+}
+
+static int ff_fits(const kern_mat *GU, const kern_mat *Wd, int wide)
+{
+	int S = ff_slice(GU->type, wide), E = ff_elems(GU->type);
+	int n_ff = Wd->cols, cols = GU->cols;
+	if (!S || n_ff % S || cols % E || cols <= 0) return 0;
+	int hy = !ff_has_scales(GU->type) && !wide && S > FF_WARPS;
+	size_t smem = ff_smem(E, S, ff_has_scales(GU->type), cols, hy);
+	return smem <= (size_t)max_smem_optin() && smem <= 200 * 1024;
+}
+
+extern "C" int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd)
+{
+	if (!GU || !Wd || GU->type != Wd->type || !ff_slice(GU->type, 0)) return 0;
+	if (GU->rows != 2 * Wd->cols || Wd->rows != GU->cols) return 0;
+	if (g_ff_mode) return ff_fits(GU, Wd, g_ff_mode == 2);
+	return ff_fits(GU, Wd, 0) || ff_fits(GU, Wd, 1);
+}
+
+
+/* Blocks of ffn_fused_kernel<T, S> resident on the GPU with smem bytes. */
+template <int T, int S> static int ff_slots(size_t smem)
+{
+	static size_t last = (size_t)-1;
+	static int occ = 0;
+	if (smem != last) {
+		if (smem > 48 * 1024 &&
+		    cudaFuncSetAttribute(ffn_fused_kernel<T, S, FF_MINB(T, S)>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+		                         (int)smem) != cudaSuccess) {
+			(void)cudaGetLastError();
+			return 0;
+		}
+		if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, ffn_fused_kernel<T, S, FF_MINB(T, S)>, FF_THREADS, smem) !=
+		    cudaSuccess) {
+			(void)cudaGetLastError();
+			occ = 0;
+		}
+		last = smem;
+	}
+	return occ * num_sms();
+}
+
+template <int T, int S>
+static int launch_ff(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps, float *y,
+                     cudaStream_t st)
+{
+	int n_ff = Wd->cols, cols = GU->cols;
+	size_t smem = ff_smem(MvT<T>::E, S, FfNB<T>::NB, cols, ff_hybrid<T, S>());
+	if (ff_slots<T, S>(smem) <= 0) return (int)cudaErrorInvalidConfiguration; /* also sets the smem attribute */
+	int v4 = cols % 4 == 0 && ((uintptr_t)y & 15) == 0;
+	KLAUNCH(ffn_fused_kernel<T, S, FF_MINB(T, S)>, dim3(n_ff / S), dim3(FF_THREADS), smem, st, (const uint8_t *)GU->q,
+	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, y, v4);
+	return 0;
+}
+
+/* narrow when its blocks all fit at once (or the wide slice does not fit) */
+template <int T>
+static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps, float *y,
+                       cudaStream_t st)
+{
+	const int SN = ff_slice_c<T>(0), SW = ff_slice_c<T>(1);
+	int wide;
+	if (g_ff_mode) wide = g_ff_mode == 2;
+	else if (!ff_fits(GU, Wd, 1)) wide = 0;
+	else if (!ff_fits(GU, Wd, 0)) wide = 1;
+	else wide = Wd->cols / SN > ff_slots<T, SN>(ff_smem(MvT<T>::E, SN, FfNB<T>::NB, GU->cols, ff_hybrid<T, SN>()));
+	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, y, st) : launch_ff<T, SN>(GU, Wd, x, norm, eps, y, st);
+}
+
+extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
+                              float *d_y, void *stream)
+{
+	cudaStream_t st = as_stream(stream);
+	if (!d_x || !d_y || !kern_ffn_fused_ok(GU, Wd)) return (int)cudaErrorInvalidValue;
+	int cols = GU->cols;
+	if (((uintptr_t)d_x & 15) || (d_norm && ((uintptr_t)d_norm & 15))) return (int)cudaErrorInvalidValue;
+	if (d_x < d_y + cols && d_y < d_x + cols) return (int)cudaErrorInvalidValue; /* x would change under the readers */
+	switch (GU->type) {
+	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	default: return (int)cudaErrorInvalidValue;
+	}
 }
 
 /* ---- matrices: allocation and upload ------------------------------------------------ */

@@ -89,6 +89,12 @@ typedef struct cu_backend {
 	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
+	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
+	                   layer.  VIGIL_CUDA_FUSE_DOWN unset: only where n_ff >= 4 n_embd (-1);
+	                   0 off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
+	                   slices; 3 on, narrow slices */
+	int fused_layers; /* layers of the decode graph that use it */
+	float *x2;      /* [n_embd] the second residual buffer of the fused decode layers */
 	/* activations (device) */
 	float *x;       /* [PCH][n_embd] residual stream */
 	float *xb;      /* [PCH][n_embd] normed */
@@ -235,7 +241,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt, b->x2};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -349,6 +355,11 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 {
 	const llm_config *c = &b->c;
 	void *st = b->st;
+	/* The residual stream: x, or with the fused feed-forward x and x2 in turn.  A
+	 * fused layer's o projection writes x + o to both (cur and nxt); the fused
+	 * kernel reads cur and adds Wd h into nxt, which the next layer reads. */
+	float *cur = b->x;
+	b->fused_layers = 0;
 	if (b->use_pd) {
 		CU(kern_decode_persistent(&b->pd, st), "persistent decode");
 		goto head;
@@ -356,8 +367,11 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
-		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0};
-		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
+		int fuse = b->fuse_down && (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && L->gu.n == 1 &&
+		           kern_ffn_fused_ok(&L->gu.m[0], &L->wdown);
+		float *nxt = cur == b->x ? b->x2 : b->x;
+		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL};
+		CU(lin_mv(b, &L->qkv, cur, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
 			                    b->att_chunk, b->ascr, b->att_cnt, st),
@@ -367,21 +381,28 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			   "qkv_post");
 			CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
 		}
-		kern_mv_opts acc = {NULL, 0.f, 1, 0};
-		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
-		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1};
+		kern_mv_opts acc = {NULL, 0.f, 1, 0, fuse ? nxt : NULL};
+		CU(kern_matvec(&L->wo, b->att, cur, &acc, st), "attn_output");
+		acc.d_y2 = NULL;
+		if (fuse) {
+			CU(kern_ffn_fused(&L->gu.m[0], &L->wdown, cur, L->ffn_norm, c->rms_eps, nxt, st), "ffn");
+			cur = nxt;
+			b->fused_layers++;
+			continue;
+		}
+		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL};
 		if (L->gu.n == 1) {
-			CU(kern_matvec(&L->gu.m[0], b->x, b->hf, &fn, st), "ffn_gate_up");
+			CU(kern_matvec(&L->gu.m[0], cur, b->hf, &fn, st), "ffn_gate_up");
 		} else {
 			fn.swiglu = 0;
-			CU(lin_mv(b, &L->gu, b->x, b->gu, &fn), "ffn_gate_up");
+			CU(lin_mv(b, &L->gu, cur, b->gu, &fn), "ffn_gate_up");
 			CU(kern_swiglu(b->gu, b->hf, 1, c->n_ff, st), "swiglu");
 		}
-		CU(kern_matvec(&L->wdown, b->hf, b->x, &acc, st), "ffn_down");
+		CU(kern_matvec(&L->wdown, b->hf, cur, &acc, st), "ffn_down");
 	}
 head:;
-	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
-	CU(kern_matvec(&b->out, b->x, b->logits, &on, st), "output");
+	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL};
+	CU(kern_matvec(&b->out, cur, b->logits, &on, st), "output");
 	CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
 	return 0;
 }
@@ -477,7 +498,7 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		for (int t0 = first; t0 < m; t0 += LCH) {
 			int k = m - t0 < LCH ? m - t0 : LCH;
 			for (int i = 0; i < k; i++) {
-				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0};
+				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL};
 				CU(kern_matvec(&b->out, b->x + (size_t)(t0 + i) * c->n_embd, b->logits + i * V, &on, b->st),
 				   "output");
 			}
@@ -621,6 +642,15 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->att, (size_t)PCH * b->q_dim * 4), "activations");
 	CU(dmalloc(b, (void **)&b->gu, (size_t)PCH * 2 * F * 4), "activations");
 	CU(dmalloc(b, (void **)&b->hf, (size_t)PCH * F * 4), "activations");
+	CU(dmalloc(b, (void **)&b->x2, (size_t)E * 4), "activations");
+	{
+		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
+		/* Default from the H200 calls of bench/RESULTS.md ("Down projection fused"):
+		 * faster for Qwen2.5-0.5B (n_ff 5.4 n_embd: 0.690 vs 0.738 ms bf16), slower
+		 * for Qwen3-0.6B (3 n_embd: 1.035 vs 0.929) */
+		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
+	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
 	TRY(pd_setup(b, err, errlen));
 	{
@@ -767,6 +797,11 @@ extern "C" int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5],
 	}
 	free(t);
 	return rc;
+}
+
+extern "C" int llm_cuda_fused_layers(void *ctx)
+{
+	return ctx ? ((cu_backend *)ctx)->fused_layers : 0;
 }
 
 extern "C" int llm_cuda_uses_persistent(void *ctx)

@@ -4,6 +4,8 @@
  *   check_kernels test [quick]   checks on fresh random inputs; exit 1 on any failure
  *   check_kernels bench          timings at Qwen2.5-0.5B / Qwen3-0.6B shapes and
  *                                the card's device-to-device copy bandwidth
+ *   check_kernels none           prints the device and exits (does the binary run here)
+ *   check_kernels ffn            the fused feed-forward against the two matvecs (timings)
  *
  * Every check draws new random inputs (seed from the clock unless KSEED is set,
  * printed), poisons the output with NaN bytes first (so an unwritten element
@@ -289,7 +291,7 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	up(dg, g.data(), cols * 4);
 	if (accumulate) up(dy, y0.data(), rows * 4);
 	else poison(dy, rows * 4);
-	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu};
+	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL};
 	CK(kern_matvec(&m, dx, dy, &o, NULL));
 	CK(cudaDeviceSynchronize());
 	down(y.data(), dy, rows * 4);
@@ -321,6 +323,91 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	report(what, worst, 0, bad, rows);
 	kern_mat_free(&m);
 	cudaFree(dx); cudaFree(dg); cudaFree(dy);
+}
+
+/* ---- feed-forward with the down projection fused (kern_ffn_fused) -----------------------
+ * y = y0 + Wd (silu(G xn) * (U xn)).  Tolerance per row r: the matvec SwiGLU bound
+ * tol_h of every h_j carried through |Wd_rj|, plus 3e-5 (sum_j |Wd_rj h_j| + |y0_r|)
+ * for the f32 sums and the atomic additions (their order varies), + 1e-6.  y0 is
+ * random, so a block that adds nothing leaves rows off by its whole share. */
+static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int y_off)
+{
+	int rows_w = 2 * n_ff;
+	{
+		kern_mat a = {}, d = {};
+		a.type = d.type = t;
+		a.rows = rows_w; a.cols = cols;
+		d.rows = cols; d.cols = n_ff;
+		if (!kern_ffn_fused_ok(&a, &d)) { /* shared memory of this device too small */
+			printf("skip   ffn fused %s %dx%d%s: not covered on this device\n", tname(t), cols, n_ff, g_mv_label);
+			return;
+		}
+	}
+	size_t rb = row_bytes(t, cols), rbd = row_bytes(t, n_ff);
+	std::vector<uint8_t> gg(rb * rows_w), gd(rbd * cols);
+	for (int r = 0; r < rows_w; r++) random_row(t, cols, gg.data() + r * rb);
+	for (int r = 0; r < cols; r++) random_row(t, n_ff, gd.data() + r * rbd);
+	std::vector<float> x(cols), g(cols), y0(cols), y(cols), y2(cols);
+	for (auto &v : x) v = frand(-2, 2);
+	for (auto &v : g) v = frand(0.5f, 1.5f);
+	for (auto &v : y0) v = frand(-1, 1);
+	float eps = 1e-6f;
+	std::vector<double> xn(cols), wrow(std::max(cols, n_ff)), h(n_ff), th(n_ff);
+	double rs = 1;
+	if (use_norm) {
+		double ss = 0;
+		for (int i = 0; i < cols; i++) ss += (double)x[i] * x[i];
+		rs = 1 / sqrt(ss / cols + eps);
+	}
+	for (int i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
+	for (int j = 0; j < n_ff; j++) {
+		double a = 0, sa = 0, b = 0, sb = 0;
+		ref_dequant(t, gg.data() + j * rb, cols, wrow.data());
+		for (int i = 0; i < cols; i++) { a += wrow[i] * xn[i]; sa += fabs(wrow[i] * xn[i]); }
+		ref_dequant(t, gg.data() + (size_t)(j + n_ff) * rb, cols, wrow.data());
+		for (int i = 0; i < cols; i++) { b += wrow[i] * xn[i]; sb += fabs(wrow[i] * xn[i]); }
+		double sg = a / (1 + exp(-a));
+		h[j] = sg * b;
+		th[j] = 2e-5 * (1.1 * sa * fabs(b) + fabs(sg) * sb) + 1e-6;
+	}
+	kern_mat mg = make_mat(t, rows_w, cols, gg), md = make_mat(t, cols, n_ff, gd);
+	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dyb = dalloc<float>(cols + 4), *dy = dyb + y_off;
+	up(dx, x.data(), cols * 4);
+	up(dg, g.data(), cols * 4);
+	double worst = 0, spread = 0;
+	int bad = 0;
+	for (int run = 0; run < 2; run++) { /* twice: the atomics' order differs */
+		up(dy, y0.data(), cols * 4);
+		CK(kern_ffn_fused(&mg, &md, dx, use_norm ? dg : NULL, eps, dy, NULL));
+		CK(cudaDeviceSynchronize());
+		down(run ? y2.data() : y.data(), dy, cols * 4);
+	}
+	for (int r = 0; r < cols; r++) {
+		ref_dequant(t, gd.data() + r * rbd, n_ff, wrow.data());
+		double ref = y0[r], s = 0, tol = 0;
+		for (int j = 0; j < n_ff; j++) {
+			ref += wrow[j] * h[j];
+			s += fabs(wrow[j] * h[j]);
+			tol += fabs(wrow[j]) * th[j];
+		}
+		tol += 3e-5 * (s + fabs(y0[r])) + 1e-6;
+		for (double v : {(double)y[r], (double)y2[r]}) {
+			double err = fabs(v - ref) / tol;
+			if (!(err <= 1)) bad = 1;
+			if (err > worst || err != err) worst = err;
+		}
+		spread = std::max(spread, fabs((double)y[r] - y2[r]) / tol);
+	}
+	/* x overlapping y is refused (other blocks still read x while the first add) */
+	if (kern_ffn_fused(&mg, &md, dx, NULL, eps, dx, NULL) == 0) bad = 1;
+	CK(cudaDeviceSynchronize());
+	char what[160];
+	snprintf(what, sizeof what, "ffn fused %s %dx%d%s%s%s (2 runs differ by %.2g tol)", tname(t), cols, n_ff,
+	         use_norm ? " +norm" : "", y_off ? " y unaligned" : "", g_mv_label, spread);
+	report(what, worst, 0, bad, 2L * cols);
+	kern_mat_free(&mg);
+	kern_mat_free(&md);
+	cudaFree(dx); cudaFree(dg); cudaFree(dyb);
 }
 
 /* ---- embedding and dequantisation: |v - ref| <= 1e-6 |ref| + 1e-30; f16/bf16
@@ -855,13 +942,60 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);
-	b.o = {NULL, 1e-6f, 0, swiglu};
+	b.o = {NULL, 1e-6f, 0, swiglu, NULL};
 	float ms = time_ms(run_mv, &b, 50);
 	double gbs = bytes / (ms * 1e-3) / 1e9;
 	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw%s\n", tname(t), rows, cols,
 	       swiglu ? " swiglu" : "       ", ms * 1e3, gbs, 100 * gbs / copy_gbs, g_bench_label);
 	for (int i = 0; i < b.nm; i++) kern_mat_free(&b.m[i]);
 	cudaFree(b.x); cudaFree(b.y);
+}
+
+/* The feed-forward of one layer, 24 times back to back (PDL between launches,
+ * no graph), rotating over 4 weight copies: the two matvecs (gate/up + SwiGLU,
+ * down + residual) against kern_ffn_fused in each slice mode. */
+struct ffn_bench { kern_mat gu[4], wd[4]; float *x, *h, *y, *g; int fused; };
+static void run_ffn(void *p)
+{
+	ffn_bench *b = (ffn_bench *)p;
+	for (int i = 0; i < 24; i++) {
+		int k = i & 3;
+		if (b->fused) {
+			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->y, NULL));
+		} else {
+			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL}, o2 = {NULL, 0.f, 1, 0, NULL};
+			CK(kern_matvec(&b->gu[k], b->x, b->h, &o1, NULL));
+			CK(kern_matvec(&b->wd[k], b->h, b->y, &o2, NULL));
+		}
+	}
+}
+static void bench_ffn(int t, int cols, int n_ff)
+{
+	ffn_bench b;
+	std::vector<uint8_t> gg(row_bytes(t, cols) * 2 * n_ff), gd(row_bytes(t, n_ff) * cols);
+	for (int r = 0; r < 2 * n_ff; r++) random_row(t, cols, gg.data() + r * row_bytes(t, cols));
+	for (int r = 0; r < cols; r++) random_row(t, n_ff, gd.data() + r * row_bytes(t, n_ff));
+	for (int i = 0; i < 4; i++) {
+		b.gu[i] = make_mat(t, 2 * n_ff, cols, gg);
+		b.wd[i] = make_mat(t, cols, n_ff, gd);
+	}
+	b.x = dalloc<float>(cols); b.g = dalloc<float>(cols); b.y = dalloc<float>(cols); b.h = dalloc<float>(n_ff);
+	std::vector<float> x(cols);
+	for (auto &v : x) v = frand(-1, 1);
+	up(b.x, x.data(), cols * 4);
+	up(b.y, x.data(), cols * 4);
+	for (auto &v : x) v = frand(0.5f, 1.5f);
+	up(b.g, x.data(), cols * 4);
+	const char *names[] = {"two matvecs", "fused auto", "fused narrow", "fused wide"};
+	for (int m = 0; m < 4; m++) {
+		b.fused = m > 0;
+		if (m) kern_ffn_fused_wide(m - 1);
+		float ms = time_ms(run_ffn, &b, 20);
+		printf("time   ffn %-5s %4d x %-5d %-13s %7.2f us per layer\n", tname(t), cols, n_ff, names[m], ms * 1e3 / 24);
+	}
+	kern_ffn_fused_wide(0);
+	for (int i = 0; i < 4; i++) { kern_mat_free(&b.gu[i]); kern_mat_free(&b.wd[i]); }
+	cudaFree(b.x); cudaFree(b.g); cudaFree(b.y); cudaFree(b.h);
 }
 
 struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; int *pos; int n_split; kern_attn_shape s; };
@@ -975,6 +1109,14 @@ int main(int argc, char **argv)
 	rng_state = getenv("KSEED") ? strtoull(getenv("KSEED"), NULL, 10) : (uint64_t)time(NULL) * 2654435761u + 1;
 	printf("device: %s (sm_%d%d, %d SMs, %.1f GiB); seed %llu\n", prop.name, prop.major, prop.minor,
 	       prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, (unsigned long long)rng_state);
+	if (strcmp(mode, "none") == 0) return 0; /* the binary runs on this machine (tests/gpu/iter.sh PREBUILT) */
+	if (strcmp(mode, "ffn") == 0) { /* the fused feed-forward against the two matvecs */
+		for (int t : {T_BF16, T_Q8_0}) {
+			bench_ffn(t, 896, 4864);
+			bench_ffn(t, 1024, 3072);
+		}
+		return 0;
+	}
 	if (strcmp(mode, "attn") == 0) { /* decode attention: key-range count sweep */
 		for (int ctx : {128, 1024, 4096})
 			for (int ch : {64, 128, 256})
@@ -1047,10 +1189,13 @@ int main(int argc, char **argv)
 			}
 		return 0;
 	}
+	/* KONLY=ffn: only the fused feed-forward checks (for compute-sanitizer) */
+	const bool only_ffn = getenv("KONLY") && strcmp(getenv("KONLY"), "ffn") == 0;
 	/* matvec: every type; shapes with rows not a multiple of the warps per block,
 	 * cols not a multiple of 32 chunks per warp pass, and (f16/bf16/f32) of the
 	 * 16-byte load width (the scalar path). */
 	for (int t : ALL_TYPES) {
+		if (only_ffn) break;
 		int be = block_elems(t);
 		std::vector<int> cols;
 		if (be == 256) cols = {256, 768, 2816, 4864};
@@ -1087,6 +1232,48 @@ int main(int argc, char **argv)
 		}
 		kern_mv_force(0, 0);
 		g_mv_label = "";
+	}
+	/* the fused feed-forward: every covered type, both slice widths, shapes with
+	 * one block, an odd block count, rows not a multiple of the block's threads,
+	 * the staging path without the register fast path (cols > 2048 for 8-element
+	 * chunks), a y that takes the scalar atomics; types it does not cover refused */
+	for (int t : ALL_TYPES) {
+		int be = block_elems(t);
+		if (be == 256) {
+			kern_mat a = {}, d = {};
+			CK(kern_mat_alloc(&a, t, 2 * 512, 256));
+			CK(kern_mat_alloc(&d, t, 256, 512));
+			printf("%-6s ffn fused %s refused (kern_ffn_fused_ok = %d)\n", kern_ffn_fused_ok(&a, &d) ? "FAIL" : "ok",
+			       tname(t), kern_ffn_fused_ok(&a, &d));
+			if (kern_ffn_fused_ok(&a, &d)) n_fail++;
+			else n_pass++;
+			kern_mat_free(&a);
+			kern_mat_free(&d);
+			continue;
+		}
+		static char lab[64];
+		for (int mode = 0; mode < 3; mode++) { /* chosen per shape, narrow, wide */
+			if (quick && mode == 0) continue;
+			kern_ffn_fused_wide(mode);
+			snprintf(lab, sizeof lab, "%s", mode == 0 ? " auto" : mode == 1 ? " narrow" : " wide");
+			g_mv_label = lab;
+			int S = 64; /* a multiple of every slice width */
+			check_ffn_fused(t, 896, 4864, 1, 0);
+			check_ffn_fused(t, 1024, 3072, 1, 0);
+			check_ffn_fused(t, 256, S, 1, 0);
+			check_ffn_fused(t, 992, 7 * S, 1, 1);
+			check_ffn_fused(t, be == 32 ? 96 : 72, 3 * S, 0, 0);
+			if (!quick) {
+				check_ffn_fused(t, 2560, 5 * S, 1, 0);
+				check_ffn_fused(t, 2048, 4 * S, 0, 1);
+			}
+		}
+		kern_ffn_fused_wide(0);
+		g_mv_label = "";
+	}
+	if (only_ffn) {
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
 	}
 	check_norm_swiglu(1, 896);
 	check_norm_swiglu(7, 1000);

@@ -88,11 +88,29 @@ static int persistent_expected(int type)
 	        type == LLM_TYPE_Q4_K);
 }
 
+/* With VIGIL_CUDA_FUSE_DOWN=1/2/3 the per-kernel decode graph must run the fused
+ * feed-forward (kern_ffn_fused) on the types it covers (the test models' shapes
+ * all fit it), so the parity runs test it.  (Unset, the backend fuses only where
+ * n_ff >= 4 n_embd: here the Qwen2.5-0.5B-shaped models.) */
+static int fused_expected(int type)
+{
+	const char *e = getenv("VIGIL_CUDA_FUSE_DOWN");
+	if (!e || !*e || strcmp(e, "0") == 0) return 0;
+	return type == LLM_TYPE_F32 || type == LLM_TYPE_F16 || type == LLM_TYPE_BF16 || type == LLM_TYPE_Q8_0 ||
+	       type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q4_1 || type == LLM_TYPE_Q5_0;
+}
+
 static int persistent_ok(const char *name, int type)
 {
-	int used = llm_cuda_uses_persistent(llm_cuda_last_ctx());
+	void *ctx = llm_cuda_last_ctx();
+	int used = llm_cuda_uses_persistent(ctx);
 	if (persistent_expected(type) && !used) {
 		printf("FAIL   %s: the persistent decode kernel was not used\n", name);
+		n_fail++;
+		return 0;
+	}
+	if (!used && fused_expected(type) && llm_cuda_fused_layers(ctx) == 0) {
+		printf("FAIL   %s: the fused feed-forward was not used\n", name);
 		n_fail++;
 		return 0;
 	}

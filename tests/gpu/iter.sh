@@ -6,7 +6,10 @@
 # with each of $VARIANTS "name=VAR=value" set (bf16 only), then BASE) on
 # BENCH_ONLY types; mv / attn = kernel sweeps;
 # ncu = per-kernel times of one decode step (this tree; BASE too with NCU_BASE=1);
-# san = compute-sanitizer memcheck/racecheck on the quick checks.
+# san = compute-sanitizer memcheck/racecheck on the quick checks; sanffn = the
+# same on the fused feed-forward checks alone; ffn = its timings.
+# PREBUILT=1: use build/gpu/check_kernels and check_model as carried (built on a
+# machine without a GPU for this card's arch) when they run, else build.
 # Logs to $OUT.  Not part of make gpu-test (tests/gpu/run.sh is).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -42,7 +45,11 @@ build() { # tree -> tree/build/gpu/check_model (+ check_kernels)
 	echo "build $t: rc=$?"
 }
 t0=$SECONDS
-build "$here" &
+if [ -n "${PREBUILT:-}" ] && "$here/build/gpu/check_kernels" none >/dev/null 2>&1 && [ -x "$here/build/gpu/check_model" ]; then
+	echo "PREBUILT: using the carried build/gpu/check_kernels and check_model"  # built elsewhere for sm_90
+else
+	build "$here" &
+fi
 [ -n "$BASE" ] && build "$BASE" &
 wait
 echo "builds: $((SECONDS - t0)) s"
@@ -79,6 +86,12 @@ for s in $STEPS; do
 		done
 		run model-memcheck timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$here/build/gpu/check_model" quick
 		tail -2 /tmp/iter/model-memcheck.log;;
+	ffn) run ffn timeout 100 "$here/build/gpu/check_kernels" ffn; grep time /tmp/iter/ffn.log;;
+	sanffn) # compute-sanitizer on the fused feed-forward checks alone
+		for tool in memcheck racecheck; do
+			KONLY=ffn run ffn-$tool timeout ${SAN_S:-90} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 /tmp/iter/ffn-$tool.log
+		done;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	ncu)

@@ -6,8 +6,9 @@
 #   test:  kernel checkers (tests/gpu/check_kernels.cu) on random inputs,
 #          compute-sanitizer memcheck + racecheck on a quick pass of them, and
 #          whole-model CPU-vs-GPU parity (tests/gpu/check_model.c) when built,
-#          once on the default decode path and once with the persistent decode
-#          kernel (VIGIL_CUDA_PERSIST=1; sanitizers on a small-model pass too).
+#          once on the default decode path, once with the persistent decode
+#          kernel (VIGIL_CUDA_PERSIST=1; sanitizers on a small-model pass too) and
+#          once with the fused feed-forward on every model (VIGIL_CUDA_FUSE_DOWN=1).
 #   bench: kernel timings and copy bandwidth, then whole-model timings.
 set -u
 mode=${1:-test}
@@ -69,6 +70,8 @@ if [ "$mode" = test ]; then
 		step model build/gpu/check_model test
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
+		# the fused feed-forward on every model it covers (default: n_ff >= 4 n_embd only)
+		VIGIL_CUDA_FUSE_DOWN=1 step model-fused build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
 				VIGIL_CUDA_PERSIST=1 step model-$tool-persistent timeout 300 compute-sanitizer --tool $tool \
