@@ -90,8 +90,8 @@ typedef struct cu_backend {
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
-	                   layer.  VIGIL_CUDA_FUSE_DOWN unset: only where n_ff >= 4 n_embd (-1);
-	                   0 off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
+	                   layer.  VIGIL_CUDA_FUSE_DOWN=-1: only where n_ff >= 4 n_embd;
+	                   0 (default) off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
 	                   slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it */
 	float *x2;      /* [n_embd] the second residual buffer of the fused decode layers */
@@ -645,10 +645,13 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->x2, (size_t)E * 4), "activations");
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		/* Default from the H200 calls of bench/RESULTS.md ("Down projection fused"):
-		 * faster for Qwen2.5-0.5B (n_ff 5.4 n_embd: 0.690 vs 0.738 ms bf16), slower
-		 * for Qwen3-0.6B (3 n_embd: 1.035 vs 0.929) */
-		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		/* Off unless asked for (bench/RESULTS.md, "Down projection fused"): on
+		 * an H200 it decodes Qwen2.5-0.5B 6 % faster (0.690 vs 0.737 ms bf16)
+		 * but Qwen3-0.6B slower, its float atomics make the logits differ
+		 * slightly from run to run (greedy tokens and summaries should repeat
+		 * exactly), and context 4096 gains nothing.  -1 (where n_ff >= 4
+		 * n_embd) is the rule that picked the faster path per model. */
+		b->fuse_down = fd && *fd ? atoi(fd) : 0;
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
 	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");

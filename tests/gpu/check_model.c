@@ -90,12 +90,12 @@ static int persistent_expected(int type)
 
 /* With VIGIL_CUDA_FUSE_DOWN=1/2/3 the per-kernel decode graph must run the fused
  * feed-forward (kern_ffn_fused) on the types it covers (the test models' shapes
- * all fit it), so the parity runs test it.  (Unset, the backend fuses only where
- * n_ff >= 4 n_embd: here the Qwen2.5-0.5B-shaped models.) */
+ * all fit it), so the parity runs test it.  (Unset or 0 it is off; -1 fuses
+ * only where n_ff >= 4 n_embd, here the Qwen2.5-0.5B-shaped models.) */
 static int fused_expected(int type)
 {
 	const char *e = getenv("VIGIL_CUDA_FUSE_DOWN");
-	if (!e || !*e || strcmp(e, "0") == 0) return 0;
+	if (!e || !*e || atoi(e) <= 0) return 0;
 	return type == LLM_TYPE_F32 || type == LLM_TYPE_F16 || type == LLM_TYPE_BF16 || type == LLM_TYPE_Q8_0 ||
 	       type == LLM_TYPE_Q4_0 || type == LLM_TYPE_Q4_1 || type == LLM_TYPE_Q5_0;
 }
