@@ -70,7 +70,7 @@ if [ "$mode" = test ]; then
 		step model build/gpu/check_model test
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
-		# the fused feed-forward on every model it covers (default: n_ff >= 4 n_embd only)
+		# the fused feed-forward (off by default) on every model it covers
 		VIGIL_CUDA_FUSE_DOWN=1 step model-fused build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
