@@ -419,6 +419,69 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
  * that does not spill (the 4- and 6-bit K/Q4_1/Q5_0 SwiGLU kernels would). */
 #define MV_MINB(T, R) ((R) == 1 && ((T) == T_F32 || (T) == T_F16 || (T) == T_BF16 || (T) == T_Q8_0 || (T) == T_Q4_0) ? 3 : 2)
 
+/* x staged for the matvec's dot products: slot sl = g*P*32 + k*32 + ln of xs holds
+ * float4 k of chunk g*32 + ln (x4_index), multiplied by the RMSNorm scale and gain
+ * when norm is given.  fast: every slot fits MV_NS per thread, and the gains were
+ * loaded into gv (stage_gain, before the PDL wait: they are constant).  Called by
+ * all nthr threads of the block (tid = this one); the caller syncs after it. */
+template <int T>
+__device__ __forceinline__ void stage_gain(float4 (&gv)[MV_NS], const float4 *g4, int nslot, int C, int tid, int nthr)
+{
+	const int P = MvT<T>::E / 4;
+#pragma unroll
+	for (int j = 0; j < MV_NS; j++) {
+		int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
+		gv[j] = sl < nslot && c < C ? g4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+	}
+}
+
+template <int T>
+__device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const float4 *g4, const float *x,
+                                        const float *norm, float eps, int cols, int nslot, int C, bool fast,
+                                        const float4 (&gv)[MV_NS], float *red, int tid, int nthr)
+{
+	const int P = MvT<T>::E / 4;
+	float rs = 1.f;
+	if (fast) {
+		float4 xv[MV_NS];
+		float ss = 0.f;
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
+			xv[j] = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
+		}
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * nthr;
+			if (sl < nslot)
+				xs[sl] = make_float4(xv[j].x * rs * gv[j].x, xv[j].y * rs * gv[j].y, xv[j].z * rs * gv[j].z,
+				                     xv[j].w * rs * gv[j].w);
+		}
+	} else if (norm) {
+		float ss = 0.f;
+		for (int i = tid; i < cols; i += nthr) ss += x[i] * x[i];
+		ss = block_sum(ss, red);
+		rs = rsqrtf(ss / (float)cols + eps);
+	}
+	for (int sl = fast ? nslot : tid; sl < nslot; sl += nthr) {
+		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
+		int c = g * 32 + ln;
+		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+		if (c < C) {
+			int i4 = x4_index<T>(c, k);
+			v = x4[i4];
+			if (norm) {
+				float4 gg = g4[i4];
+				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
+			}
+		}
+		xs[sl] = v;
+	}
+}
+
 /* R rows per warp at a time (R > 1 only with wpr == 1; with SwiGLU each of the
  * R rows brings its partner row n + r); wpr warps per row (1, 2, 4, 8) split a
  * long row's chunks between them and add their sums through shared memory:
@@ -461,58 +524,14 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	 * (constant) before the wait, x read once into registers after it */
 	const bool fast = norm && nslot <= MV_NS * (int)blockDim.x;
 	float4 gv[MV_NS];
-	if (fast) {
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = threadIdx.x + j * blockDim.x, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			gv[j] = sl < nslot && c < C ? g4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
-		}
-	}
+	if (fast) stage_gain<T>(gv, g4, nslot, C, threadIdx.x, (int)blockDim.x);
 	pdl_wait();
 	/* the old y of this lane's row (lane k < R takes row r0 + k), read now */
 	float yold = 0.f;
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
 		yold = y[rb * rpb + slot * R + lane];
 	/* stage x (normalised when asked) */
-	float rs = 1.f;
-	if (fast) {
-		float4 xv[MV_NS];
-		float ss = 0.f;
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = threadIdx.x + j * blockDim.x, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			xv[j] = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
-			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
-		}
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)cols + eps);
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = threadIdx.x + j * blockDim.x;
-			if (sl < nslot)
-				xs[sl] = make_float4(xv[j].x * rs * gv[j].x, xv[j].y * rs * gv[j].y, xv[j].z * rs * gv[j].z,
-				                     xv[j].w * rs * gv[j].w);
-		}
-	} else if (norm) {
-		float ss = 0.f;
-		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)cols + eps);
-	}
-	for (int sl = fast ? nslot : threadIdx.x; sl < nslot; sl += blockDim.x) {
-		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
-		int c = g * 32 + ln;
-		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-		if (c < C) {
-			int i4 = x4_index<T>(c, k);
-			v = x4[i4];
-			if (norm) {
-				float4 gg = g4[i4];
-				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
-			}
-		}
-		xs[sl] = v;
-	}
+	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x);
 	__syncthreads();
 	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
 		int r0 = rb * rpb + slot * R;
@@ -928,54 +947,10 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
 	const bool fast = norm && nslot <= MV_NS * FF_THREADS;
 	float4 gv[MV_NS];
-	if (fast) {
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = tid + j * FF_THREADS, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			gv[j] = sl < nslot && c < C ? g4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
-		}
-	}
+	if (fast) stage_gain<T>(gv, g4, nslot, C, tid, FF_THREADS);
 	pdl_wait();
 	/* stage x (normalised) */
-	float rs = 1.f;
-	if (fast) {
-		float4 xv[MV_NS];
-		float ss = 0.f;
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = tid + j * FF_THREADS, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			xv[j] = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
-			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
-		}
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)cols + eps);
-#pragma unroll
-		for (int j = 0; j < MV_NS; j++) {
-			int sl = tid + j * FF_THREADS;
-			if (sl < nslot)
-				xs[sl] = make_float4(xv[j].x * rs * gv[j].x, xv[j].y * rs * gv[j].y, xv[j].z * rs * gv[j].z,
-				                     xv[j].w * rs * gv[j].w);
-		}
-	} else if (norm) {
-		float ss = 0.f;
-		for (int i = tid; i < cols; i += FF_THREADS) ss += x[i] * x[i];
-		ss = block_sum(ss, red);
-		rs = rsqrtf(ss / (float)cols + eps);
-	}
-	for (int sl = fast ? nslot : tid; sl < nslot; sl += FF_THREADS) {
-		int g = sl / (P * 32), rem = sl % (P * 32), k = rem / 32, ln = rem % 32;
-		int c = g * 32 + ln;
-		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-		if (c < C) {
-			int i4 = x4_index<T>(c, k);
-			v = x4[i4];
-			if (norm) {
-				float4 gg = g4[i4];
-				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
-			}
-		}
-		xs[sl] = v;
-	}
+	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
 	__syncthreads();
 	/* gate/up -> h */
 	float *hf = (float *)hs;

@@ -263,6 +263,20 @@ static kern_mat make_mat(int t, int rows, int cols, const std::vector<uint8_t> &
 }
 
 /* ---- matvec ------------------------------------------------------------------------ */
+/* The reference input of a matvec: x, or RMSNorm(x) * g in double. */
+static void ref_rmsnorm(const std::vector<float> &x, const std::vector<float> &g, int use_norm, float eps,
+                        std::vector<double> &xn)
+{
+	size_t cols = x.size();
+	double rs = 1;
+	if (use_norm) {
+		double ss = 0;
+		for (size_t i = 0; i < cols; i++) ss += (double)x[i] * x[i];
+		rs = 1 / sqrt(ss / (double)cols + eps);
+	}
+	for (size_t i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
+}
+
 /* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
  * products); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6. */
 static const char *g_mv_label = "";
@@ -278,13 +292,7 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	for (auto &v : y0) v = frand(-1, 1);
 	float eps = 1e-6f;
 	std::vector<double> xn(cols), wrow(cols);
-	double rs = 1;
-	if (use_norm) {
-		double ss = 0;
-		for (int i = 0; i < cols; i++) ss += (double)x[i] * x[i];
-		rs = 1 / sqrt(ss / cols + eps);
-	}
-	for (int i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
+	ref_rmsnorm(x, g, use_norm, eps, xn);
 	kern_mat m = make_mat(t, rows_w, cols, gg);
 	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dy = dalloc<float>(rows);
 	up(dx, x.data(), cols * 4);
@@ -353,13 +361,7 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int y_off)
 	for (auto &v : y0) v = frand(-1, 1);
 	float eps = 1e-6f;
 	std::vector<double> xn(cols), wrow(std::max(cols, n_ff)), h(n_ff), th(n_ff);
-	double rs = 1;
-	if (use_norm) {
-		double ss = 0;
-		for (int i = 0; i < cols; i++) ss += (double)x[i] * x[i];
-		rs = 1 / sqrt(ss / cols + eps);
-	}
-	for (int i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
+	ref_rmsnorm(x, g, use_norm, eps, xn);
 	for (int j = 0; j < n_ff; j++) {
 		double a = 0, sa = 0, b = 0, sb = 0;
 		ref_dequant(t, gg.data() + j * rb, cols, wrow.data());
