@@ -19,6 +19,11 @@
 #include <strings.h>
 #include <time.h>
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 #define DETAILED_MAX 20        /* checks shown in full; the rest as one list */
 #define SECTION_MAX 2900       /* Slack: 3000 characters per section text */
 #define TEXT_MAX 12000         /* the plain-text fallback */
@@ -307,13 +312,32 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 		else strbuf_printf(&g, "vigil was not watching for a while before %s; ", t2);
 		strbuf_printf(&g, "%zu check%s had a run due then and %s now *unknown* until the next run: ",
 		        unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
-		size_t shown = 0;
+		/* by name: the same checks read the same whatever order their
+		 * flips were written in (a check planned just before the stop and
+		 * one that was not are judged by different passes); out of memory,
+		 * the order of the flips */
+		const char **names = malloc((unknown ? unknown : 1) * sizeof *names);
+		size_t nn = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (!is_gap(&items[i])) continue;
+			if (names) names[nn++] = items[i].check.slug;
+		}
+		if (names) qsort(names, nn, sizeof *names, cmp_name);
+		size_t shown = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *slug;
+			if (names) {
+				if (i >= nn) break;
+				slug = names[i];
+			} else {
+				if (!is_gap(&items[i])) continue;
+				slug = items[i].check.slug;
+			}
 			if (g.len > SECTION_MAX - 100) { strbuf_printf(&g, " … and %zu more", unknown - shown); break; }
-			strbuf_printf(&g, "%s%s", shown ? ", " : "", items[i].check.slug);
+			strbuf_printf(&g, "%s%s", shown ? ", " : "", slug);
 			shown++;
 		}
+		free(names);
 		char *gs = strbuf_take(&g);
 		if (!gs) goto out;
 		cJSON_AddItemToArray(blocks, section(gs));

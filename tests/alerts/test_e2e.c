@@ -262,6 +262,7 @@ static void test_restart_gap_is_one_digest(void **st)
 	start(1);
 	assert_true(fs_wait(fs, 1, 10000) >= 1);
 	const char *b = fs->reqs[0].body;
+	if (!strstr(b, "gap-1, gap-2") || !strstr(b, "2 unknown")) fprintf(stderr, "digest: %s\n", b);
 	assert_non_null(strstr(b, "2 unknown"));
 	assert_non_null(strstr(b, "vigil was not watching"));
 	assert_non_null(strstr(b, "gap-1, gap-2"));
