@@ -122,6 +122,13 @@ struct vigil_server {
 	double commit_max_s, sync_max_s, rewind_max_s;	/* the longest of each */
 };
 
+/* Adds one duration to a statistic's sum and keeps its longest. */
+static void time_add(double *sum, double *longest, double dt)
+{
+	*sum += dt;
+	if (dt > *longest) *longest = dt;
+}
+
 static double mono_now(void)
 {
 	struct timespec ts;
@@ -234,9 +241,7 @@ static void sync_wal(vigil_server *s, request **reqs, int n)
 	}
 	if (broken)
 		for (int i = 0; i < n; i++) reqs[i]->p.status = 503;
-	double dt = mono_now() - t0;
-	s->sync_s += dt;
-	if (dt > s->sync_max_s) s->sync_max_s = dt;
+	time_add(&s->sync_s, &s->sync_max_s, mono_now() - t0);
 	s->n_syncs++;
 }
 
@@ -392,17 +397,13 @@ static void *committer_main(void *arg)
 		if (__atomic_exchange_n(&s->wal_rewind, 0, __ATOMIC_RELAXED)) {
 			double tr = mono_now();
 			rewind_wal(db);
-			tr = mono_now() - tr;
-			s->rewind_s += tr;
-			if (tr > s->rewind_max_s) s->rewind_max_s = tr;
+			time_add(&s->rewind_s, &s->rewind_max_s, mono_now() - tr);
 			s->n_rewinds++;
 		}
 		double t0 = mono_now();
 		commit_batch(s, db, reqs, n, &job);
 		if (n) {
-			double dt = mono_now() - t0;
-			s->commit_s += dt;
-			if (dt > s->commit_max_s) s->commit_max_s = dt;
+			time_add(&s->commit_s, &s->commit_max_s, mono_now() - t0);
 			s->n_commits++;
 			s->n_pings += (uint64_t)n;
 		}

@@ -314,28 +314,16 @@ char *slack_render(const alert_item *items, size_t n, const char *summary, const
 		        unknown, unknown == 1 ? "" : "s", unknown == 1 ? "is" : "are");
 		/* by name: the same checks read the same whatever order their
 		 * flips were written in (a check planned just before the stop and
-		 * one that was not are judged by different passes); out of memory,
-		 * the order of the flips */
-		const char **names = malloc((unknown ? unknown : 1) * sizeof *names);
+		 * one that was not are judged by different passes) */
+		const char **names = malloc(unknown * sizeof *names);
+		if (!names) { free(g.p); goto out; }
 		size_t nn = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (!is_gap(&items[i])) continue;
-			if (names) names[nn++] = items[i].check.slug;
-		}
-		if (names) qsort(names, nn, sizeof *names, cmp_name);
-		size_t shown = 0;
-		for (size_t i = 0; i < n; i++) {
-			const char *slug;
-			if (names) {
-				if (i >= nn) break;
-				slug = names[i];
-			} else {
-				if (!is_gap(&items[i])) continue;
-				slug = items[i].check.slug;
-			}
-			if (g.len > SECTION_MAX - 100) { strbuf_printf(&g, " … and %zu more", unknown - shown); break; }
-			strbuf_printf(&g, "%s%s", shown ? ", " : "", slug);
-			shown++;
+		for (size_t i = 0; i < n; i++)
+			if (is_gap(&items[i])) names[nn++] = items[i].check.slug;
+		qsort(names, nn, sizeof *names, cmp_name);
+		for (size_t i = 0; i < nn; i++) {
+			if (g.len > SECTION_MAX - 100) { strbuf_printf(&g, " … and %zu more", nn - i); break; }
+			strbuf_printf(&g, "%s%s", i ? ", " : "", names[i]);
 		}
 		free(names);
 		char *gs = strbuf_take(&g);
