@@ -1975,7 +1975,11 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
  * merges them in a fixed order. */
 #define ATD_THREADS 384
 #define ATD_WARPS (ATD_THREADS / 32)
+#define ATD_PVG 2 /* query heads per pass of o = P V */
 
+/* Shared memory of attn_dec_kernel.  oacc (the P V partial sums, one row of 8
+ * dims per thread and head of a pass) and wv (each warp's head vector during
+ * the q/k/v post-processing) are used in different phases and share bytes. */
 struct AtdLayout {
 	size_t kt, vt, qs, sc, oacc, wv, st, total;
 };
@@ -1988,8 +1992,8 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	L.vt = o; o += (size_t)chunk * row;
 	L.qs = o; o += (size_t)G * D * 4;
 	L.sc = o; o += ((size_t)G * nsc * 4 + 15) & ~(size_t)15;
-	L.oacc = o; o += (size_t)ATD_THREADS * ATT_GB * 4;
-	L.wv = o; o += (size_t)ATD_WARPS * 256 * 4;
+	size_t oa = (size_t)ATD_THREADS * 8 * ATD_PVG * 4, w = (size_t)ATD_WARPS * 256 * 4;
+	L.oacc = L.wv = o; o += oa > w ? oa : w;
 	L.st = o; o += ((size_t)G * 2 * 4 + 15) & ~(size_t)15;
 	L.total = o;
 	return L;
@@ -2020,10 +2024,13 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	int npre = min(end, pos) - start;
 	const __half *kb = kc + (size_t)kh * s.n_ctx * D + (size_t)start * D;
 	const __half *vb = vc + (size_t)kh * s.n_ctx * D + (size_t)start * D;
-	for (int i = threadIdx.x; i < npre * D8; i += NT) {
-		int r = i / D8, c = i % D8;
-		cp_async16(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
-		cp_async16(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
+	{
+		int rp = NT / D8, c = threadIdx.x % D8; /* rp rows per pass, thread = (row, 16-byte chunk c) */
+		if (threadIdx.x < rp * D8)
+			for (int r = threadIdx.x / D8; r < npre; r += rp) {
+				cp_async16(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
+				cp_async16(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
+			}
 	}
 	cp_async_commit();
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -2100,31 +2107,54 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		}
 	}
 	__syncthreads();
-	/* o[g][d] = sum_p e[g][p] v[p][d]: thread = (d, sub); the nsub partial sums
-	 * added in a fixed order */
-	int nsub = NT / D, sub = threadIdx.x / D, d = threadIdx.x % D;
+	/* o[g][d] = sum_p e[g][p] v[p][d], ATD_PVG heads per pass: thread = (key
+	 * subset ks, 8 dims c8) reads 16 bytes of a V row per key; the nks partial
+	 * sums of each output are added in a fixed order */
+	int nks = NT / D8, ks = threadIdx.x / D8, c8 = threadIdx.x % D8;
 	size_t pstride = (size_t)D + 2;
-	for (int g0 = 0; g0 < gq; g0 += ATT_GB) {
-		int gn = min(ATT_GB, gq - g0);
-		if (sub < nsub) {
-			float acc[ATT_GB];
+	for (int g0 = 0; g0 < gq; g0 += ATD_PVG) {
+		int gn = min(ATD_PVG, gq - g0);
+		if (ks < nks) {
+			float acc[ATD_PVG][8];
 #pragma unroll
-			for (int g = 0; g < ATT_GB; g++) acc[g] = 0.f;
-			for (int p = sub; p < nk; p += nsub) {
-				float vv = __half2float(vt[p * DP + d]);
+			for (int g = 0; g < ATD_PVG; g++)
 #pragma unroll
-				for (int g = 0; g < ATT_GB; g++)
-					if (g < gn) acc[g] += sc[(g0 + g) * nsc + p] * vv;
+				for (int k = 0; k < 8; k++) acc[g][k] = 0.f;
+			for (int p = ks; p < nk; p += nks) {
+				uint4 w = *(const uint4 *)(vt + p * DP + c8 * 8);
+				float2 v0 = __half22float2(*(const __half2 *)&w.x), v1 = __half22float2(*(const __half2 *)&w.y);
+				float2 v2 = __half22float2(*(const __half2 *)&w.z), v3 = __half22float2(*(const __half2 *)&w.w);
+#pragma unroll
+				for (int g = 0; g < ATD_PVG; g++)
+					if (g < gn) {
+						float e = sc[(g0 + g) * nsc + p];
+						acc[g][0] += e * v0.x; acc[g][1] += e * v0.y; acc[g][2] += e * v1.x; acc[g][3] += e * v1.y;
+						acc[g][4] += e * v2.x; acc[g][5] += e * v2.y; acc[g][6] += e * v3.x; acc[g][7] += e * v3.y;
+					}
 			}
 #pragma unroll
-			for (int g = 0; g < ATT_GB; g++)
-				if (g < gn) oacc[(sub * gn + g) * D + d] = acc[g];
+			for (int g = 0; g < ATD_PVG; g++)
+				if (g < gn) {
+					float4 *dst = (float4 *)(oacc + (size_t)(ks * ATD_PVG + g) * D + c8 * 8);
+					dst[0] = make_float4(acc[g][0], acc[g][1], acc[g][2], acc[g][3]);
+					dst[1] = make_float4(acc[g][4], acc[g][5], acc[g][6], acc[g][7]);
+				}
 		}
 		__syncthreads();
 		for (int i = threadIdx.x; i < gn * D; i += NT) {
 			int g = i / D, dd = i % D, h = kh * G + g_lo + g0 + g;
-			float o = 0.f;
-			for (int k = 0; k < nsub; k++) o += oacc[(k * gn + g) * D + dd];
+			const float *oa = oacc + (size_t)g * D + dd;
+			const size_t st2 = (size_t)ATD_PVG * D;
+			float o0 = 0.f, o1 = 0.f, o2 = 0.f, o3 = 0.f;
+			int k = 0;
+			for (; k + 4 <= nks; k += 4) {
+				o0 += oa[k * st2];
+				o1 += oa[(k + 1) * st2];
+				o2 += oa[(k + 2) * st2];
+				o3 += oa[(k + 3) * st2];
+			}
+			for (; k < nks; k++) o0 += oa[k * st2];
+			float o = (o0 + o1) + (o2 + o3);
 			if (eff == 1) {
 				out[h * D + dd] = o / lst[g0 + g];
 			} else {

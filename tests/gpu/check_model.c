@@ -473,16 +473,19 @@ int main(int argc, char **argv)
 	}
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	rs ^= (uint64_t)time(NULL) * 2654435761u;
-	if (strcmp(mode, "profile") == 0) { /* one eager + one graph decode step of Qwen2.5-0.5B bf16, for ncu */
+	if (strcmp(mode, "profile") == 0) { /* one eager + one graph decode step, for ncu: Qwen2.5-0.5B bf16 at
+	                                      position 100, or argv[2] qwen3, argv[3] the position */
+		int qwen3 = argc > 2 && strcmp(argv[2], "qwen3") == 0, pos = argc > 3 ? atoi(argv[3]) : 100;
+		if (pos < 0 || pos > 8192) pos = 100;
 		mem_model m;
-		mem_build(&m, 0, LLM_TYPE_BF16);
+		mem_build(&m, qwen3, LLM_TYPE_BF16);
 		be g = {0};
 		char err[512];
 		double ms;
 		int k;
 		size_t vr;
-		if (llm_cuda_backend_create(&m.c, &m.w, 256, &g.ops, &g.ctx, err, sizeof err) ||
-		    llm_cuda_bench_decode(llm_cuda_last_ctx(), 1, 100, 1, &ms, &k, &vr, err, sizeof err)) {
+		if (llm_cuda_backend_create(&m.c, &m.w, pos + 156, &g.ops, &g.ctx, err, sizeof err) ||
+		    llm_cuda_bench_decode(llm_cuda_last_ctx(), 1, pos, 1, &ms, &k, &vr, err, sizeof err)) {
 			printf("profile: %s\n", err);
 			return 1;
 		}

@@ -74,8 +74,8 @@ for s in $STEPS; do
 		bw=$("$here/build/gpu/check_kernels" barrier 2>/dev/null | grep -oE 'copy bandwidth = [0-9]+' | grep -oE '[0-9]+$')
 		echo "copy bandwidth $bw GB/s"
 		run bench-new timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}"
-		for v in ${VARIANTS:-}; do # name=VAR=value: this tree again, VARIANT_ONLY types (bf16), with VAR set
-			( export "${v#*=}" BENCH_ONLY=${VARIANT_ONLY:-bf16} BENCH_MODELS=${VARIANT_MODELS:-}; run "bench-${v%%=*}" timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}" )
+		for v in ${VARIANTS:-}; do # name=VAR=value[,VAR2=value2]: this tree again, VARIANT_ONLY types (bf16), with VAR set
+			( IFS=, read -ra kv <<<"${v#*=}"; export "${kv[@]}" BENCH_ONLY=${VARIANT_ONLY:-bf16} BENCH_MODELS=${VARIANT_MODELS:-}; run "bench-${v%%=*}" timeout 200 "$here/build/gpu/check_model" bench "${bw:-3000}" )
 		done
 		[ -n "$BASE" ] && run bench-base timeout 200 "$BASE/build/gpu/check_model" bench "${bw:-3000}"
 		grep -H '^bench ' /tmp/iter/bench-*.log | sed -E 's|/tmp/iter/bench-||; s/\.log:bench / /' | sed -E 's/VRAM.*prefill512/prefill512/; s/  floor.*forward/ forward/';;
@@ -94,13 +94,26 @@ for s in $STEPS; do
 		done;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
-	ncu)
+	ncu) # NCU_ARGS: check_model profile's model and position (default Qwen2.5 at 100)
 		for t in "$here" ${NCU_BASE:+$BASE}; do
 			n=$(basename "$t")
 			run ncu-$n timeout 200 ncu --graph-profiling node --clock-control none --cache-control none \
-				--metrics gpu__time_duration.sum --csv --log-file "$out/ncu-$n.csv" "$t/build/gpu/check_model" profile
-			python3 "$here/tests/gpu/ncu_summary.py" "$out/ncu-$n.csv" 2 | tee "$out/ncu-$n.txt"
+				--metrics gpu__time_duration.sum --csv --log-file "$out/ncu-$n.csv" "$t/build/gpu/check_model" profile ${NCU_ARGS:-}
+			python3 "$here/tests/gpu/ncu_summary.py" "$out/ncu-$n.csv" 2 | tee "$out/ncu-$n.txt" | cut -c1-100
 		done;;
+	ncuk) # NCU_KERNEL (regex) in detail: the NCU_SKIP-th launch of it in check_model profile $NCU_ARGS
+		run ncuk timeout 300 ncu --graph-profiling node -k "regex:${NCU_KERNEL:-attn_dec}" --launch-skip ${NCU_SKIP:-30} \
+			--launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+			--section Occupancy --section LaunchStats --section SchedulerStats --section SourceCounters \
+			"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
+		cp /tmp/iter/ncuk.log "$out/ncuk.txt"; grep -E 'Duration|Throughput|Hit Rate|Warp Cycles|Stall|Achieved Occ' /tmp/iter/ncuk.log | head -40;;
+	nsys) # the graph's kernels as they ran (node trace), NCU_ARGS as for ncu
+		if command -v nsys >/dev/null; then
+			run nsys timeout 200 nsys profile --cuda-graph-trace=node -o /tmp/iter/tl --force-overwrite true \
+				"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
+			nsys stats --report cuda_gpu_trace --format csv --output /tmp/iter/tr /tmp/iter/tl.nsys-rep >/dev/null 2>&1
+			ls /tmp/iter/tr* && cp /tmp/iter/tr*.csv "$out/trace.csv"
+		else echo "no nsys"; ls /usr/local/cuda/bin | tr '\n' ' '; fi;;
 	esac
 done
 for f in "$out"/build-*.log; do [ -f "$f" ] && { echo "#### $(basename "$f")"; tail -30 "$f"; }; done >>"$out/logs.txt"
