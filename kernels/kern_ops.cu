@@ -142,6 +142,8 @@ __device__ __forceinline__ void cp_async16(void *dst, const void *src)
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+/* Waits until at most one committed group is still in flight. */
+__device__ __forceinline__ void cp_async_wait_1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 
 /* Q4_K: 6-bit scale and min of sub-block i (0..7) from the 12 packed bytes. */
 __device__ __forceinline__ void q4k_scale_min(const uint8_t *sc, int i, int *s, int *m)
@@ -2024,15 +2026,14 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	int npre = min(end, pos) - start;
 	const __half *kb = kc + (size_t)kh * s.n_ctx * D + (size_t)start * D;
 	const __half *vb = vc + (size_t)kh * s.n_ctx * D + (size_t)start * D;
-	{
+	{ /* K, then V in a second group: the scores need only K */
 		int rp = NT / D8, c = threadIdx.x % D8; /* rp rows per pass, thread = (row, 16-byte chunk c) */
-		if (threadIdx.x < rp * D8)
-			for (int r = threadIdx.x / D8; r < npre; r += rp) {
-				cp_async16(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
-				cp_async16(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
-			}
+		bool on = threadIdx.x < rp * D8;
+		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
+		cp_async_commit();
+		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
+		cp_async_commit();
 	}
-	cp_async_commit();
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	int q_dim = s.n_head * D, kv_dim = s.n_head_kv * D;
 	int has_pos = end == L, items = gq + (has_pos ? 2 : 0);
@@ -2071,7 +2072,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		}
 		__syncwarp();
 	}
-	cp_async_wait_all();
+	cp_async_wait_1(); /* K */
 	__syncthreads();
 	/* scores: thread = (g, key) */
 	for (int j = threadIdx.x; j < gq * nk; j += NT) {
@@ -2106,6 +2107,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 			lst[g] = l;
 		}
 	}
+	cp_async_wait_all(); /* V */
 	__syncthreads();
 	/* o[g][d] = sum_p e[g][p] v[p][d], ATD_PVG heads per pass: thread = (key
 	 * subset ks, 8 dims c8) reads 16 bytes of a V row per key; the nks partial
@@ -2197,12 +2199,12 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		int g = i / D, dd = i % D;
 		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride + dd;
 		float o = 0.f;
-		for (int s0 = 0; s0 < eff; s0 += 16) { /* 16 loads in flight, summed in order */
-			float pv[16];
+		for (int s0 = 0; s0 < eff; s0 += 32) { /* 32 loads in flight, summed in order */
+			float pv[32];
 #pragma unroll
-			for (int k = 0; k < 16; k++) pv[k] = s0 + k < eff ? __ldcg(base + (size_t)(s0 + k) * pstride) : 0.f;
+			for (int k = 0; k < 32; k++) pv[k] = s0 + k < eff ? __ldcg(base + (size_t)(s0 + k) * pstride) : 0.f;
 #pragma unroll
-			for (int k = 0; k < 16; k++)
+			for (int k = 0; k < 32; k++)
 				if (s0 + k < eff) o += wg[g * eff + s0 + k] * pv[k];
 		}
 		out[(kh * G + g_lo + g) * D + dd] = o * mst[g];

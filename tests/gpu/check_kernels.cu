@@ -1097,6 +1097,24 @@ static double copy_bandwidth(void)
 	return gbs;
 }
 
+/* The fused decode attention checks of one shape with gh query heads per block. */
+static const int ATD_SHAPES[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
+static void attn_decode_checks(int H, int KVH, int D, int gh, bool quick)
+{
+	kern_attn_dec_heads(gh);
+	g_heads = gh;
+	check_attn_decode(H, KVH, D, 64, 0, 1, 1, 1, 0);
+	check_attn_decode(H, KVH, D, 300, 37, 0, 0, 1, 0);
+	check_attn_decode(H, KVH, D, 300, 299, 1, 1, 0, 64);
+	check_attn_decode(H, KVH, D, 1000, 700, 1, 0, 1, 32);
+	check_attn_decode(H, KVH, D, 4200, quick ? 1000 : 4100, 1, 1, 1, 0);
+	if (!quick) {
+		check_attn_decode(H, KVH, D, 4200, 255, 0, 1, 1, 0);
+		check_attn_decode(H, KVH, D, 4200, 256, 1, 1, 1, 128);
+		check_attn_decode(H, KVH, D, 4200, 2999, 1, 0, 0, 96);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "test";
@@ -1191,13 +1209,15 @@ int main(int argc, char **argv)
 			}
 		return 0;
 	}
-	/* KONLY=ffn: only the fused feed-forward checks (for compute-sanitizer) */
+	/* KONLY=ffn / KONLY=attn: only the fused feed-forward / fused decode attention
+	 * checks (for compute-sanitizer) */
 	const bool only_ffn = getenv("KONLY") && strcmp(getenv("KONLY"), "ffn") == 0;
+	const bool only_attn = getenv("KONLY") && strcmp(getenv("KONLY"), "attn") == 0;
 	/* matvec: every type; shapes with rows not a multiple of the warps per block,
 	 * cols not a multiple of 32 chunks per warp pass, and (f16/bf16/f32) of the
 	 * 16-byte load width (the scalar path). */
 	for (int t : ALL_TYPES) {
-		if (only_ffn) break;
+		if (only_ffn || only_attn) break;
 		int be = block_elems(t);
 		std::vector<int> cols;
 		if (be == 256) cols = {256, 768, 2816, 4864};
@@ -1277,6 +1297,14 @@ int main(int argc, char **argv)
 		printf("%d passed, %d failed\n", n_pass, n_fail);
 		return n_fail ? 1 : 0;
 	}
+	for (int gh : {2, 1, 3, 8}) {
+		if (!only_attn) break;
+		for (auto &sh : ATD_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
+	}
+	if (only_attn) {
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
+	}
 	check_norm_swiglu(1, 896);
 	check_norm_swiglu(7, 1000);
 	check_norm_swiglu(3, 4861);
@@ -1301,22 +1329,8 @@ int main(int argc, char **argv)
 			check_attention(H, KVH, D, 1000, 33, 900, kern_attn_min_split(1000));
 		}
 	}
-	for (int gh : {2, 1, 3, 8})
-	for (auto &sh : shapes) { /* fused decode attention, 2 (default), 1, 3, 8 query heads per block */
-		int H = sh[0], KVH = sh[1], D = sh[2];
-		kern_attn_dec_heads(gh);
-		g_heads = gh;
-		check_attn_decode(H, KVH, D, 64, 0, 1, 1, 1, 0);
-		check_attn_decode(H, KVH, D, 300, 37, 0, 0, 1, 0);
-		check_attn_decode(H, KVH, D, 300, 299, 1, 1, 0, 64);
-		check_attn_decode(H, KVH, D, 1000, 700, 1, 0, 1, 32);
-		check_attn_decode(H, KVH, D, 4200, quick ? 1000 : 4100, 1, 1, 1, 0);
-		if (!quick) {
-			check_attn_decode(H, KVH, D, 4200, 255, 0, 1, 1, 0);
-			check_attn_decode(H, KVH, D, 4200, 256, 1, 1, 1, 128);
-			check_attn_decode(H, KVH, D, 4200, 2999, 1, 0, 0, 96);
-		}
-	}
+	for (int gh : {2, 1, 3, 8}) /* fused decode attention, 2 (default), 1, 3, 8 query heads per block */
+		for (auto &sh : ATD_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
 	kern_attn_dec_heads(2);
 	g_heads = 2;
 	check_attn_decode(32, 2, 64, 2000, 1500, 1, 1, 1, 0); /* 16 query heads per kv head */

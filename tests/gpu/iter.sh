@@ -92,6 +92,11 @@ for s in $STEPS; do
 			KONLY=ffn run ffn-$tool timeout ${SAN_S:-90} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
 			tail -2 /tmp/iter/ffn-$tool.log
 		done;;
+	sanattn) # compute-sanitizer on the fused decode attention checks alone
+		for tool in memcheck racecheck; do
+			KONLY=attn run attn-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 /tmp/iter/attn-$tool.log
+		done;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	ncu) # NCU_ARGS: check_model profile's model and position (default Qwen2.5 at 100)
@@ -107,6 +112,11 @@ for s in $STEPS; do
 			--section Occupancy --section LaunchStats --section SchedulerStats --section SourceCounters \
 			"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
 		cp /tmp/iter/ncuk.log "$out/ncuk.txt"; grep -E 'Duration|Throughput|Hit Rate|Warp Cycles|Stall|Achieved Occ' /tmp/iter/ncuk.log | head -40;;
+	ncusrc) # per-source-line stall samples of the NCU_SKIP-th launch of NCU_KERNEL (CSV)
+		run ncusrc timeout 300 ncu --graph-profiling node -k "regex:${NCU_KERNEL:-attn_dec}" --launch-skip ${NCU_SKIP:-30} \
+			--launch-count 1 --section SourceCounters --section WarpStateStats --page source --print-source cuda --csv \
+			"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
+		cp /tmp/iter/ncusrc.log "$out/ncusrc.csv"; wc -l /tmp/iter/ncusrc.log;;
 	nsys) # the graph's kernels as they ran (node trace), NCU_ARGS as for ncu
 		if command -v nsys >/dev/null; then
 			run nsys timeout 200 nsys profile --cuda-graph-trace=node -o /tmp/iter/tl --force-overwrite true \
