@@ -1097,8 +1097,10 @@ static double copy_bandwidth(void)
 	return gbs;
 }
 
+/* Attention shapes checked: query heads, kv heads, head dim. */
+static const int ATT_SHAPES[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
+
 /* The fused decode attention checks of one shape with gh query heads per block. */
-static const int ATD_SHAPES[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
 static void attn_decode_checks(int H, int KVH, int D, int gh, bool quick)
 {
 	kern_attn_dec_heads(gh);
@@ -1299,7 +1301,7 @@ int main(int argc, char **argv)
 	}
 	for (int gh : {2, 1, 3, 8}) {
 		if (!only_attn) break;
-		for (auto &sh : ATD_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
+		for (auto &sh : ATT_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
 	}
 	if (only_attn) {
 		printf("%d passed, %d failed\n", n_pass, n_fail);
@@ -1308,14 +1310,13 @@ int main(int argc, char **argv)
 	check_norm_swiglu(1, 896);
 	check_norm_swiglu(7, 1000);
 	check_norm_swiglu(3, 4861);
-	int shapes[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
-	for (auto &sh : shapes) {
+	for (auto &sh : ATT_SHAPES) {
 		for (int neox : {0, 1})
 			for (int qkn : {0, 1}) check_qkv_post(sh[0], sh[1], sh[2], 4200, 3, irand(4000), neox, qkn, 1, 1e6f);
 		check_qkv_post(sh[0], sh[1], sh[2], 64, 1, 0, 1, 0, 0, 10000.f);
 		check_qkv_post(sh[0], sh[1], sh[2], 300, 17, 283, 1, 1, 0, 10000.f);
 	}
-	for (auto &sh : shapes) {
+	for (auto &sh : ATT_SHAPES) {
 		int H = sh[0], KVH = sh[1], D = sh[2];
 		check_attention(H, KVH, D, 64, 1, 0, 1);
 		check_attention(H, KVH, D, 100, 1, 37, 7);
@@ -1330,7 +1331,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int gh : {2, 1, 3, 8}) /* fused decode attention, 2 (default), 1, 3, 8 query heads per block */
-		for (auto &sh : ATD_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
+		for (auto &sh : ATT_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
 	kern_attn_dec_heads(2);
 	g_heads = 2;
 	check_attn_decode(32, 2, 64, 2000, 1500, 1, 1, 1, 0); /* 16 query heads per kv head */
