@@ -12,8 +12,9 @@
 #   CUDA=0|1      force the CUDA backend off/on (default: on when nvcc exists)
 #   FUZZ_TIME=N   seconds per fuzz target (default 20)
 #   TESTS=PATTERN run only test programs whose path matches PATTERN
+#   LLM_BIN=PATH  where make llm writes vigil-llm (default ./vigil-llm)
 
-KNOWN_VARS := CUDA FUZZ_TIME TESTS CC NVCC CUDA_HOME V BUILD
+KNOWN_VARS := CUDA FUZZ_TIME TESTS CC NVCC CUDA_HOME V BUILD LLM_BIN
 $(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),\
   $(if $(filter $(v),$(KNOWN_VARS)),,$(error unknown option $(v)= (known: $(KNOWN_VARS))))))
 
@@ -101,8 +102,9 @@ vigil: $(BUILD)/rel/supervisor/main.o $(REL_APP_OBJS) $(REL_LLM_OBJS)
 	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_ALL) $(CUDA_LIBS)
 
 # local_llm + kernels alone: libc, libm, pthreads, PCRE2, CUDA runtime.
-llm: vigil-llm
-vigil-llm: $(BUILD)/rel/local_llm/llm_main.o $(REL_LLM_OBJS)
+LLM_BIN ?= vigil-llm
+llm: $(LLM_BIN)
+$(LLM_BIN): $(BUILD)/rel/local_llm/llm_main.o $(REL_LLM_OBJS)
 	$(Q)$(CC) $(CFLAGS_REL) -o $@ $(filter %.o,$^) $(LIBS_LLM) $(CUDA_LIBS)
 
 $(BUILD)/rel/local_llm/%.o $(BUILD)/rel/kernels/%.o: CFLAGS_EXTRA = $(LLM_CFLAGS)

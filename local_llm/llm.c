@@ -35,6 +35,7 @@ struct llm_model {
 	float *cand_p;              /* [n_vocab] */
 	int32_t *ctx_toks;          /* [n_ctx] tokens of the current generation */
 	char err[512];
+	char backend_note[640];     /* why --backend auto runs on the CPU, or "" */
 };
 
 static double now_s(void)
@@ -391,6 +392,8 @@ llm_model *llm_load(const char *path, const llm_load_opts *opts, llm_error *err)
 		goto fail;
 	}
 	if (rc < 0) {
+		if (opts->backend == LLM_BACKEND_AUTO)
+			snprintf(m->backend_note, sizeof m->backend_note, "%s; running on the CPU", msg);
 		rc = llm_cpu_backend_create(&m->cfg, &m->w, m->n_ctx, opts->n_threads, &m->ops, &m->bctx,
 		                            msg, sizeof msg);
 		if (rc < 0) {
@@ -435,6 +438,7 @@ void llm_get_info(const llm_model *m, llm_info *o)
 	o->arch = arch[m->cfg.arch];
 	o->name = m->name;
 	o->backend = m->ops.name;
+	o->backend_note = m->backend_note;
 	o->template_name = tpl[m->tpl];
 	o->n_layer = m->cfg.n_layer;
 	o->n_embd = m->cfg.n_embd;

@@ -53,6 +53,7 @@ typedef struct llm_info {
 	const char *arch;       /* "llama", "qwen2", "qwen3" */
 	const char *name;       /* general.name or "" */
 	const char *backend;    /* "cpu" or "cuda" */
+	const char *backend_note; /* "" or, when --backend auto fell back to the CPU, why */
 	const char *template_name; /* "chatml", "llama3", "smollm2" (chatml), "none" */
 	int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff;
 	int n_vocab, n_ctx_train, n_ctx;

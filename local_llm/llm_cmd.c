@@ -115,8 +115,14 @@ static llm_model *load(const char *path, const llm_load_opts *lo)
 {
 	llm_error e;
 	llm_model *m = llm_load(path, lo, &e);
-	if (!m)
+	if (!m) {
 		fprintf(stderr, "%s: %s\n", prog, e.msg);
+		return NULL;
+	}
+	llm_info in;
+	llm_get_info(m, &in);
+	if (in.backend_note[0])
+		fprintf(stderr, "%s: %s\n", prog, in.backend_note);
 	return m;
 }
 

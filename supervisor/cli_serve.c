@@ -83,8 +83,12 @@ int cli_serve(int argc, char **argv, vigil_global *g)
 	summ_engine *engine = summ_open(&sumo, err, sizeof err);
 	summ_worker *worker = NULL;
 	if (!engine) fprintf(stderr, "vigil serve: summarizer: %s; alerts carry the deterministic summary\n", err);
-	else if (summ_has_model(engine) && (worker = summ_worker_start(engine)))
-		printf("vigil: alert summaries by the local model %s, checked against the facts\n", sumo.model_path);
+	else if (summ_has_model(engine) && (worker = summ_worker_start(engine))) {
+		const char *note, *be = summ_backend(engine, &note);
+		printf("vigil: alert summaries by the local model %s (%s backend), checked against the facts\n",
+		       sumo.model_path, be);
+		if (note[0]) fprintf(stderr, "vigil serve: summarizer: %s\n", note);
+	}
 	alerts_set_summarizer(worker);
 	if (alerts_start(&ao, &alerts, err, sizeof err)) {
 		fprintf(stderr, "vigil serve: %s\n", err);

@@ -336,6 +336,16 @@ int summ_has_model(const summ_engine *e)
 	return e && e->model;
 }
 
+const char *summ_backend(const summ_engine *e, const char **note)
+{
+	*note = "";
+	if (!e || !e->model) return NULL;
+	llm_info in;
+	llm_get_info(e->model->m, &in);
+	*note = in.backend_note;
+	return in.backend;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;

@@ -66,6 +66,9 @@ summ_engine *summ_open(const summ_opts *o, char *err, size_t errlen);
 void summ_close(summ_engine *e);
 /* 1 when a model is loaded. */
 int summ_has_model(const summ_engine *e);
+/* The loaded model's backend ("cpu", "cuda") and, when llm_backend auto fell
+ * back to the CPU, why (else ""); NULL and "" without a model. */
+const char *summ_backend(const summ_engine *e, const char **note);
 
 /* The prompt given to the model for these facts (chat-template free: the
  * user turn).  Caller frees; NULL on OOM. */

@@ -39,6 +39,17 @@ grep -q "none.gguf" "$t/err" || fail "missing file message: $(cat "$t/err")"
 head -c 200 "$t/m.gguf" >"$t/cut.gguf"
 "$V" llm info "$t/cut.gguf" 2>"$t/err"; [ $? -eq 1 ] || fail "truncated file"
 grep -q "cut.gguf: offset [0-9]*: " "$t/err" || fail "truncated file message: $(cat "$t/err")"
+# --backend auto: on the CPU only with a line saying why (no GPU, or a build without CUDA)
+"$V" llm run --model "$t/m.gguf" --prompt x -n 2 --backend auto --stats >/dev/null 2>"$t/auto" || fail "--backend auto"
+if grep -q 'backend cpu' "$t/auto"; then
+	grep -q 'cuda backend: .*; running on the CPU' "$t/auto" || fail "auto on the CPU without a reason: $(cat "$t/auto")"
+else
+	grep -q 'backend cuda' "$t/auto" || fail "--backend auto: no backend named: $(cat "$t/auto")"
+	! grep -q 'running on the CPU' "$t/auto" || fail "auto on CUDA with a fallback note: $(cat "$t/auto")"
+fi
+# --backend cpu: never a note
+"$V" llm run --model "$t/m.gguf" --prompt x -n 2 --backend cpu 2>"$t/cpu" >/dev/null || fail "--backend cpu"
+! grep -q 'CUDA' "$t/cpu" || fail "--backend cpu printed: $(cat "$t/cpu")"
 # --backend cuda: runs on a GPU box, else fails cleanly (1) with a reason
 "$V" llm run --model "$t/m.gguf" --prompt x -n 2 --backend cuda >/dev/null 2>"$t/err"
 rc=$?
