@@ -1977,6 +1977,26 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
  * merges them in a fixed order. */
 #define ATD_THREADS 384
 #define ATD_WARPS (ATD_THREADS / 32)
+
+/* Phase clock of attn_dec_kernel, compiled in only with -DVIGIL_ATD_PROF (the
+ * checker's attnprof mode): thread 0 of each block that does work writes
+ * clock64() at each phase boundary to g_atd_prof[block][i], i < ATD_NSTAMP. */
+#define ATD_NSTAMP 10
+#ifdef VIGIL_ATD_PROF
+__device__ long long *g_atd_prof;
+#define ATD_STAMP(i)                                                                                   \
+	do {                                                                                               \
+		if (threadIdx.x == 0 && g_atd_prof)                                                          \
+			g_atd_prof[(blockIdx.x + gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z)) * ATD_NSTAMP + (i)] = \
+			    clock64();                                                                               \
+	} while (0)
+extern "C" int kern_attn_dec_prof(long long *d_buf)
+{
+	return (int)cudaMemcpyToSymbol(g_atd_prof, &d_buf, sizeof d_buf);
+}
+#else
+#define ATD_STAMP(i) do { } while (0)
+#endif
 #define ATD_PVG 2 /* query heads per pass of o = P V */
 
 /* Shared memory of attn_dec_kernel.  oacc (the P V partial sums, one row of 8
@@ -2016,6 +2036,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	int eff = L <= cap ? 1 : (L + chunk - 1) / chunk; /* ranges <= chunk <= cap keys, or one <= cap */
 	if (eff > n_split) eff = n_split; /* never, with n_split = ceil(n_ctx / chunk) */
 	if (sp >= eff) return;
+	ATD_STAMP(0);
 	int len = (L + eff - 1) / eff, start = sp * len, end = min(L, start + len), nk = end - start;
 	AtdLayout ly = atd_layout(D, GH, cap, n_split);
 	__half *kt = (__half *)(atd_smem + ly.kt), *vt = (__half *)(atd_smem + ly.vt);
@@ -2046,7 +2067,9 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		const float *b = kind == 0 ? bq : kind == 1 ? bk : bv;
 		head_pre(pre, kind, b ? b + h * D : NULL, kind == 0 ? qn : kind == 1 ? kn : NULL, s);
 	}
+	ATD_STAMP(1);
 	pdl_wait();
+	ATD_STAMP(2);
 	float scale = rsqrtf((float)D);
 	float *wv = (float *)(atd_smem + ly.wv) + warp * 256;
 	for (int it = warp; it < items; it += ATD_WARPS) {
@@ -2072,8 +2095,10 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		}
 		__syncwarp();
 	}
+	ATD_STAMP(3);
 	cp_async_wait_1(); /* K */
 	__syncthreads();
+	ATD_STAMP(4);
 	/* scores: thread = (g, key) */
 	for (int j = threadIdx.x; j < gq * nk; j += NT) {
 		int g = j / nk, p = j % nk;
@@ -2091,6 +2116,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		sc[g * nsc + p] = acc;
 	}
 	__syncthreads();
+	ATD_STAMP(5);
 	for (int g = warp; g < gq; g += ATD_WARPS) {
 		float m = -INFINITY;
 		for (int i = lane; i < nk; i += 32) m = fmaxf(m, sc[g * nsc + i]);
@@ -2109,6 +2135,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	}
 	cp_async_wait_all(); /* V */
 	__syncthreads();
+	ATD_STAMP(6);
 	/* o[g][d] = sum_p e[g][p] v[p][d], ATD_PVG heads per pass: thread = (key
 	 * subset ks, 8 dims c8) reads 16 bytes of a V row per key; the nks partial
 	 * sums of each output are added in a fixed order */
@@ -2170,6 +2197,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		}
 		__syncthreads();
 	}
+	ATD_STAMP(7);
 	if (eff == 1) return;
 	/* the last range of kv head kh to finish merges the eff partials of its G heads */
 	__threadfence();
@@ -2177,6 +2205,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	unsigned *ctr = cnt + kh * gridDim.z + hg;
 	if (threadIdx.x == 0) s_last = atomicAdd(ctr, 1u) == (unsigned)eff - 1;
 	__syncthreads();
+	ATD_STAMP(8);
 	if (!s_last) return;
 	__threadfence();
 	float *wg = sc; /* [gq][eff] */
@@ -2210,6 +2239,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		out[(kh * G + g_lo + g) * D + dd] = o * mst[g];
 	}
 	if (threadIdx.x == 0) *ctr = 0;
+	ATD_STAMP(9);
 }
 
 static int atd_gh(const kern_attn_shape *s);

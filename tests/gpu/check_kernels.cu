@@ -1043,11 +1043,12 @@ static void run_atd(void *p)
 	                    a->cnt, NULL));
 }
 
-static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
+/* The fused decode attention's inputs for one shape at position ctx - 1 (false
+ * when the shape does not fit the device). */
+static bool atd_setup(atd_bench &a, int H, int KVH, int D, int ctx, int chunk)
 {
-	atd_bench a;
 	a.s = {H, KVH, D, 4096 > ctx ? 4096 : ctx, 1e6f, 1, 1e-6f, NULL};
-	if (!kern_attn_dec_ok(&a.s, chunk)) return;
+	if (!kern_attn_dec_ok(&a.s, chunk)) return false;
 	size_t cache = (size_t)KVH * a.s.n_ctx * D;
 	std::vector<uint16_t> kv(cache);
 	for (auto &v : kv) v = f2h(frand(-1, 1));
@@ -1069,11 +1070,65 @@ static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
 	int pos = ctx - 1;
 	a.pos = dalloc<int>(1);
 	up(a.pos, &pos, 4);
+	return true;
+}
+
+static void atd_free(atd_bench &a)
+{
+	cudaFree(a.kc); cudaFree(a.vc); cudaFree((void *)a.qkv); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.cnt);
+	cudaFree(a.pos);
+}
+
+static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
+{
+	atd_bench a;
+	if (!atd_setup(a, H, KVH, D, ctx, chunk)) return;
 	float ms = time_ms(run_atd, &a, 50);
 	printf("time   attn_decode (fused) H%d/%d D%d ctx %5d chunk %3d heads/block %d  %8.2f us  (%.1f MB of K+V)\n", H,
 	       KVH, D, ctx, kern_attn_dec_chunk(&a.s, chunk), g_heads, ms * 1e3, 2.0 * KVH * ctx * D * 2 / 1e6);
-	cudaFree(a.kc); cudaFree(a.vc); cudaFree(qkv); cudaFree(a.o); cudaFree(a.scr); cudaFree(a.cnt); cudaFree(a.pos);
+	atd_free(a);
 }
+
+#ifdef VIGIL_ATD_PROF
+extern "C" int kern_attn_dec_prof(long long *d_buf);
+/* Phase clock of one launch (after warm-up): cycles from the block's start to
+ * each stamp (see ATD_STAMP in kern_ops.cu), mean and max over the blocks that
+ * reached it. */
+static void prof_attn_decode(int H, int KVH, int D, int ctx)
+{
+	atd_bench a;
+	if (!atd_setup(a, H, KVH, D, ctx, 0)) return;
+	for (int i = 0; i < 3; i++) run_atd(&a);
+	const int NS = 10, NB = 4096;
+	long long *d = dalloc<long long>((size_t)NB * NS);
+	CK(cudaMemset(d, 0, (size_t)NB * NS * 8));
+	CK(kern_attn_dec_prof(d));
+	run_atd(&a);
+	CK(cudaDeviceSynchronize());
+	CK(kern_attn_dec_prof(NULL));
+	std::vector<long long> h((size_t)NB * NS);
+	down(h.data(), d, h.size() * 8);
+	const char *names[] = {"start", "copies issued", "pdl wait", "q/k/v post", "K arrived", "scores", "softmax, V",
+	                       "P V + out", "counter", "merge"};
+	printf("prof   attn_decode H%d/%d D%d ctx %d (cycles since the block's start: mean / max, blocks)\n", H, KVH, D,
+	       ctx);
+	for (int i = 1; i < NS; i++) {
+		double sum = 0;
+		long long mx = 0;
+		int n = 0;
+		for (int b = 0; b < NB; b++) {
+			long long t0 = h[(size_t)b * NS], t = h[(size_t)b * NS + i];
+			if (!t0 || !t) continue;
+			sum += (double)(t - t0);
+			if (t - t0 > mx) mx = t - t0;
+			n++;
+		}
+		if (n) printf("prof     %-14s %9.0f / %7lld  (%d)\n", names[i], sum / n, mx, n);
+	}
+	cudaFree(d);
+	atd_free(a);
+}
+#endif
 
 struct cp_bench { void *a, *b; size_t n; };
 static void run_cp(void *p)
@@ -1139,6 +1194,15 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
+#ifdef VIGIL_ATD_PROF
+	if (strcmp(mode, "attnprof") == 0) { /* phase clock of the fused decode attention (built with -DVIGIL_ATD_PROF) */
+		for (int ctx : {128, 1024, 4096}) {
+			prof_attn_decode(14, 2, 64, ctx);
+			prof_attn_decode(16, 8, 128, ctx);
+		}
+		return 0;
+	}
+#endif
 	if (strcmp(mode, "attn") == 0) { /* decode attention: key-range count sweep */
 		for (int ctx : {128, 1024, 4096})
 			for (int ch : {64, 128, 256})

@@ -97,6 +97,10 @@ for s in $STEPS; do
 			KONLY=attn run attn-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
 			tail -2 /tmp/iter/attn-$tool.log
 		done;;
+	attnprof) # the fused decode attention's phase clock: a checker built with -DVIGIL_ATD_PROF
+		[ -x "$here/build/gpu/check_kernels_prof" ] || nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF \
+			-o "$here/build/gpu/check_kernels_prof" "$here/tests/gpu/check_kernels.cu" "$here/kernels/kern_ops.cu"
+		run attnprof timeout 100 "$here/build/gpu/check_kernels_prof" attnprof; grep prof /tmp/iter/attnprof.log;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	ncu) # NCU_ARGS: check_model profile's model and position (default Qwen2.5 at 100)
