@@ -138,6 +138,11 @@ int kern_attn_decode(const float *d_qkv, const float *d_bq, const float *d_bk, c
                      const float *d_qn, const float *d_kn, void *d_kc, void *d_vc, float *d_o,
                      const int *d_pos, const kern_attn_shape *s, int chunk, float *d_scratch,
                      unsigned int *d_cnt, void *stream);
+/* Only in a build with -DVIGIL_ATD_PROF: thread 0 of each working block of
+ * kern_attn_decode writes clock64() at KERN_ATD_NSTAMP phase boundaries to
+ * d_buf[block][i] (blocks numbered x fastest); NULL turns it off. */
+#define KERN_ATD_NSTAMP 10
+int kern_attn_dec_prof(long long *d_buf);
 /* The range length kern_attn_decode uses for a requested chunk (0 if the shape is bad). */
 int kern_attn_dec_chunk(const kern_attn_shape *s, int chunk);
 size_t kern_attn_dec_scratch_floats(const kern_attn_shape *s, int chunk);

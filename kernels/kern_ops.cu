@@ -142,8 +142,6 @@ __device__ __forceinline__ void cp_async16(void *dst, const void *src)
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
-/* Waits until at most one committed group is still in flight. */
-__device__ __forceinline__ void cp_async_wait_1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 
 /* Q4_K: 6-bit scale and min of sub-block i (0..7) from the 12 packed bytes. */
 __device__ __forceinline__ void q4k_scale_min(const uint8_t *sc, int i, int *s, int *m)
@@ -1978,16 +1976,14 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
 #define ATD_THREADS 384
 #define ATD_WARPS (ATD_THREADS / 32)
 
-/* Phase clock of attn_dec_kernel, compiled in only with -DVIGIL_ATD_PROF (the
- * checker's attnprof mode): thread 0 of each block that does work writes
- * clock64() at each phase boundary to g_atd_prof[block][i], i < ATD_NSTAMP. */
-#define ATD_NSTAMP 10
+/* Phase clock of attn_dec_kernel (kern_attn_dec_prof), compiled in only with
+ * -DVIGIL_ATD_PROF (the checker's attnprof mode). */
 #ifdef VIGIL_ATD_PROF
 __device__ long long *g_atd_prof;
 #define ATD_STAMP(i)                                                                                   \
 	do {                                                                                               \
 		if (threadIdx.x == 0 && g_atd_prof)                                                          \
-			g_atd_prof[(blockIdx.x + gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z)) * ATD_NSTAMP + (i)] = \
+			g_atd_prof[(blockIdx.x + gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z)) * KERN_ATD_NSTAMP + (i)] = \
 			    clock64();                                                                               \
 	} while (0)
 extern "C" int kern_attn_dec_prof(long long *d_buf)
@@ -2096,7 +2092,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		__syncwarp();
 	}
 	ATD_STAMP(3);
-	cp_async_wait_1(); /* K */
+	cp_async_wait1(); /* K: at most the V group still in flight */
 	__syncthreads();
 	ATD_STAMP(4);
 	/* scores: thread = (g, key) */

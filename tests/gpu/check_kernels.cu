@@ -1090,7 +1090,6 @@ static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
 }
 
 #ifdef VIGIL_ATD_PROF
-extern "C" int kern_attn_dec_prof(long long *d_buf);
 /* Phase clock of one launch (after warm-up): cycles from the block's start to
  * each stamp (see ATD_STAMP in kern_ops.cu), mean and max over the blocks that
  * reached it. */
@@ -1099,7 +1098,7 @@ static void prof_attn_decode(int H, int KVH, int D, int ctx)
 	atd_bench a;
 	if (!atd_setup(a, H, KVH, D, ctx, 0)) return;
 	for (int i = 0; i < 3; i++) run_atd(&a);
-	const int NS = 10, NB = 4096;
+	const int NS = KERN_ATD_NSTAMP, NB = H * (a.s.n_ctx / 32 + 1); /* >= the grid of any split */
 	long long *d = dalloc<long long>((size_t)NB * NS);
 	CK(cudaMemset(d, 0, (size_t)NB * NS * 8));
 	CK(kern_attn_dec_prof(d));
@@ -1155,21 +1154,28 @@ static double copy_bandwidth(void)
 /* Attention shapes checked: query heads, kv heads, head dim. */
 static const int ATT_SHAPES[][3] = {{14, 2, 64}, {16, 8, 128}, {4, 4, 32}, {8, 2, 256}, {12, 4, 96}};
 
-/* The fused decode attention checks of one shape with gh query heads per block. */
-static void attn_decode_checks(int H, int KVH, int D, int gh, bool quick)
+/* The fused decode attention checks: every shape with 2 (default), 1, 3 and 8
+ * query heads per block; leaves the default (2) set. */
+static void attn_decode_checks(bool quick)
 {
-	kern_attn_dec_heads(gh);
-	g_heads = gh;
-	check_attn_decode(H, KVH, D, 64, 0, 1, 1, 1, 0);
-	check_attn_decode(H, KVH, D, 300, 37, 0, 0, 1, 0);
-	check_attn_decode(H, KVH, D, 300, 299, 1, 1, 0, 64);
-	check_attn_decode(H, KVH, D, 1000, 700, 1, 0, 1, 32);
-	check_attn_decode(H, KVH, D, 4200, quick ? 1000 : 4100, 1, 1, 1, 0);
-	if (!quick) {
-		check_attn_decode(H, KVH, D, 4200, 255, 0, 1, 1, 0);
-		check_attn_decode(H, KVH, D, 4200, 256, 1, 1, 1, 128);
-		check_attn_decode(H, KVH, D, 4200, 2999, 1, 0, 0, 96);
-	}
+	for (int gh : {2, 1, 3, 8})
+		for (auto &sh : ATT_SHAPES) {
+			int H = sh[0], KVH = sh[1], D = sh[2];
+			kern_attn_dec_heads(gh);
+			g_heads = gh;
+			check_attn_decode(H, KVH, D, 64, 0, 1, 1, 1, 0);
+			check_attn_decode(H, KVH, D, 300, 37, 0, 0, 1, 0);
+			check_attn_decode(H, KVH, D, 300, 299, 1, 1, 0, 64);
+			check_attn_decode(H, KVH, D, 1000, 700, 1, 0, 1, 32);
+			check_attn_decode(H, KVH, D, 4200, quick ? 1000 : 4100, 1, 1, 1, 0);
+			if (!quick) {
+				check_attn_decode(H, KVH, D, 4200, 255, 0, 1, 1, 0);
+				check_attn_decode(H, KVH, D, 4200, 256, 1, 1, 1, 128);
+				check_attn_decode(H, KVH, D, 4200, 2999, 1, 0, 0, 96);
+			}
+		}
+	kern_attn_dec_heads(2);
+	g_heads = 2;
 }
 
 int main(int argc, char **argv)
@@ -1363,11 +1369,8 @@ int main(int argc, char **argv)
 		printf("%d passed, %d failed\n", n_pass, n_fail);
 		return n_fail ? 1 : 0;
 	}
-	for (int gh : {2, 1, 3, 8}) {
-		if (!only_attn) break;
-		for (auto &sh : ATT_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
-	}
 	if (only_attn) {
+		attn_decode_checks(quick);
 		printf("%d passed, %d failed\n", n_pass, n_fail);
 		return n_fail ? 1 : 0;
 	}
@@ -1394,10 +1397,7 @@ int main(int argc, char **argv)
 			check_attention(H, KVH, D, 1000, 33, 900, kern_attn_min_split(1000));
 		}
 	}
-	for (int gh : {2, 1, 3, 8}) /* fused decode attention, 2 (default), 1, 3, 8 query heads per block */
-		for (auto &sh : ATT_SHAPES) attn_decode_checks(sh[0], sh[1], sh[2], gh, quick);
-	kern_attn_dec_heads(2);
-	g_heads = 2;
+	attn_decode_checks(quick);
 	check_attn_decode(32, 2, 64, 2000, 1500, 1, 1, 1, 0); /* 16 query heads per kv head */
 	kern_attn_dec_heads(16);
 	g_heads = 16;
