@@ -2207,14 +2207,24 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	float *wg = sc; /* [gq][eff] */
 	for (int g = warp; g < gq; g += ATD_WARPS) {
 		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
-		float m = -INFINITY;
-		for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
-		m = warp_max(m);
-		float l = 0.f;
-		for (int s2 = lane; s2 < eff; s2 += 32) {
-			float e = expf(__ldcg(base + s2 * pstride + D) - m);
-			wg[g * eff + s2] = e;
-			l += e * __ldcg(base + s2 * pstride + D + 1);
+		float m = -INFINITY, l = 0.f;
+		if (eff <= 32) { /* a range per lane: its m and l in one round of loads */
+			float ms = lane < eff ? __ldcg(base + lane * pstride + D) : -INFINITY;
+			float ls = lane < eff ? __ldcg(base + lane * pstride + D + 1) : 0.f;
+			m = warp_max(ms);
+			if (lane < eff) {
+				float e = expf(ms - m);
+				wg[g * eff + lane] = e;
+				l = e * ls;
+			}
+		} else {
+			for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
+			m = warp_max(m);
+			for (int s2 = lane; s2 < eff; s2 += 32) {
+				float e = expf(__ldcg(base + s2 * pstride + D) - m);
+				wg[g * eff + s2] = e;
+				l += e * __ldcg(base + s2 * pstride + D + 1);
+			}
 		}
 		l = warp_sum(l);
 		if (lane == 0) mst[g] = 1.f / l;
@@ -2254,9 +2264,10 @@ static int atd_rows(const kern_attn_shape *s, int n_split)
 	return 32;
 }
 
-/* Range length at long context (default 128: at context 4096 on an H100 the
- * Qwen3-0.6B shape decoded 9 % faster than with 256, 2026-11-26), never more
- * than the rows a block holds. */
+/* Range length at long context, never more than the rows a block holds.
+ * Default 128: at context 4096 on an H100 the Qwen3-0.6B shape decoded 9 %
+ * faster than with 256 (2026-11-26); 160, what a block holds for that shape,
+ * was within 1 % of 128 on an H200 (2026-11-27). */
 extern "C" int kern_attn_dec_chunk(const kern_attn_shape *s, int chunk)
 {
 	if (!attn_shape_ok(s)) return 0;

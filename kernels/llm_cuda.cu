@@ -87,7 +87,7 @@ typedef struct cu_backend {
 	kern_attn_shape as;
 	int split_dec, split_pre;
 	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
-	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK, default 256) */
+	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK; 0: kern_attn_dec_chunk's default) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
 	                   layer.  VIGIL_CUDA_FUSE_DOWN=-1: only where n_ff >= 4 n_embd;

@@ -1281,10 +1281,11 @@ int main(int argc, char **argv)
 			}
 		return 0;
 	}
-	/* KONLY=ffn / KONLY=attn: only the fused feed-forward / fused decode attention
-	 * checks (for compute-sanitizer) */
+	/* KONLY=ffn / KONLY=attn / KONLY=mv: only the fused feed-forward / fused decode
+	 * attention / matvec checks (for compute-sanitizer) */
 	const bool only_ffn = getenv("KONLY") && strcmp(getenv("KONLY"), "ffn") == 0;
 	const bool only_attn = getenv("KONLY") && strcmp(getenv("KONLY"), "attn") == 0;
+	const bool only_mv = getenv("KONLY") && strcmp(getenv("KONLY"), "mv") == 0;
 	/* matvec: every type; shapes with rows not a multiple of the warps per block,
 	 * cols not a multiple of 32 chunks per warp pass, and (f16/bf16/f32) of the
 	 * 16-byte load width (the scalar path). */
@@ -1326,6 +1327,10 @@ int main(int argc, char **argv)
 		}
 		kern_mv_force(0, 0);
 		g_mv_label = "";
+	}
+	if (only_mv) {
+		printf("%d passed, %d failed\n", n_pass, n_fail);
+		return n_fail ? 1 : 0;
 	}
 	/* the fused feed-forward: every covered type, both slice widths, shapes with
 	 * one block, an odd block count, rows not a multiple of the block's threads,

@@ -9,7 +9,8 @@
 # san = compute-sanitizer memcheck/racecheck on the quick checks; sanffn = the
 # same on the fused feed-forward checks alone; ffn = its timings.
 # PREBUILT=1: use build/gpu/check_kernels and check_model as carried (built on a
-# machine without a GPU for this card's arch) when they run, else build.
+# machine without a GPU for this card's arch) when they run, else build; BASE's
+# build/gpu/check_model too when it is there.
 # Logs to $OUT.  Not part of make gpu-test (tests/gpu/run.sh is).
 set -u
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,7 +51,7 @@ if [ -n "${PREBUILT:-}" ] && "$here/build/gpu/check_kernels" none >/dev/null 2>&
 else
 	build "$here" &
 fi
-[ -n "$BASE" ] && build "$BASE" &
+[ -n "$BASE" ] && ! { [ -n "${PREBUILT:-}" ] && [ -x "$BASE/build/gpu/check_model" ]; } && build "$BASE" &
 wait
 echo "builds: $((SECONDS - t0)) s"
 mkdir -p /tmp/iter
@@ -92,6 +93,13 @@ for s in $STEPS; do
 			KONLY=ffn run ffn-$tool timeout ${SAN_S:-90} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
 			tail -2 /tmp/iter/ffn-$tool.log
 		done;;
+	sanmv) # compute-sanitizer on the matvec checks alone
+		for tool in memcheck racecheck; do
+			KONLY=mv run mv-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 /tmp/iter/mv-$tool.log
+		done;;
+	mvtest) KONLY=mv run mvtest timeout 200 "$here/build/gpu/check_kernels" test quick
+		grep -E "^FAIL" /tmp/iter/mvtest.log | head -20; grep -c streamed /tmp/iter/mvtest.log; tail -1 /tmp/iter/mvtest.log;;
 	sanattn) # compute-sanitizer on the fused decode attention checks alone
 		for tool in memcheck racecheck; do
 			KONLY=attn run attn-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
