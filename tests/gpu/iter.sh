@@ -95,10 +95,10 @@ for s in $STEPS; do
 		done;;
 	sanmv) # compute-sanitizer on the matvec checks alone
 		for tool in memcheck racecheck; do
-			KONLY=mv run mv-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			KONLY="mv" run mv-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
 			tail -2 /tmp/iter/mv-$tool.log
 		done;;
-	mvtest) KONLY=mv run mvtest timeout 200 "$here/build/gpu/check_kernels" test quick
+	mvtest) KONLY="mv" run mvtest timeout 200 "$here/build/gpu/check_kernels" test quick
 		grep -E "^FAIL" /tmp/iter/mvtest.log | head -20; tail -1 /tmp/iter/mvtest.log;;
 	sanattn) # compute-sanitizer on the fused decode attention checks alone
 		for tool in memcheck racecheck; do
