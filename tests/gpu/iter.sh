@@ -6,8 +6,9 @@
 # with each of $VARIANTS "name=VAR=value" set (bf16 only), then BASE) on
 # BENCH_ONLY types; mv / attn = kernel sweeps;
 # ncu = per-kernel times of one decode step (this tree; BASE too with NCU_BASE=1);
-# san = compute-sanitizer memcheck/racecheck on the quick checks; sanffn = the
-# same on the fused feed-forward checks alone; ffn = its timings.
+# san = compute-sanitizer memcheck/racecheck on the quick checks; sanffn /
+# sanattn / sanmv = the same on those checks alone; ffn = its timings; ktest
+# honours KONLY=ffn|attn|mv (those checks alone).
 # PREBUILT=1: use build/gpu/check_kernels and check_model as carried (built on a
 # machine without a GPU for this card's arch) when they run, else build; BASE's
 # build/gpu/check_model too when it is there.
@@ -88,22 +89,11 @@ for s in $STEPS; do
 		run model-memcheck timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$here/build/gpu/check_model" quick
 		tail -2 /tmp/iter/model-memcheck.log;;
 	ffn) run ffn timeout 100 "$here/build/gpu/check_kernels" ffn; grep time /tmp/iter/ffn.log;;
-	sanffn) # compute-sanitizer on the fused feed-forward checks alone
+	san?*) # sanffn / sanattn / sanmv: compute-sanitizer on those quick checks alone (KONLY)
+		k=${s#san}
 		for tool in memcheck racecheck; do
-			KONLY=ffn run ffn-$tool timeout ${SAN_S:-90} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
-			tail -2 /tmp/iter/ffn-$tool.log
-		done;;
-	sanmv) # compute-sanitizer on the matvec checks alone
-		for tool in memcheck racecheck; do
-			KONLY="mv" run mv-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
-			tail -2 /tmp/iter/mv-$tool.log
-		done;;
-	mvtest) KONLY="mv" run mvtest timeout 200 "$here/build/gpu/check_kernels" test quick
-		grep -E "^FAIL" /tmp/iter/mvtest.log | head -20; tail -1 /tmp/iter/mvtest.log;;
-	sanattn) # compute-sanitizer on the fused decode attention checks alone
-		for tool in memcheck racecheck; do
-			KONLY=attn run attn-$tool timeout ${SAN_S:-150} compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
-			tail -2 /tmp/iter/attn-$tool.log
+			KONLY=$k run "$k-$tool" timeout "${SAN_S:-150}" compute-sanitizer --tool $tool --error-exitcode 3 "$here/build/gpu/check_kernels" test quick
+			tail -2 "/tmp/iter/$k-$tool.log"
 		done;;
 	attnprof) # the fused decode attention's phase clock: a checker built with -DVIGIL_ATD_PROF
 		[ -x "$here/build/gpu/check_kernels_prof" ] || nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF \
@@ -124,18 +114,6 @@ for s in $STEPS; do
 			--section Occupancy --section LaunchStats --section SchedulerStats --section SourceCounters \
 			"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
 		cp /tmp/iter/ncuk.log "$out/ncuk.txt"; grep -E 'Duration|Throughput|Hit Rate|Warp Cycles|Stall|Achieved Occ' /tmp/iter/ncuk.log | head -40;;
-	ncusrc) # per-source-line stall samples of the NCU_SKIP-th launch of NCU_KERNEL (CSV)
-		run ncusrc timeout 300 ncu --graph-profiling node -k "regex:${NCU_KERNEL:-attn_dec}" --launch-skip ${NCU_SKIP:-30} \
-			--launch-count 1 --section SourceCounters --section WarpStateStats --page source --print-source cuda --csv \
-			"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
-		cp /tmp/iter/ncusrc.log "$out/ncusrc.csv"; wc -l /tmp/iter/ncusrc.log;;
-	nsys) # the graph's kernels as they ran (node trace), NCU_ARGS as for ncu
-		if command -v nsys >/dev/null; then
-			run nsys timeout 200 nsys profile --cuda-graph-trace=node -o /tmp/iter/tl --force-overwrite true \
-				"$here/build/gpu/check_model" profile ${NCU_ARGS:-}
-			nsys stats --report cuda_gpu_trace --format csv --output /tmp/iter/tr /tmp/iter/tl.nsys-rep >/dev/null 2>&1
-			ls /tmp/iter/tr* && cp /tmp/iter/tr*.csv "$out/trace.csv"
-		else echo "no nsys"; ls /usr/local/cuda/bin | tr '\n' ' '; fi;;
 	esac
 done
 for f in "$out"/build-*.log; do [ -f "$f" ] && { echo "#### $(basename "$f")"; tail -30 "$f"; }; done >>"$out/logs.txt"
