@@ -476,6 +476,165 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 	mem_free(&m);
 }
 
+#ifdef VIGIL_CUPTI
+/* ---- timeline: when each kernel of the decode graph really ran ----------------------
+ * Built only with -DVIGIL_CUPTI (tests/gpu/iter.sh, step "timeline"): CUPTI's
+ * concurrent-kernel records (start and end on the GPU, not serialised, so the
+ * overlap that programmatic dependent launch buys shows) of n graph replays.
+ * Per kind of node (kernel and grid): calls per token, mean time from its
+ * start to its end, the gap from the previous node's end to its start
+ * (negative: it started before that one ended) and what it adds to the
+ * token's time (its end less the previous node's end). */
+#include <cupti.h>
+typedef struct tl_rec { uint64_t start, end, node; const char *name; int grid; } tl_rec;
+static tl_rec *tl_v;
+static size_t tl_n, tl_cap;
+static void CUPTIAPI tl_buf(uint8_t **buf, size_t *size, size_t *maxrec)
+{
+	*size = (size_t)8 << 20;
+	*buf = aligned_alloc(8, *size);
+	*maxrec = 0;
+}
+static void CUPTIAPI tl_got(CUcontext c, uint32_t sid, uint8_t *buf, size_t size, size_t valid)
+{
+	(void)c, (void)sid, (void)size;
+	CUpti_Activity *r = NULL;
+	while (cuptiActivityGetNextRecord(buf, valid, &r) == CUPTI_SUCCESS) {
+		if (r->kind != CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) continue;
+		const CUpti_ActivityKernel10 *k = (const CUpti_ActivityKernel10 *)r;
+		if (tl_n == tl_cap) {
+			tl_cap = tl_cap ? 2 * tl_cap : 4096;
+			tl_v = realloc(tl_v, tl_cap * sizeof *tl_v);
+		}
+		tl_v[tl_n++] = (tl_rec){k->start, k->end, k->graphNodeId, k->name, k->gridX * k->gridY * k->gridZ};
+	}
+	free(buf);
+}
+static int tl_by_start(const void *a, const void *b)
+{
+	const tl_rec *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+/* A short name: the kernel's base name and template arguments, at most 40 characters. */
+static void tl_short(const char *n, char *o, size_t on)
+{
+	const char *p = strstr(n, "kernel");
+	size_t k = p ? (size_t)(p - n) + 6 : strlen(n);
+	const char *lt = strchr(n, '<');
+	if (lt && (size_t)(lt - n) >= k) {
+		const char *gt = strchr(lt, '>');
+		k = gt ? (size_t)(gt - n) + 1 : k;
+	}
+	snprintf(o, on, "%.*s", (int)(k < on - 1 ? k : on - 1), n);
+}
+static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
+{
+	mem_model m;
+	mem_build(&m, qwen3, type);
+	be g = {0};
+	char err[512];
+	int V = m.c.n_vocab, K = 0;
+	int32_t *toks = malloc(sizeof(int32_t) * 4096);
+	float *logits = malloc(sizeof(float) * V);
+	for (int i = 0; i < 4096; i++) toks[i] = (int32_t)(rnd() % (uint64_t)V);
+	double ms = 0;
+	if (llm_cuda_backend_create(&m.c, &m.w, n_ctx, &g.ops, &g.ctx, err, sizeof err) ||
+	    be_fwd(&g, toks, pos > 64 ? pos : 64, 0, 0, logits) ||
+	    llm_cuda_bench_decode(llm_cuda_last_ctx(), toks[0], pos, 8, &ms, &K, NULL, err, sizeof err)) {
+		printf("timeline: %s\n", err);
+		return 1;
+	}
+	if (cuptiActivityRegisterCallbacks(tl_buf, tl_got) != CUPTI_SUCCESS ||
+	    cuptiActivityEnable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL) != CUPTI_SUCCESS) {
+		printf("timeline: CUPTI activity tracing is not available\n");
+		return 1;
+	}
+	tl_n = 0;
+	int rc = llm_cuda_bench_decode(llm_cuda_last_ctx(), toks[0], pos, n, &ms, &K, NULL, err, sizeof err);
+	cuptiActivityFlushAll(1);
+	cuptiActivityDisable(CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL);
+	if (rc || K <= 0 || tl_n < (size_t)K * n) {
+		printf("timeline: %s (%zu kernel records for %d tokens of %d kernels)\n", rc ? err : "too few records", tl_n, n,
+		       K);
+		return 1;
+	}
+	qsort(tl_v, tl_n, sizeof *tl_v, tl_by_start);
+	size_t base = tl_n - (size_t)K * n; /* the last n tokens */
+	double *dur = calloc(K, sizeof(double)), *gap = calloc(K, sizeof(double)), span = 0, busy = 0;
+	for (int t = 0; t < n; t++) {
+		const tl_rec *r = tl_v + base + (size_t)t * K;
+		uint64_t hi = r[0].end, lo = r[0].start;
+		for (int i = 0; i < K; i++) {
+			dur[i] += (double)(r[i].end - r[i].start) / 1e3 / n;
+			if (i) gap[i] += ((double)r[i].start - (double)r[i - 1].end) / 1e3 / n;
+			if (r[i].node != tl_v[base + i].node) {
+				printf("timeline: token %d: kernel %d is another graph node than in token 0\n", t, i);
+				return 1;
+			}
+			if (r[i].end > hi) hi = r[i].end;
+		}
+		span += (double)(hi - lo) / 1e3 / n;
+		/* time with at least one kernel running */
+		uint64_t cur_s = r[0].start, cur_e = r[0].end;
+		for (int i = 1; i < K; i++) {
+			if (r[i].start > cur_e) {
+				busy += (double)(cur_e - cur_s) / 1e3 / n;
+				cur_s = r[i].start;
+			}
+			if (r[i].end > cur_e) cur_e = r[i].end;
+		}
+		busy += (double)(cur_e - cur_s) / 1e3 / n;
+	}
+	printf("tl %s %s decode at position %d (n_ctx %d), %d tokens of %d kernels (graph replay with host copies between, "
+	       "%.3f ms/token while traced)\n", qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B", llm_type_name(type), pos, n_ctx, n, K, ms);
+	printf("tl   first kernel start to last kernel end %.1f us/token; some kernel running %.1f us; none running %.1f us\n",
+	       span, busy, span - busy);
+	/* per kind (name + grid): calls per token, mean duration, mean gap before */
+	char names[64][48];
+	int grids[64], cnt[64], nk = 0;
+	double kd[64], kg[64];
+	for (int i = 0; i < K; i++) {
+		char sn[48];
+		tl_short(tl_v[base + i].name, sn, sizeof sn);
+		int j = 0;
+		while (j < nk && !(grids[j] == tl_v[base + i].grid && strcmp(names[j], sn) == 0)) j++;
+		if (j == nk) {
+			if (nk == 64) continue;
+			snprintf(names[nk], sizeof names[nk], "%s", sn);
+			grids[nk] = tl_v[base + i].grid;
+			cnt[nk] = 0;
+			kd[nk] = kg[nk] = 0;
+			nk++;
+		}
+		cnt[j]++;
+		kd[j] += dur[i];
+		kg[j] += i ? gap[i] : 0;
+	}
+	printf("tl   %-44s %6s %5s %10s %10s %10s %12s\n", "kernel", "grid", "calls", "us/call", "gap before", "adds", "us/token");
+	double td = 0, tg = 0;
+	for (int j = 0; j < nk; j++) {
+		printf("tl   %-44s %6d %5d %10.2f %10.2f %10.2f %12.1f\n", names[j], grids[j], cnt[j], kd[j] / cnt[j],
+		       kg[j] / cnt[j], (kd[j] + kg[j]) / cnt[j], kd[j]);
+		td += kd[j];
+		tg += kg[j];
+	}
+	printf("tl   sum of kernel durations %.1f us/token, sum of gaps %.1f us (negative: overlap)\n", td, tg);
+	if (getenv("TL_NODES")) /* every node of one token */
+		for (int i = 0; i < K; i++) {
+			char sn[48];
+			tl_short(tl_v[base + i].name, sn, sizeof sn);
+			printf("tl   node %3d %-44s grid %5d  %7.2f us  gap %6.2f\n", i, sn, tl_v[base + i].grid, dur[i], gap[i]);
+		}
+	free(dur);
+	free(gap);
+	free(toks);
+	free(logits);
+	g.ops.destroy(g.ctx);
+	mem_free(&m);
+	return 0;
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "test";
@@ -507,6 +666,21 @@ int main(int argc, char **argv)
 		mem_free(&m);
 		return 0;
 	}
+#ifdef VIGIL_CUPTI
+	if (strcmp(mode, "timeline") == 0) { /* argv[2] qwen2|qwen3, argv[3] type name, argv[4] position, argv[5] tokens,
+	                                       argv[6] n_ctx (4160, as the bench) */
+		int qwen3 = argc > 2 && strcmp(argv[2], "qwen3") == 0, type = LLM_TYPE_BF16;
+		if (argc > 3)
+			for (int t = 0; t < LLM_TYPE_COUNT; t++)
+				if (llm_type_name(t) && strcmp(llm_type_name(t), argv[3]) == 0) type = t;
+		int pos = argc > 4 ? atoi(argv[4]) : 128, n = argc > 5 ? atoi(argv[5]) : 32;
+		if (pos < 1 || pos > 4000) pos = 128;
+		if (n < 1 || n > 96) n = 32;
+		int n_ctx = argc > 6 ? atoi(argv[6]) : 4096 + 64;
+		if (n_ctx < pos + 8 + n || n_ctx > 4096 + 64) n_ctx = 4096 + 64;
+		return timeline(qwen3, type, pos, n, n_ctx);
+	}
+#endif
 	if (strcmp(mode, "profile-prefill") == 0) { /* one prefill of 512 tokens (argv[2]: qwen3), for ncu */
 		int qwen3 = argc > 2 && strcmp(argv[2], "qwen3") == 0;
 		mem_model m;

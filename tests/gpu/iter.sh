@@ -6,6 +6,7 @@
 # with each of $VARIANTS "name=VAR=value" set (bf16 only), then BASE) on
 # BENCH_ONLY types; mv / attn = kernel sweeps;
 # ncu = per-kernel times of one decode step (this tree; BASE too with NCU_BASE=1);
+# timeline = CUPTI start/end of every kernel of the decode graph, as it really ran;
 # san = compute-sanitizer memcheck/racecheck on the quick checks; sanffn /
 # sanattn / sanmv = the same on those checks alone; ffn = its timings; ktest
 # honours KONLY=ffn|attn|mv (those checks alone).
@@ -101,6 +102,20 @@ for s in $STEPS; do
 		run attnprof timeout 100 "$here/build/gpu/check_kernels_prof" attnprof; grep prof /tmp/iter/attnprof.log;;
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
+	timeline) # CUPTI timeline of the decode graph (check_model built with -DVIGIL_CUPTI): TL_ARGS "model,type,position ..."
+		tlb=$here/build/gpu/check_model_tl
+		if [ ! -x "$tlb" ]; then
+			objs=$(ls "$here"/build/rel/local_llm/*.o "$here"/build/rel/kernels/*.o "$here"/build/cu/kernels/*.o | grep -v llm_main.o)
+			cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
+			cc -O2 -std=c11 -D_GNU_SOURCE -I"$here" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" -DVIGIL_CUDA=1 -DVIGIL_CUPTI \
+				-o "$tlb" "$here/tests/gpu/check_model.c" $objs -lpcre2-8 -lm -pthread -L"$cuda/lib64" -L"$cupti" \
+				-Wl,-rpath,"$cuda/lib64" -Wl,-rpath,"$cupti" -lcudart -lcublas -lcupti -lstdc++ || echo "timeline: build failed"
+		fi
+		for a in ${TL_ARGS:-qwen2,bf16,128 qwen2,bf16,4000 qwen3,bf16,128 qwen3,bf16,4000}; do
+			IFS=, read -r tm tt tp <<<"$a"
+			run "tl-$tm-$tt-$tp" timeout 120 "$tlb" timeline "$tm" "$tt" "$tp" 32
+			grep '^tl' "/tmp/iter/tl-$tm-$tt-$tp.log" | grep -v ' node '
+		done;;
 	ncu) # NCU_ARGS: check_model profile's model and position (default Qwen2.5 at 100)
 		for t in "$here" ${NCU_BASE:+$BASE}; do
 			n=$(basename "$t")
