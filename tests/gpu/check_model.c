@@ -486,6 +486,9 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
  * (negative: it started before that one ended) and what it adds to the
  * token's time (its end less the previous node's end). */
 #include <cupti.h>
+#ifdef VIGIL_ATD_PROF
+#include <cuda_runtime_api.h>
+#endif
 typedef struct tl_rec { uint64_t start, end, node; const char *name; int grid; } tl_rec;
 static tl_rec *tl_v;
 static size_t tl_n, tl_cap;
@@ -619,6 +622,37 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 		tg += kg[j];
 	}
 	printf("tl   sum of kernel durations %.1f us/token, sum of gaps %.1f us (negative: overlap)\n", td, tg);
+#ifdef VIGIL_ATD_PROF
+	{ /* the decode attention's phase clock inside the graph (kern_ops built with -DVIGIL_ATD_PROF): one
+	   more token, the stamps of the last layer's blocks */
+		const int NS = KERN_ATD_NSTAMP, NB = 4096;
+		long long *d = NULL, *h = malloc((size_t)NB * NS * 8);
+		if (cudaMalloc((void **)&d, (size_t)NB * NS * 8) || cudaMemset(d, 0, (size_t)NB * NS * 8) || kern_attn_dec_prof(d) ||
+		    llm_cuda_bench_decode(llm_cuda_last_ctx(), toks[0], pos, 1, &ms, NULL, NULL, err, sizeof err) ||
+		    cudaDeviceSynchronize() || kern_attn_dec_prof(NULL) || cudaMemcpy(h, d, (size_t)NB * NS * 8, cudaMemcpyDeviceToHost)) {
+			printf("timeline: phase clock failed\n");
+		} else {
+			const char *names[] = {"start", "copies issued", "pdl wait", "q/k/v post", "K arrived", "scores",
+			                       "softmax, V", "P V + out", "counter", "merge"};
+			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
+			for (int i = 1; i < NS; i++) {
+				double sum = 0;
+				long long mx = 0;
+				int nb = 0;
+				for (int b = 0; b < NB; b++) {
+					long long t0 = h[(size_t)b * NS], t = h[(size_t)b * NS + i];
+					if (!t0 || !t) continue;
+					sum += (double)(t - t0);
+					if (t - t0 > mx) mx = t - t0;
+					nb++;
+				}
+				if (nb) printf("tl     %-14s %9.0f / %7lld  (%d)\n", names[i], sum / nb, mx, nb);
+			}
+		}
+		cudaFree(d);
+		free(h);
+	}
+#endif
 	if (getenv("TL_NODES")) /* every node of one token */
 		for (int i = 0; i < K; i++) {
 			char sn[48];

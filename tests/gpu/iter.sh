@@ -103,11 +103,18 @@ for s in $STEPS; do
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	timeline) # CUPTI timeline of the decode graph (check_model built with -DVIGIL_CUPTI): TL_ARGS "model,type,position ..."
-		tlb=$here/build/gpu/check_model_tl
+		# TL_PROF=1: also the decode attention's phase clock inside the graph (kern_ops built with -DVIGIL_ATD_PROF)
+		tlb=$here/build/gpu/check_model_tl${TL_PROF:+p}
 		if [ ! -x "$tlb" ]; then
 			objs=$(ls "$here"/build/rel/local_llm/*.o "$here"/build/rel/kernels/*.o "$here"/build/cu/kernels/*.o | grep -v llm_main.o)
+			pf=
+			if [ -n "${TL_PROF:-}" ]; then
+				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF -Xcompiler -fPIC -c \
+					-o /tmp/kern_ops_prof.o "$here/kernels/kern_ops.cu"
+				objs="${objs//"$here"\/build\/cu\/kernels\/kern_ops.o/} /tmp/kern_ops_prof.o" pf=-DVIGIL_ATD_PROF
+			fi
 			cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
-			cc -O2 -std=c11 -D_GNU_SOURCE -I"$here" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" -DVIGIL_CUDA=1 -DVIGIL_CUPTI \
+			cc -O2 -std=c11 -D_GNU_SOURCE -I"$here" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" -DVIGIL_CUDA=1 -DVIGIL_CUPTI $pf \
 				-o "$tlb" "$here/tests/gpu/check_model.c" $objs -lpcre2-8 -lm -pthread -L"$cuda/lib64" -L"$cupti" \
 				-Wl,-rpath,"$cuda/lib64" -Wl,-rpath,"$cupti" -lcudart -lcublas -lcupti -lstdc++ || echo "timeline: build failed"
 		fi
