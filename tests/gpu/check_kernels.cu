@@ -1090,6 +1090,9 @@ static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
 }
 
 #ifdef VIGIL_ATD_PROF
+#include "tests/gpu/atd_prof.h"
+#endif
+#ifdef VIGIL_ATD_PROF
 /* Phase clock of one launch (after warm-up): cycles from the block's start to
  * each stamp (see ATD_STAMP in kern_ops.cu), mean and max over the blocks that
  * reached it. */
@@ -1107,23 +1110,9 @@ static void prof_attn_decode(int H, int KVH, int D, int ctx)
 	CK(kern_attn_dec_prof(NULL));
 	std::vector<long long> h((size_t)NB * NS);
 	down(h.data(), d, h.size() * 8);
-	const char *names[] = {"start", "copies issued", "pdl wait", "q/k/v post", "K arrived", "scores", "softmax, V",
-	                       "P V + out", "counter", "merge"};
 	printf("prof   attn_decode H%d/%d D%d ctx %d (cycles since the block's start: mean / max, blocks)\n", H, KVH, D,
 	       ctx);
-	for (int i = 1; i < NS; i++) {
-		double sum = 0;
-		long long mx = 0;
-		int n = 0;
-		for (int b = 0; b < NB; b++) {
-			long long t0 = h[(size_t)b * NS], t = h[(size_t)b * NS + i];
-			if (!t0 || !t) continue;
-			sum += (double)(t - t0);
-			if (t - t0 > mx) mx = t - t0;
-			n++;
-		}
-		if (n) printf("prof     %-14s %9.0f / %7lld  (%d)\n", names[i], sum / n, mx, n);
-	}
+	atd_prof_print(h.data(), NB, NS - 1, "prof     ");
 	cudaFree(d);
 	atd_free(a);
 }

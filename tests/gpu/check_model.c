@@ -488,6 +488,7 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 #include <cupti.h>
 #ifdef VIGIL_ATD_PROF
 #include <cuda_runtime_api.h>
+#include "tests/gpu/atd_prof.h"
 #endif
 typedef struct tl_rec { uint64_t start, end, node; const char *name; int grid; } tl_rec;
 static tl_rec *tl_v;
@@ -632,22 +633,10 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 		    cudaDeviceSynchronize() || kern_attn_dec_prof(NULL) || cudaMemcpy(h, d, (size_t)NB * NS * 8, cudaMemcpyDeviceToHost)) {
 			printf("timeline: phase clock failed\n");
 		} else {
-			const char *names[] = {"start", "copies issued", "pdl wait", "q/k/v post", "K arrived", "scores",
-			                       "softmax, V", "P V + out", "counter", "merge"};
+			/* the merge stamp is left out: only a range's last block writes it, so
+			   the buffer can hold one from an earlier layer */
 			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
-			for (int i = 1; i < NS; i++) {
-				double sum = 0;
-				long long mx = 0;
-				int nb = 0;
-				for (int b = 0; b < NB; b++) {
-					long long t0 = h[(size_t)b * NS], t = h[(size_t)b * NS + i];
-					if (!t0 || !t) continue;
-					sum += (double)(t - t0);
-					if (t - t0 > mx) mx = t - t0;
-					nb++;
-				}
-				if (nb) printf("tl     %-14s %9.0f / %7lld  (%d)\n", names[i], sum / nb, mx, nb);
-			}
+			atd_prof_print(h, NB, NS - 2, "tl     ");
 		}
 		cudaFree(d);
 		free(h);
