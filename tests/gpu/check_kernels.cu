@@ -1091,8 +1091,6 @@ static void bench_attn_decode(int H, int KVH, int D, int ctx, int chunk)
 
 #ifdef VIGIL_ATD_PROF
 #include "tests/gpu/atd_prof.h"
-#endif
-#ifdef VIGIL_ATD_PROF
 /* Phase clock of one launch (after warm-up): cycles from the block's start to
  * each stamp (see ATD_STAMP in kern_ops.cu), mean and max over the blocks that
  * reached it. */

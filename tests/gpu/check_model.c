@@ -349,12 +349,17 @@ static void mem_build(mem_model *m, int qwen3, int type)
 	}
 }
 
-/* The weight type's name, "q4_K-mix" where mk_tensor fell back for some matrices. */
-static const char *mem_type_name(const mem_model *m, int type)
+/* 1 when mk_tensor fell back to other types for some of the model's matrices. */
+static int mem_mixed(const mem_model *m, int type)
 {
 	for (int i = 0; i < m->nt; i++)
-		if (m->t[i].n_dims == 2 && (int)m->t[i].type != type) return type == LLM_TYPE_Q4_K ? "q4_K-mix" : "mixed";
-	return llm_type_name(type);
+		if (m->t[i].n_dims == 2 && (int)m->t[i].type != type) return 1;
+	return 0;
+}
+/* The weight type's name, "q4_K-mix" for the Q4_K model with fallbacks. */
+static const char *mem_type_name(const mem_model *m, int type)
+{
+	return !mem_mixed(m, type) ? llm_type_name(type) : type == LLM_TYPE_Q4_K ? "q4_K-mix" : "mixed";
 }
 
 static void mem_free(mem_model *m)
@@ -389,7 +394,7 @@ static void mem_parity(int qwen3, int type, int n_prompt, int n_gen)
 	} else if (llm_cuda_backend_create(&m.c, &m.w, n_ctx, &g.ops, &g.ctx, err, sizeof err)) {
 		printf("FAIL   %s: cuda: %s\n", name, err);
 		n_fail++;
-	} else if (persistent_ok(name, strcmp(mem_type_name(&m, type), llm_type_name(type)) ? -1 : type)) { /* -1: mixed types */
+	} else if (persistent_ok(name, mem_mixed(&m, type) ? -1 : type)) { /* -1: no single type to expect a path for */
 		parity(name, be_fwd, &c, be_fwd, &g, m.c.n_vocab, n_prompt, n_gen);
 	}
 	if (c.ctx) c.ops.destroy(c.ctx);
@@ -519,7 +524,7 @@ static int tl_by_start(const void *a, const void *b)
 	const tl_rec *x = a, *y = b;
 	return x->start < y->start ? -1 : x->start > y->start;
 }
-/* A short name: the kernel's base name and template arguments, at most 40 characters. */
+/* A short name: the mangled name up to "kernel" and its template arguments, cut to fit o. */
 static void tl_short(const char *n, char *o, size_t on)
 {
 	const char *p = strstr(n, "kernel");
@@ -590,7 +595,7 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 		busy += (double)(cur_e - cur_s) / 1e3 / n;
 	}
 	printf("tl %s %s decode at position %d (n_ctx %d), %d tokens of %d kernels (graph replay with host copies between, "
-	       "%.3f ms/token while traced)\n", qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B", llm_type_name(type), pos, n_ctx, n, K, ms);
+	       "%.3f ms/token while traced)\n", qwen3 ? "Qwen3-0.6B" : "Qwen2.5-0.5B", mem_type_name(&m, type), pos, n_ctx, n, K, ms);
 	printf("tl   first kernel start to last kernel end %.1f us/token; some kernel running %.1f us; none running %.1f us\n",
 	       span, busy, span - busy);
 	/* per kind (name + grid): calls per token, mean duration, mean gap before */

@@ -37,12 +37,22 @@ exec nvcc -arch=native "${a[@]}"
 W
 chmod +x /tmp/nvcc-native
 cuda=${CUDA_HOME:-/usr/local/cuda}
+# link_model TREE OUT KERN_OPS_O [cc args...]: TREE's tests/gpu/check_model.c against its built llm
+# objects, with KERN_OPS_O (empty: TREE's own) in place of kern_ops.o
+link_model() {
+	local t=$1 o=$2 ko=${3:-$1/build/cu/kernels/kern_ops.o}
+	shift 3
+	local objs=() f
+	for f in "$t"/build/rel/local_llm/*.o "$t"/build/rel/kernels/*.o "$t"/build/cu/kernels/*.o; do
+		case $f in */llm_main.o | */kern_ops.o) ;; *) objs+=("$f") ;; esac
+	done
+	cc -O2 -std=c11 -D_GNU_SOURCE -I"$t" -DVIGIL_CUDA=1 -o "$o" "$t/tests/gpu/check_model.c" "${objs[@]}" "$ko" \
+	   -lpcre2-8 -lm -pthread -L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ "$@"
+}
 build() { # tree -> tree/build/gpu/check_model (+ check_kernels)
 	local t=$1
 	( cd "$t" && mkdir -p build/gpu && make -j8 llm CUDA=1 NVCC=/tmp/nvcc-native >build/gpu/make.log 2>&1 &&
-	  objs=$(ls build/rel/local_llm/*.o build/rel/kernels/*.o build/cu/kernels/*.o | grep -v llm_main.o) &&
-	  cc -O2 -std=c11 -D_GNU_SOURCE -I. -DVIGIL_CUDA=1 -o build/gpu/check_model tests/gpu/check_model.c $objs \
-	     -lpcre2-8 -lm -pthread -L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ &&
+	  link_model "$t" build/gpu/check_model "" &&
 	  nvcc -O3 -std=c++17 -I. -arch=native -lineinfo -DVIGIL_CUDA=1 -o build/gpu/check_kernels \
 	     tests/gpu/check_kernels.cu kernels/kern_ops.cu ) >"$out/build-$(basename "$t").log" 2>&1
 	echo "build $t: rc=$?"
@@ -106,17 +116,15 @@ for s in $STEPS; do
 		# TL_PROF=1: also the decode attention's phase clock inside the graph (kern_ops built with -DVIGIL_ATD_PROF)
 		tlb=$here/build/gpu/check_model_tl${TL_PROF:+p}
 		if [ ! -x "$tlb" ]; then
-			objs=$(ls "$here"/build/rel/local_llm/*.o "$here"/build/rel/kernels/*.o "$here"/build/cu/kernels/*.o | grep -v llm_main.o)
-			pf=
+			ko='' pf=()
 			if [ -n "${TL_PROF:-}" ]; then
-				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF -Xcompiler -fPIC -c \
-					-o /tmp/kern_ops_prof.o "$here/kernels/kern_ops.cu"
-				objs="${objs//"$here"\/build\/cu\/kernels\/kern_ops.o/} /tmp/kern_ops_prof.o" pf=-DVIGIL_ATD_PROF
+				ko=/tmp/kern_ops_prof.o pf=(-DVIGIL_ATD_PROF)
+				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF -Xcompiler -fPIC -c -o $ko \
+					"$here/kernels/kern_ops.cu"
 			fi
 			cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
-			cc -O2 -std=c11 -D_GNU_SOURCE -I"$here" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" -DVIGIL_CUDA=1 -DVIGIL_CUPTI $pf \
-				-o "$tlb" "$here/tests/gpu/check_model.c" $objs -lpcre2-8 -lm -pthread -L"$cuda/lib64" -L"$cupti" \
-				-Wl,-rpath,"$cuda/lib64" -Wl,-rpath,"$cupti" -lcudart -lcublas -lcupti -lstdc++ || echo "timeline: build failed"
+			link_model "$here" "$tlb" "$ko" -DVIGIL_CUPTI "${pf[@]}" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" \
+				-L"$cupti" -Wl,-rpath,"$cupti" -lcupti || echo "timeline: build failed"
 		fi
 		for a in ${TL_ARGS:-qwen2,bf16,128 qwen2,bf16,4000 qwen3,bf16,128 qwen3,bf16,4000}; do
 			IFS=, read -r tm tt tp <<<"$a"
