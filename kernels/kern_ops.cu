@@ -422,8 +422,12 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 /* x staged for the matvec's dot products: slot sl = g*P*32 + k*32 + ln of xs holds
  * float4 k of chunk g*32 + ln (x4_index), multiplied by the RMSNorm scale and gain
  * when norm is given.  fast: every slot fits MV_NS per thread, and the gains were
- * loaded into gv (stage_gain, before the PDL wait: they are constant).  Called by
- * all nthr threads of the block (tid = this one); the caller syncs after it. */
+ * loaded into gv (stage_gain, before the PDL wait: they are constant).  fast and
+ * late: xs holds x times the gains only, and each warp's sum of squares goes to
+ * red[warp]; the caller takes the scale from red after its barrier (mv_late_rs)
+ * and applies it to the dot products (one barrier and round less before them:
+ * 4-10 us a token on an H200, bench/RESULTS.md E2).  Called by all nthr threads
+ * of the block (tid = this one); the caller syncs after it. */
 template <int T>
 __device__ __forceinline__ void stage_gain(float4 (&gv)[MV_NS], const float4 *g4, int nslot, int C, int tid, int nthr)
 {
@@ -438,10 +442,23 @@ __device__ __forceinline__ void stage_gain(float4 (&gv)[MV_NS], const float4 *g4
 template <int T>
 __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const float4 *g4, const float *x,
                                         const float *norm, float eps, int cols, int nslot, int C, bool fast,
-                                        const float4 (&gv)[MV_NS], float *red, int tid, int nthr)
+                                        const float4 (&gv)[MV_NS], float *red, int tid, int nthr, bool late = false)
 {
 	const int P = MvT<T>::E / 4;
 	float rs = 1.f;
+	if (fast && late) { /* x times the gains only; each warp's sum of squares to red[warp] (mv_late_rs) */
+		float ss = 0.f;
+#pragma unroll
+		for (int j = 0; j < MV_NS; j++) {
+			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
+			float4 v = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+			ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+			if (sl < nslot) xs[sl] = make_float4(v.x * gv[j].x, v.y * gv[j].y, v.z * gv[j].z, v.w * gv[j].w);
+		}
+		ss = warp_sum(ss);
+		if ((tid & 31) == 0) red[tid >> 5] = ss;
+		return;
+	}
 	if (fast) {
 		float4 xv[MV_NS];
 		float ss = 0.f;
@@ -480,6 +497,16 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 		}
 		xs[sl] = v;
 	}
+}
+
+/* After stage_x's late path and a __syncthreads: the RMSNorm scale from the
+ * warps' sums in red, applied to the finished dot products (one barrier less
+ * before them). */
+__device__ __forceinline__ float mv_late_rs(const float *red, int cols, float eps)
+{
+	int lane = threadIdx.x & 31;
+	float v = lane < (int)(blockDim.x >> 5) ? red[lane] : 0.f;
+	return rsqrtf(warp_sum(v) / (float)cols + eps);
 }
 
 /* R rows per warp at a time (R > 1 only with wpr == 1; with SwiGLU each of the
@@ -531,8 +558,9 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
 		yold = y[rb * rpb + slot * R + lane];
 	/* stage x (normalised when asked) */
-	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x);
+	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
 	__syncthreads();
+	const float rs = fast ? mv_late_rs(red, cols, eps) : 1.f; /* the fast path's norm scale, after the dots */
 	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
 		int r0 = rb * rpb + slot * R;
 		float acc[R], acc2[R];
@@ -564,7 +592,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 			if (accumulate && lane < R && sub == 0 && rn + lane < rows_out) yold = y[rn + lane];
 		}
 		if (wpr > 1) { /* R == 1 here */
-			float a = warp_sum(acc[0]), b2 = swiglu ? warp_sum(acc2[0]) : 0.f;
+			float a = warp_sum(acc[0]) * rs, b2 = swiglu ? warp_sum(acc2[0]) * rs : 0.f;
 			if (lane == 0) {
 				part[0][warp] = a;
 				part[1][warp] = b2;
@@ -585,8 +613,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		} else {
 #pragma unroll
 			for (int k = 0; k < R; k++) {
-				float a = warp_sum(acc[k]);
-				if (swiglu) a = silu(a) * warp_sum(acc2[k]);
+				float a = warp_sum(acc[k]) * rs;
+				if (swiglu) a = silu(a) * (warp_sum(acc2[k]) * rs);
 				if (lane == k && r0 + k < rows_out) {
 					a = accumulate ? ycur + a : a;
 					y[r0 + k] = a;
@@ -1433,8 +1461,10 @@ __global__ void qkv_post_kernel(const float *qkv, const float *bq, const float *
 }
 
 /* RoPE on one head in this warp's shared v (after a __syncwarp): lane
- * rotates pairs lane + 32 j (j < 4) with frequencies f[j]. */
-__device__ __forceinline__ void rope_warp(float *v, const kern_attn_shape &s, int pos, const float f[4])
+ * rotates pairs lane + 32 j (j < 4) with frequencies f[j], or with the cosines
+ * and sines that rope_pre put in tab when it is given. */
+__device__ __forceinline__ void rope_warp(float *v, const kern_attn_shape &s, int pos, const float f[4],
+                                          const float *tab = NULL)
 {
 	int lane = threadIdx.x & 31, D = s.head_dim;
 	float o0[4], o1[4];
@@ -1444,8 +1474,13 @@ __device__ __forceinline__ void rope_warp(float *v, const kern_attn_shape &s, in
 		o0[j] = o1[j] = 0.f;
 		if (i < D / 2) {
 			int pa = s.rope_neox ? i : 2 * i, pb = s.rope_neox ? i + D / 2 : 2 * i + 1;
-			float ang = (float)pos * f[j], cs, sn;
-			sincosf(ang, &sn, &cs);
+			float cs, sn;
+			if (tab) {
+				cs = tab[i];
+				sn = tab[128 + i];
+			} else {
+				sincosf((float)pos * f[j], &sn, &cs);
+			}
 			float x0 = v[pa], x1 = v[pb];
 			o0[j] = x0 * cs - x1 * sn;
 			o1[j] = x0 * sn + x1 * cs;
@@ -1497,6 +1532,7 @@ __device__ void qkv_head_warp(int kind, const float *src, const float *bias, con
  * frequencies lane + 32 j (j < 4). */
 struct HeadPre {
 	float b[8], n[8], f[4];
+	const float *sc; /* rope_pre's table of cos and sin at pos, or NULL */
 	bool has_b, has_n;
 };
 __device__ __forceinline__ void head_pre(HeadPre &p, int kind, const float *bias, const float *nw,
@@ -1505,6 +1541,7 @@ __device__ __forceinline__ void head_pre(HeadPre &p, int kind, const float *bias
 	int lane = threadIdx.x & 31, D = s.head_dim;
 	p.has_b = bias != NULL;
 	p.has_n = nw != NULL && kind < 2;
+	p.sc = NULL;
 #pragma unroll
 	for (int j = 0; j < 8; j++) {
 		int i = lane + 32 * j;
@@ -1518,6 +1555,19 @@ __device__ __forceinline__ void head_pre(HeadPre &p, int kind, const float *bias
 		             ? (s.d_inv_freq ? s.d_inv_freq[i] : 1.0f / powf(s.rope_theta, (float)(2 * i) / (float)D))
 		             : 0.f;
 	}
+}
+/* The RoPE rotation at pos into tab (this warp's 256 floats of shared memory:
+ * cos of pair i at i, sin at 128 + i): pos is known before the PDL wait, so the
+ * sines leave the critical path.  Only this lane reads its entries back (rope_warp). */
+__device__ __forceinline__ void rope_pre(HeadPre &p, int pos, float *tab, int D)
+{
+	int lane = threadIdx.x & 31;
+#pragma unroll
+	for (int j = 0; j < 4; j++) {
+		int i = lane + 32 * j;
+		if (i < D / 2) sincosf((float)pos * p.f[j], &tab[128 + i], &tab[i]);
+	}
+	p.sc = tab;
 }
 __device__ void qkv_head_warp_pre(int kind, const float *src, const HeadPre &p, int pos, const kern_attn_shape &s,
                                   float *v)
@@ -1538,7 +1588,7 @@ __device__ void qkv_head_warp_pre(int kind, const float *src, const HeadPre &p, 
 	}
 	__syncwarp();
 	if (kind == 2) return;
-	rope_warp(v, s, pos, p.f);
+	rope_warp(v, s, pos, p.f, p.sc);
 }
 
 static int attn_shape_ok(const kern_attn_shape *s)
@@ -2010,7 +2060,7 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	L.vt = o; o += (size_t)chunk * row;
 	L.qs = o; o += (size_t)G * D * 4;
 	L.sc = o; o += ((size_t)G * nsc * 4 + 15) & ~(size_t)15;
-	size_t oa = (size_t)ATD_THREADS * 8 * ATD_PVG * 4, w = (size_t)ATD_WARPS * 256 * 4;
+	size_t oa = (size_t)ATD_THREADS * 8 * ATD_PVG * 4, w = (size_t)ATD_WARPS * 2 * 256 * 4; /* + RoPE tables */
 	L.oacc = L.wv = o; o += oa > w ? oa : w;
 	L.st = o; o += ((size_t)G * 2 * 4 + 15) & ~(size_t)15;
 	L.total = o;
@@ -2062,6 +2112,8 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		int h = kind == 0 ? kh * G + g_lo + it : kh;
 		const float *b = kind == 0 ? bq : kind == 1 ? bk : bv;
 		head_pre(pre, kind, b ? b + h * D : NULL, kind == 0 ? qn : kind == 1 ? kn : NULL, s);
+		if (kind < 2) /* RoPE's sines: the second half of the oacc bytes, free until o = P V */
+			rope_pre(pre, pos, (float *)(atd_smem + ly.wv) + (ATD_WARPS + warp) * 256, D);
 	}
 	ATD_STAMP(1);
 	pdl_wait();
