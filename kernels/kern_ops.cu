@@ -446,7 +446,9 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 {
 	const int P = MvT<T>::E / 4;
 	float rs = 1.f;
-	if (fast && late) { /* x times the gains only; each warp's sum of squares to red[warp] (mv_late_rs) */
+	if (fast && late) { /* x times the gains only; each warp's sum of squares to red[warp] (mv_late_rs).
+		 * Its own loop, storing as it loads: sharing the fast path's load loop
+		 * (xv[] kept to the end) made ptxas spill in two matvec variants. */
 		float ss = 0.f;
 #pragma unroll
 		for (int j = 0; j < MV_NS; j++) {
