@@ -2069,6 +2069,7 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	return L;
 }
 
+template <int DT>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
                 __half *kc, __half *vc, float *out, const int *d_pos, int chunk, int cap, int n_split, int GH,
@@ -2078,6 +2079,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	__shared__ int s_last;
 	pdl_trigger();
 	const int NT = ATD_THREADS;
+	if (DT) s.head_dim = DT; /* a constant for the compiler: fewer live registers (no spills) */
 	int D = s.head_dim, G = s.n_head / s.n_head_kv, kh = blockIdx.x, sp = blockIdx.y, hg = blockIdx.z;
 	int g_lo = hg * GH, gq = min(GH, G - g_lo); /* this block's query heads: g_lo .. g_lo + gq - 1 */
 	int pos = *d_pos, L = pos + 1;
@@ -2382,12 +2384,16 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	int GH = atd_gh(s), G = s->n_head / s->n_head_kv, cap = atd_rows(s, n_split);
 	if (cap < chunk) cap = chunk;
 	AtdLayout ly = atd_layout(s->head_dim, GH, cap, n_split);
-	static size_t smem_set = 0;
-	if (ly.total > 48 * 1024 && ly.total > smem_set) {
-		KCHECK(cudaFuncSetAttribute(attn_dec_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
-		smem_set = ly.total;
+	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0;
+	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
+	           __half *, float *, const int *, int, int, int, int, kern_attn_shape, float *, unsigned *) =
+	    di == 1 ? attn_dec_kernel<64> : di == 2 ? attn_dec_kernel<128> : attn_dec_kernel<0>;
+	static size_t smem_set[3];
+	if (ly.total > 48 * 1024 && ly.total > smem_set[di]) {
+		KCHECK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
+		smem_set[di] = ly.total;
 	}
-	KLAUNCH(attn_dec_kernel, dim3(s->n_head_kv, n_split, (G + GH - 1) / GH), dim3(ATD_THREADS), ly.total,
+	KLAUNCH(kf, dim3(s->n_head_kv, n_split, (G + GH - 1) / GH), dim3(ATD_THREADS), ly.total,
 	        as_stream(stream), d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, (__half *)d_kc, (__half *)d_vc, d_o, d_pos, chunk,
 	        cap, n_split, GH, *s, d_scratch, d_cnt);
 	return 0;
