@@ -1593,6 +1593,62 @@ __device__ void qkv_head_warp_pre(int kind, const float *src, const HeadPre &p, 
 	rope_warp(v, s, pos, p.f, p.sc);
 }
 
+/* RoPE (NeoX pairs i, i + D/2, D = 64 HJ) in registers: t[j] is element
+ * lane + 32 j, its partner t[j +- HJ]; tab is rope_pre's table. */
+template <int HJ>
+__device__ __forceinline__ void rope_regs_neox(float (&t)[8], const float *tab)
+{
+	int lane = threadIdx.x & 31;
+	float o[2 * HJ];
+#pragma unroll
+	for (int j = 0; j < HJ; j++) {
+		int i = lane + 32 * j;
+		float cs = tab[i], sn = tab[128 + i], x0 = t[j], x1 = t[j + HJ];
+		o[j] = x0 * cs - x1 * sn;
+		o[j + HJ] = x0 * sn + x1 * cs;
+	}
+#pragma unroll
+	for (int j = 0; j < 2 * HJ; j++) t[j] = o[j];
+}
+/* qkv_head_warp_pre with the result in registers: t[j] = element lane + 32 j
+ * (j < 8, 0 past D).  NeoX RoPE with D % 64 == 0 and rope_pre's table stays in
+ * registers; otherwise it goes through v (this warp's shared floats). */
+__device__ __forceinline__ void qkv_head_regs(int kind, const float *src, const HeadPre &p, int pos,
+                                              const kern_attn_shape &s, float *v, float (&t)[8])
+{
+	int lane = threadIdx.x & 31, D = s.head_dim;
+	float ss = 0.f;
+#pragma unroll
+	for (int j = 0; j < 8; j++) {
+		int i = lane + 32 * j;
+		t[j] = i < D ? __ldcg(src + i) + p.b[j] : 0.f;
+		ss += t[j] * t[j];
+	}
+	if (p.has_n) {
+		float rs = rsqrtf(warp_sum(ss) / (float)D + s.eps);
+#pragma unroll
+		for (int j = 0; j < 8; j++) t[j] = t[j] * rs * p.n[j];
+	}
+	if (kind == 2) return;
+	if (s.rope_neox && p.sc && D % 64 == 0) {
+		switch (D / 64) {
+		case 1: rope_regs_neox<1>(t, p.sc); return;
+		case 2: rope_regs_neox<2>(t, p.sc); return;
+		case 3: rope_regs_neox<3>(t, p.sc); return;
+		default: rope_regs_neox<4>(t, p.sc); return;
+		}
+	}
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		if (lane + 32 * j < D) v[lane + 32 * j] = t[j];
+	__syncwarp();
+	rope_warp(v, s, pos, p.f, p.sc);
+#pragma unroll
+	for (int j = 0; j < 8; j++)
+		if (lane + 32 * j < D) t[j] = v[lane + 32 * j];
+	__syncwarp();
+}
+
 static int attn_shape_ok(const kern_attn_shape *s)
 {
 	return s && s->n_head > 0 && s->n_head_kv > 0 && s->n_head % s->n_head_kv == 0 &&
@@ -2069,7 +2125,7 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	return L;
 }
 
-template <int DT>
+template <int DT, bool REGS>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
                 __half *kc, __half *vc, float *out, const int *d_pos, int chunk, int cap, int n_split, int GH,
@@ -2127,11 +2183,35 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	for (int it = warp; it < items; it += ATD_WARPS) {
 		if (it < gq) {
 			int h = kh * G + g_lo + it;
+			if (REGS && it == warp) {
+				float t[8];
+				qkv_head_regs(0, qkv + h * D, pre, pos, s, wv, t);
+#pragma unroll
+				for (int j = 0; j < 8; j++)
+					if (lane + 32 * j < D) qs[it * D + lane + 32 * j] = t[j] * scale;
+				continue;
+			}
 			if (it == warp) qkv_head_warp_pre(0, qkv + h * D, pre, pos, s, wv);
 			else qkv_head_warp(0, qkv + h * D, bq ? bq + h * D : NULL, qn, pos, s, wv);
 			for (int i = lane; i < D; i += 32) qs[it * D + i] = wv[i] * scale;
 		} else { /* every head group computes k and v of pos; group 0 stores them */
 			int isv = it - gq;
+			if (REGS && it == warp) {
+				float t[8];
+				qkv_head_regs(1 + isv, qkv + q_dim + isv * kv_dim + kh * D, pre, pos, s, wv, t);
+				__half *dst = (isv ? vc : kc) + ((size_t)kh * s.n_ctx + pos) * D;
+				__half *sd = (isv ? vt : kt) + (size_t)(pos - start) * DP;
+#pragma unroll
+				for (int j = 0; j < 8; j++) {
+					int e = lane + 32 * j;
+					if (e < D) {
+						__half hv = __float2half_rn(t[j]);
+						if (hg == 0) dst[e] = hv;
+						sd[e] = hv;
+					}
+				}
+				continue;
+			}
 			if (it == warp)
 				qkv_head_warp_pre(1 + isv, qkv + q_dim + isv * kv_dim + kh * D, pre, pos, s, wv);
 			else
@@ -2309,6 +2389,16 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 }
 
 static int atd_gh(const kern_attn_shape *s);
+/* VIGIL_CUDA_ATD_REGS=1 (EXPERIMENT): each warp's own head post-processed in registers */
+static int atd_regs(void)
+{
+	static int v = -1;
+	if (v < 0) {
+		const char *e = getenv("VIGIL_CUDA_ATD_REGS");
+		v = e && atoi(e) > 0;
+	}
+	return v;
+}
 static int attn_dec_splits(const kern_attn_shape *s, int chunk)
 {
 	return (s->n_ctx + chunk - 1) / chunk;
@@ -2387,8 +2477,10 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0;
 	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
 	           __half *, float *, const int *, int, int, int, int, kern_attn_shape, float *, unsigned *) =
-	    di == 1 ? attn_dec_kernel<64> : di == 2 ? attn_dec_kernel<128> : attn_dec_kernel<0>;
-	static size_t smem_set[3];
+	    atd_regs() ? (di == 1 ? attn_dec_kernel<64, true> : di == 2 ? attn_dec_kernel<128, true> : attn_dec_kernel<0, true>)
+	               : (di == 1 ? attn_dec_kernel<64, false> : di == 2 ? attn_dec_kernel<128, false> : attn_dec_kernel<0, false>);
+	di += 3 * atd_regs();
+	static size_t smem_set[6];
 	if (ly.total > 48 * 1024 && ly.total > smem_set[di]) {
 		KCHECK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
 		smem_set[di] = ly.total;
