@@ -2125,6 +2125,8 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	return L;
 }
 
+/* DT: the head_dim as a constant (64, 128), or 0 for any; REGS: each warp's
+ * own head post-processed in registers (qkv_head_regs) */
 template <int DT, bool REGS>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
@@ -2389,13 +2391,15 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 }
 
 static int atd_gh(const kern_attn_shape *s);
-/* VIGIL_CUDA_ATD_REGS=1 (EXPERIMENT): each warp's own head post-processed in registers */
+/* The head_dim 64 and 128 kernels post-process each warp's own q/k/v head in
+ * registers (REGS); VIGIL_CUDA_ATD_REGS=0 takes them through shared memory as
+ * the generic kernel does (for measuring; bench/RESULTS.md, session 10). */
 static int atd_regs(void)
 {
 	static int v = -1;
 	if (v < 0) {
 		const char *e = getenv("VIGIL_CUDA_ATD_REGS");
-		v = e && atoi(e) > 0;
+		v = !(e && *e && atoi(e) == 0);
 	}
 	return v;
 }
@@ -2474,12 +2478,16 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	int GH = atd_gh(s), G = s->n_head / s->n_head_kv, cap = atd_rows(s, n_split);
 	if (cap < chunk) cap = chunk;
 	AtdLayout ly = atd_layout(s->head_dim, GH, cap, n_split);
-	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0;
+	/* head_dim a compile-time constant where it is 64 or 128: the generic kernel
+	 * (any head_dim) spills and keeps more in local memory, and ran 17-21 % of a
+	 * whole decode token slower (session 10, call G1) */
+	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0, regs = di && atd_regs();
 	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
 	           __half *, float *, const int *, int, int, int, int, kern_attn_shape, float *, unsigned *) =
-	    atd_regs() ? (di == 1 ? attn_dec_kernel<64, true> : di == 2 ? attn_dec_kernel<128, true> : attn_dec_kernel<0, true>)
-	               : (di == 1 ? attn_dec_kernel<64, false> : di == 2 ? attn_dec_kernel<128, false> : attn_dec_kernel<0, false>);
-	di += 3 * atd_regs();
+	    di == 1 ? (regs ? attn_dec_kernel<64, true> : attn_dec_kernel<64, false>)
+	    : di == 2 ? (regs ? attn_dec_kernel<128, true> : attn_dec_kernel<128, false>)
+	              : attn_dec_kernel<0, false>;
+	di += 3 * regs;
 	static size_t smem_set[6];
 	if (ly.total > 48 * 1024 && ly.total > smem_set[di]) {
 		KCHECK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
