@@ -2342,6 +2342,38 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	ATD_STAMP(8);
 	if (!s_last) return;
 	__threadfence();
+	if (DT && eff <= 32) { /* (the generic kernel would spill more with it) */
+		/* Each warp merges 32 outputs of one head in registers: lane k loads
+		 * range k's m and l while every lane loads its output's eff partials,
+		 * all in one round, and the weights go round by shuffles (no shared
+		 * memory, no barrier).  The same arithmetic in the same order as the
+		 * loop below, so the same bits. */
+		for (int i0 = warp * 32; i0 < gq * D; i0 += NT) { /* warp-uniform: NT and DT are multiples of 32 */
+			int g = i0 / D, dd = i0 % D + lane;
+			const float *hb = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
+			float pv[32];
+#pragma unroll
+			for (int k = 0; k < 32; k++) pv[k] = k < eff ? __ldcg(hb + (size_t)k * pstride + dd) : 0.f;
+			float ms = lane < eff ? __ldcg(hb + (size_t)lane * pstride + D) : -INFINITY;
+			float ls = lane < eff ? __ldcg(hb + (size_t)lane * pstride + D + 1) : 0.f;
+			float m = warp_max(ms), e = 0.f, l = 0.f;
+			if (lane < eff) {
+				e = expf(ms - m);
+				l = e * ls;
+			}
+			l = warp_sum(l);
+			float o = 0.f;
+#pragma unroll
+			for (int k = 0; k < 32; k++) {
+				float ek = __shfl_sync(0xffffffffu, e, k);
+				if (k < eff) o += ek * pv[k];
+			}
+			out[(kh * G + g_lo + g) * D + dd] = o * (1.f / l);
+		}
+		if (threadIdx.x == 0) *ctr = 0;
+		ATD_STAMP(9);
+		return;
+	}
 	float *wg = sc; /* [gq][eff] */
 	for (int g = warp; g < gq; g += ATD_WARPS) {
 		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
