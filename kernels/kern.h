@@ -60,6 +60,8 @@ typedef struct kern_mv_opts {
 	int accumulate;       /* 1: y += W x (residual add) */
 	int swiglu;           /* 1: rows = 2*n: y[i] = silu(W[i] x) * (W[n+i] x), i < n */
 	float *d_y2;          /* or NULL: every y[i] written is also written to d_y2[i] */
+	int *d_argmax;        /* or NULL: *d_argmax = the index of the largest y[i] (as kern_argmax, */
+	void *d_argmax_scr;   /* with this scratch), found by the same kernel (not with swiglu) */
 } kern_mv_opts;
 /* d_x [cols] f32; d_y [rows] f32 (or [rows/2] with swiglu). o may be NULL. */
 int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,

@@ -413,6 +413,52 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 	}
 }
 
+/* Order-preserving map of a float to uint32 (larger float -> larger key); NaN -> 0. */
+__device__ __forceinline__ uint32_t fkey(float f)
+{
+	if (f != f) return 0u;
+	uint32_t u = __float_as_uint(f);
+	return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+/* An argmax candidate: (key << 32 | ~index), so that the larger value wins and
+ * then the lower index; 0 (NaN) never wins. */
+__device__ __forceinline__ uint64_t am_key(float v, int i)
+{
+	return v != v ? 0ull : ((uint64_t)fkey(v) << 32) | (uint32_t)(~(uint32_t)i);
+}
+/* The block's best candidate b (every thread passes its own) into scratch
+ * best / count (KERN_ARGMAX_SCRATCH, zeroed); the last block to finish writes
+ * the index to *out (-1: every value NaN) and zeroes the scratch again.
+ * Called by all threads of the block. */
+__device__ void am_block_finish(uint64_t b, int *out, unsigned long long *best, unsigned *count)
+{
+	__shared__ uint64_t wbest[32];
+	for (int o = 16; o > 0; o >>= 1) {
+		uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
+		if (other > b) b = other;
+	}
+	int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+	if (lane == 0) wbest[w] = b;
+	__syncthreads();
+	if (w == 0) {
+		b = lane < (int)(blockDim.x >> 5) ? wbest[lane] : 0;
+		for (int o = 16; o > 0; o >>= 1) {
+			uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
+			if (other > b) b = other;
+		}
+		if (lane == 0) {
+			if (b) atomicMax(best, (unsigned long long)b);
+			__threadfence();
+			unsigned done = atomicAdd(count, 1u);
+			if (done == gridDim.x - 1) {
+				unsigned long long r = atomicExch(best, 0ull);
+				*out = r == 0 ? -1 : (int)(~(uint32_t)(r & 0xffffffffu));
+				*count = 0;
+			}
+		}
+	}
+}
+
 #define MV_WARPS 8
 #define MV_NS 2 /* slots of x per thread staged from registers (the normalised path) */
 /* Blocks per SM the register budget is cut for: 3 with one row per warp where
@@ -524,7 +570,7 @@ template <int T, int R, bool swiglu>
 __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB(T, R))
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
-              int accumulate, int wpr, float *y2)
+              int accumulate, int wpr, float *y2, int *am_out, unsigned long long *am_scr)
 {
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
@@ -563,6 +609,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
 	__syncthreads();
 	const float rs = fast ? mv_late_rs(red, cols, eps) : 1.f; /* the fast path's norm scale, after the dots */
+	uint64_t amb = 0; /* with am_out: the best (value, row) this thread wrote */
 	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
 		int r0 = rb * rpb + slot * R;
 		float acc[R], acc2[R];
@@ -610,6 +657,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 				v = accumulate ? ycur + v : v;
 				y[r0] = v;
 				if (y2) y2[r0] = v;
+				if (!swiglu && am_out) amb = max(amb, am_key(v, r0));
 			}
 			__syncthreads();
 		} else {
@@ -621,10 +669,13 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 					a = accumulate ? ycur + a : a;
 					y[r0 + k] = a;
 					if (y2) y2[r0 + k] = a;
+					if (!swiglu && am_out) amb = max(amb, am_key(a, r0 + k));
 				}
 			}
 		}
 	}
+	if constexpr (!swiglu)
+		if (am_out) am_block_finish(amb, am_out, am_scr, (unsigned *)(am_scr + 1)); /* am_out: uniform */
 #undef MV_LOAD_BATCH
 }
 
@@ -737,7 +788,8 @@ static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_m
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_kernel<T, R, SW>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
-		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL);
+		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL, SW || !o ? NULL : o->d_argmax,
+		(unsigned long long *)(SW || !o ? NULL : o->d_argmax_scr));
 	return 0;
 }
 
@@ -807,6 +859,7 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 		return (int)cudaErrorInvalidValue;
 	int swiglu = o ? o->swiglu : 0;
 	if (swiglu && (W->rows & 1)) return (int)cudaErrorInvalidValue;
+	if (o && o->d_argmax && (swiglu || !o->d_argmax_scr)) return (int)cudaErrorInvalidValue;
 	int rows_out = swiglu ? W->rows / 2 : W->rows;
 	int E = 0;
 	switch (W->type) {
@@ -838,6 +891,7 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
 	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
 	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL);
+	if (o && o->d_argmax) return kern_argmax(d_y, rows_out, o->d_argmax, o->d_argmax_scr, stream);
 	return 0;
 }
 
@@ -2131,7 +2185,7 @@ template <int DT, bool REGS>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
                 __half *kc, __half *vc, float *out, const int *d_pos, int chunk, int cap, int n_split, int GH,
-                kern_attn_shape s, float *part, unsigned *cnt)
+                int gh1, kern_attn_shape s, float *part, unsigned *cnt)
 {
 	extern __shared__ __align__(16) unsigned char atd_smem[];
 	__shared__ int s_last;
@@ -2139,11 +2193,23 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	const int NT = ATD_THREADS;
 	if (DT) s.head_dim = DT; /* a constant for the compiler: fewer live registers (no spills) */
 	int D = s.head_dim, G = s.n_head / s.n_head_kv, kh = blockIdx.x, sp = blockIdx.y, hg = blockIdx.z;
-	int g_lo = hg * GH, gq = min(GH, G - g_lo); /* this block's query heads: g_lo .. g_lo + gq - 1 */
 	int pos = *d_pos, L = pos + 1;
 	int eff = L <= cap ? 1 : (L + chunk - 1) / chunk; /* ranges <= chunk <= cap keys, or one <= cap */
 	if (eff > n_split) eff = n_split; /* never, with n_split = ceil(n_ctx / chunk) */
-	if (sp >= eff) return;
+	int g_lo, gq; /* this block's query heads: g_lo .. g_lo + gq - 1 */
+	if (gh1 && eff == 1 && (int)(gridDim.y * gridDim.z) >= G) {
+		/* one range: block b of kv head kh (over y and z) takes query head b
+		 * alone, G blocks where GH heads a block would make ceil(G / GH) */
+		int b = sp * (int)gridDim.z + hg;
+		if (b >= G) return;
+		g_lo = b;
+		gq = 1;
+		sp = 0;
+	} else {
+		if (sp >= eff) return;
+		g_lo = hg * GH;
+		gq = min(GH, G - g_lo);
+	}
 	ATD_STAMP(0);
 	int len = (L + eff - 1) / eff, start = sp * len, end = min(L, start + len), nk = end - start;
 	AtdLayout ly = atd_layout(D, GH, cap, n_split);
@@ -2196,7 +2262,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 			if (it == warp) qkv_head_warp_pre(0, qkv + h * D, pre, pos, s, wv);
 			else qkv_head_warp(0, qkv + h * D, bq ? bq + h * D : NULL, qn, pos, s, wv);
 			for (int i = lane; i < D; i += 32) qs[it * D + i] = wv[i] * scale;
-		} else { /* every head group computes k and v of pos; group 0 stores them */
+		} else { /* every block of kv head kh computes k and v of pos; the one with query head 0 stores them */
 			int isv = it - gq;
 			if (REGS && it == warp) {
 				float t[8];
@@ -2208,7 +2274,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 					int e = lane + 32 * j;
 					if (e < D) {
 						__half hv = __float2half_rn(t[j]);
-						if (hg == 0) dst[e] = hv;
+						if (g_lo == 0) dst[e] = hv;
 						sd[e] = hv;
 					}
 				}
@@ -2223,7 +2289,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 			__half *sd = (isv ? vt : kt) + (size_t)(pos - start) * DP;
 			for (int i = lane; i < D; i += 32) {
 				__half hv = __float2half_rn(wv[i]);
-				if (hg == 0) dst[i] = hv;
+				if (g_lo == 0) dst[i] = hv;
 				sd[i] = hv;
 			}
 		}
@@ -2435,6 +2501,18 @@ static int atd_regs(void)
 	}
 	return v;
 }
+/* One query head per block while the keys are one range (short context):
+ * VIGIL_CUDA_ATD_GH1=0 keeps GH heads per block there too (for measuring;
+ * bench/RESULTS.md, session 10). */
+static int atd_gh1(void)
+{
+	static int v = -1;
+	if (v < 0) {
+		const char *e = getenv("VIGIL_CUDA_ATD_GH1");
+		v = !(e && *e && atoi(e) == 0);
+	}
+	return v;
+}
 static int attn_dec_splits(const kern_attn_shape *s, int chunk)
 {
 	return (s->n_ctx + chunk - 1) / chunk;
@@ -2515,7 +2593,7 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	 * whole decode token slower (session 10, call G1) */
 	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0, regs = di && atd_regs();
 	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
-	           __half *, float *, const int *, int, int, int, int, kern_attn_shape, float *, unsigned *) =
+	           __half *, float *, const int *, int, int, int, int, int, kern_attn_shape, float *, unsigned *) =
 	    di == 1 ? (regs ? attn_dec_kernel<64, true> : attn_dec_kernel<64, false>)
 	    : di == 2 ? (regs ? attn_dec_kernel<128, true> : attn_dec_kernel<128, false>)
 	              : attn_dec_kernel<0, false>;
@@ -2527,19 +2605,12 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	}
 	KLAUNCH(kf, dim3(s->n_head_kv, n_split, (G + GH - 1) / GH), dim3(ATD_THREADS), ly.total,
 	        as_stream(stream), d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, (__half *)d_kc, (__half *)d_vc, d_o, d_pos, chunk,
-	        cap, n_split, GH, *s, d_scratch, d_cnt);
+	        cap, n_split, GH, atd_gh1(), *s, d_scratch, d_cnt);
 	return 0;
 }
 
 /* ---- sampling --------------------------------------------------------------------------- */
 
-/* Order-preserving map of a float to uint32 (larger float -> larger key); NaN -> 0. */
-__device__ __forceinline__ uint32_t fkey(float f)
-{
-	if (f != f) return 0u;
-	uint32_t u = __float_as_uint(f);
-	return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
 
 /* Many blocks: each reduces its share to (key << 32 | ~index) and atomicMax-es it
  * into scratch[0]; the last block to finish (counter scratch[1]) converts it,
@@ -2547,38 +2618,12 @@ __device__ __forceinline__ uint32_t fkey(float f)
 __global__ void argmax_kernel(const float *x, int n, int *out, unsigned long long *best, unsigned int *count)
 {
 	PDL_ENTER();
-	__shared__ uint64_t wbest[32];
 	uint64_t b = 0; /* larger key wins, then lower index */
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-		float v = x[i];
-		if (v != v) continue;
-		uint64_t c = ((uint64_t)fkey(v) << 32) | (uint32_t)(~(uint32_t)i);
+		uint64_t c = am_key(x[i], i);
 		if (c > b) b = c;
 	}
-	for (int o = 16; o > 0; o >>= 1) {
-		uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
-		if (other > b) b = other;
-	}
-	int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-	if (lane == 0) wbest[w] = b;
-	__syncthreads();
-	if (w == 0) {
-		b = lane < (int)(blockDim.x >> 5) ? wbest[lane] : 0;
-		for (int o = 16; o > 0; o >>= 1) {
-			uint64_t other = __shfl_xor_sync(0xffffffffu, b, o);
-			if (other > b) b = other;
-		}
-		if (lane == 0) {
-			if (b) atomicMax(best, (unsigned long long)b);
-			__threadfence();
-			unsigned done = atomicAdd(count, 1u);
-			if (done == gridDim.x - 1) {
-				unsigned long long r = atomicExch(best, 0ull);
-				*out = r == 0 ? -1 : (int)(~(uint32_t)(r & 0xffffffffu));
-				*count = 0;
-			}
-		}
-	}
+	am_block_finish(b, out, best, count);
 }
 
 extern "C" int kern_argmax(const float *d_x, int n, int *d_out, void *d_scratch, void *stream)

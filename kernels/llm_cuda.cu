@@ -35,8 +35,10 @@
  * Tuning switches read at create (defaults are the measured best, bench/RESULTS.md):
  * VIGIL_CUDA_ATT=split (the old qkv_post + attention + merge kernels instead of
  * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
- * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2);
- * in kern_ops.cu: VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
+ * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2),
+ * VIGIL_CUDA_HEAD_ARGMAX=0 (the greedy token by its own kernel after the head);
+ * in kern_ops.cu: VIGIL_CUDA_ATD_REGS=0 and VIGIL_CUDA_ATD_GH1=0 (decode attention
+ * variants, for measuring), VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
  * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL,
  * VIGIL_CUDA_APF_LPQ (lanes per query of the prefill attention: 4, 8, 16; 8).
  *
@@ -89,6 +91,7 @@ typedef struct cu_backend {
 	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK; 0: kern_attn_dec_chunk's default) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
+	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
 	                   layer.  VIGIL_CUDA_FUSE_DOWN=-1: only where n_ff >= 4 n_embd;
 	                   0 (default) off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
@@ -370,7 +373,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		int fuse = b->fuse_down && (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && L->gu.n == 1 &&
 		           kern_ffn_fused_ok(&L->gu.m[0], &L->wdown);
 		float *nxt = cur == b->x ? b->x2 : b->x;
-		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL};
+		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
 		CU(lin_mv(b, &L->qkv, cur, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
@@ -381,7 +384,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			   "qkv_post");
 			CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
 		}
-		kern_mv_opts acc = {NULL, 0.f, 1, 0, fuse ? nxt : NULL};
+		kern_mv_opts acc = {NULL, 0.f, 1, 0, fuse ? nxt : NULL, NULL, NULL};
 		CU(kern_matvec(&L->wo, b->att, cur, &acc, st), "attn_output");
 		acc.d_y2 = NULL;
 		if (fuse) {
@@ -390,7 +393,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			b->fused_layers++;
 			continue;
 		}
-		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL};
+		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL};
 		if (L->gu.n == 1) {
 			CU(kern_matvec(&L->gu.m[0], cur, b->hf, &fn, st), "ffn_gate_up");
 		} else {
@@ -401,9 +404,13 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		CU(kern_matvec(&L->wdown, b->hf, cur, &acc, st), "ffn_down");
 	}
 head:;
-	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL};
+	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
+	if (b->head_argmax) { /* one kernel less a token */
+		on.d_argmax = b->next;
+		on.d_argmax_scr = b->amscr;
+	}
 	CU(kern_matvec(&b->out, cur, b->logits, &on, st), "output");
-	CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
+	if (!b->head_argmax) CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
 	return 0;
 }
 
@@ -498,7 +505,7 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		for (int t0 = first; t0 < m; t0 += LCH) {
 			int k = m - t0 < LCH ? m - t0 : LCH;
 			for (int i = 0; i < k; i++) {
-				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL};
+				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
 				CU(kern_matvec(&b->out, b->x + (size_t)(t0 + i) * c->n_embd, b->logits + i * V, &on, b->st),
 				   "output");
 			}
@@ -652,6 +659,8 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		 * exactly), and context 4096 gains nothing.  -1 (where n_ff >= 4
 		 * n_embd) is the rule that picked the faster path per model. */
 		b->fuse_down = fd && *fd ? atoi(fd) : 0;
+		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
+		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
 	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");

@@ -299,10 +299,37 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	up(dg, g.data(), cols * 4);
 	if (accumulate) up(dy, y0.data(), rows * 4);
 	else poison(dy, rows * 4);
-	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL};
+	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL, NULL, NULL};
+	/* every other call without SwiGLU: the argmax of y found by the same kernel */
+	static int n_calls = 0;
+	int with_am = !swiglu && (n_calls++ & 1);
+	int *dam = NULL;
+	unsigned char *dscr = NULL;
+	if (with_am) {
+		dam = dalloc<int>(1);
+		dscr = dalloc<unsigned char>(KERN_ARGMAX_SCRATCH);
+		poison(dam, 4);
+		CK(cudaMemset(dscr, 0, KERN_ARGMAX_SCRATCH));
+		o.d_argmax = dam;
+		o.d_argmax_scr = dscr;
+	}
 	CK(kern_matvec(&m, dx, dy, &o, NULL));
 	CK(cudaDeviceSynchronize());
 	down(y.data(), dy, rows * 4);
+	int am_bad = 0;
+	if (with_am) { /* the index of the largest y the GPU wrote (lowest on ties), and the scratch zeroed again */
+		int got = -2, want = -1;
+		unsigned char scr[KERN_ARGMAX_SCRATCH];
+		down(&got, dam, 4);
+		down(scr, dscr, KERN_ARGMAX_SCRATCH);
+		for (int r = 0; r < rows; r++)
+			if (y[r] == y[r] && (want < 0 || y[r] > y[want])) want = r;
+		for (int i = 0; i < KERN_ARGMAX_SCRATCH; i++) am_bad |= scr[i] != 0;
+		am_bad |= got != want;
+		if (am_bad) printf("       argmax %d, want %d%s\n", got, want, got == want ? " (scratch left non-zero)" : "");
+		cudaFree(dam);
+		cudaFree(dscr);
+	}
 	double worst = 0;
 	int bad = 0;
 	for (int r = 0; r < rows; r++) {
@@ -326,9 +353,9 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 		if (err > worst || err != err) worst = err;
 	}
 	char what[128];
-	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
-	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "", g_mv_label);
-	report(what, worst, 0, bad, rows);
+	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
+	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "", with_am ? " +argmax" : "", g_mv_label);
+	report(what, worst, 0, bad || am_bad, rows);
 	kern_mat_free(&m);
 	cudaFree(dx); cudaFree(dg); cudaFree(dy);
 }
