@@ -971,7 +971,7 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);
-	b.o = {NULL, 1e-6f, 0, swiglu, NULL};
+	b.o = {NULL, 1e-6f, 0, swiglu, NULL, NULL, NULL};
 	float ms = time_ms(run_mv, &b, 50);
 	double gbs = bytes / (ms * 1e-3) / 1e9;
 	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw%s\n", tname(t), rows, cols,
@@ -992,7 +992,7 @@ static void run_ffn(void *p)
 		if (b->fused) {
 			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->y, NULL));
 		} else {
-			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL}, o2 = {NULL, 0.f, 1, 0, NULL};
+			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL, NULL, NULL}, o2 = {NULL, 0.f, 1, 0, NULL, NULL, NULL};
 			CK(kern_matvec(&b->gu[k], b->x, b->h, &o1, NULL));
 			CK(kern_matvec(&b->wd[k], b->h, b->y, &o2, NULL));
 		}
