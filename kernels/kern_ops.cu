@@ -2489,28 +2489,28 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 }
 
 static int atd_gh(const kern_attn_shape *s);
+/* 1 unless the environment variable is set to 0: the switches below are on by
+ * default and kept for measuring (bench/RESULTS.md, session 10). */
+static int env_on(const char *name)
+{
+	const char *e = getenv(name);
+	return !(e && *e && atoi(e) == 0);
+}
 /* The head_dim 64 and 128 kernels post-process each warp's own q/k/v head in
  * registers (REGS); VIGIL_CUDA_ATD_REGS=0 takes them through shared memory as
- * the generic kernel does (for measuring; bench/RESULTS.md, session 10). */
+ * the generic kernel does. */
 static int atd_regs(void)
 {
 	static int v = -1;
-	if (v < 0) {
-		const char *e = getenv("VIGIL_CUDA_ATD_REGS");
-		v = !(e && *e && atoi(e) == 0);
-	}
+	if (v < 0) v = env_on("VIGIL_CUDA_ATD_REGS");
 	return v;
 }
-/* One query head per block while the keys are one range (short context):
- * VIGIL_CUDA_ATD_GH1=0 keeps GH heads per block there too (for measuring;
- * bench/RESULTS.md, session 10). */
+/* One query head per block while the keys are one range (short context);
+ * VIGIL_CUDA_ATD_GH1=0 keeps GH heads per block there too. */
 static int atd_gh1(void)
 {
 	static int v = -1;
-	if (v < 0) {
-		const char *e = getenv("VIGIL_CUDA_ATD_GH1");
-		v = !(e && *e && atoi(e) == 0);
-	}
+	if (v < 0) v = env_on("VIGIL_CUDA_ATD_GH1");
 	return v;
 }
 static int attn_dec_splits(const kern_attn_shape *s, int chunk)
