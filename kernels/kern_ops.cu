@@ -788,8 +788,8 @@ static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_m
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_kernel<T, R, SW>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
-		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL, SW || !o ? NULL : o->d_argmax,
-		(unsigned long long *)(SW || !o ? NULL : o->d_argmax_scr));
+		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL, o ? o->d_argmax : NULL,
+		(unsigned long long *)(o ? o->d_argmax_scr : NULL)); /* (kern_matvec refuses it with SwiGLU) */
 	return 0;
 }
 
@@ -2179,9 +2179,10 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	return L;
 }
 
-/* DT: the head_dim as a constant (64, 128), or 0 for any; REGS: each warp's
- * own head post-processed in registers (qkv_head_regs) */
-template <int DT, bool REGS>
+/* DT: the head_dim as a constant (64, 128), or 0 for any.  With a constant,
+ * each warp's own head is post-processed in registers (qkv_head_regs; the
+ * generic kernel spilled more with it, bench/RESULTS.md E2). */
+template <int DT>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
                 __half *kc, __half *vc, float *out, const int *d_pos, int chunk, int cap, int n_split, int GH,
@@ -2251,7 +2252,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	for (int it = warp; it < items; it += ATD_WARPS) {
 		if (it < gq) {
 			int h = kh * G + g_lo + it;
-			if (REGS && it == warp) {
+			if (DT && it == warp) {
 				float t[8];
 				qkv_head_regs(0, qkv + h * D, pre, pos, s, wv, t);
 #pragma unroll
@@ -2264,9 +2265,10 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 			for (int i = lane; i < D; i += 32) qs[it * D + i] = wv[i] * scale;
 		} else { /* every block of kv head kh computes k and v of pos; the one with query head 0 stores them */
 			int isv = it - gq;
-			if (REGS && it == warp) {
+			const float *src = qkv + q_dim + isv * kv_dim + kh * D;
+			if (DT && it == warp) {
 				float t[8];
-				qkv_head_regs(1 + isv, qkv + q_dim + isv * kv_dim + kh * D, pre, pos, s, wv, t);
+				qkv_head_regs(1 + isv, src, pre, pos, s, wv, t);
 				__half *dst = (isv ? vc : kc) + ((size_t)kh * s.n_ctx + pos) * D;
 				__half *sd = (isv ? vt : kt) + (size_t)(pos - start) * DP;
 #pragma unroll
@@ -2281,10 +2283,10 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 				continue;
 			}
 			if (it == warp)
-				qkv_head_warp_pre(1 + isv, qkv + q_dim + isv * kv_dim + kh * D, pre, pos, s, wv);
+				qkv_head_warp_pre(1 + isv, src, pre, pos, s, wv);
 			else
-				qkv_head_warp(1 + isv, qkv + q_dim + isv * kv_dim + kh * D,
-				              isv ? (bv ? bv + kh * D : NULL) : (bk ? bk + kh * D : NULL), isv ? NULL : kn, pos, s, wv);
+				qkv_head_warp(1 + isv, src, isv ? (bv ? bv + kh * D : NULL) : (bk ? bk + kh * D : NULL),
+				              isv ? NULL : kn, pos, s, wv);
 			__half *dst = (isv ? vc : kc) + ((size_t)kh * s.n_ctx + pos) * D;
 			__half *sd = (isv ? vt : kt) + (size_t)(pos - start) * DP;
 			for (int i = lane; i < D; i += 32) {
@@ -2496,15 +2498,6 @@ static int env_on(const char *name)
 	const char *e = getenv(name);
 	return !(e && *e && atoi(e) == 0);
 }
-/* The head_dim 64 and 128 kernels post-process each warp's own q/k/v head in
- * registers (REGS); VIGIL_CUDA_ATD_REGS=0 takes them through shared memory as
- * the generic kernel does. */
-static int atd_regs(void)
-{
-	static int v = -1;
-	if (v < 0) v = env_on("VIGIL_CUDA_ATD_REGS");
-	return v;
-}
 /* One query head per block while the keys are one range (short context);
  * VIGIL_CUDA_ATD_GH1=0 keeps GH heads per block there too. */
 static int atd_gh1(void)
@@ -2591,14 +2584,11 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	/* head_dim a compile-time constant where it is 64 or 128: the generic kernel
 	 * (any head_dim) spills and keeps more in local memory, and ran 17-21 % of a
 	 * whole decode token slower (session 10, call G1) */
-	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0, regs = di && atd_regs();
+	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0;
 	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
 	           __half *, float *, const int *, int, int, int, int, int, kern_attn_shape, float *, unsigned *) =
-	    di == 1 ? (regs ? attn_dec_kernel<64, true> : attn_dec_kernel<64, false>)
-	    : di == 2 ? (regs ? attn_dec_kernel<128, true> : attn_dec_kernel<128, false>)
-	              : attn_dec_kernel<0, false>;
-	di += 3 * regs;
-	static size_t smem_set[6];
+	    di == 1 ? attn_dec_kernel<64> : di == 2 ? attn_dec_kernel<128> : attn_dec_kernel<0>;
+	static size_t smem_set[3];
 	if (ly.total > 48 * 1024 && ly.total > smem_set[di]) {
 		KCHECK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
 		smem_set[di] = ly.total;

@@ -37,8 +37,8 @@
  * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
  * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2),
  * VIGIL_CUDA_HEAD_ARGMAX=0 (the greedy token by its own kernel after the head);
- * in kern_ops.cu: VIGIL_CUDA_ATD_REGS=0 and VIGIL_CUDA_ATD_GH1=0 (decode attention
- * variants, for measuring), VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
+ * in kern_ops.cu: VIGIL_CUDA_ATD_GH1=0 (the decode attention with GH query heads
+ * per block at short context too, for measuring), VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
  * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL,
  * VIGIL_CUDA_APF_LPQ (lanes per query of the prefill attention: 4, 8, 16; 8).
  *
