@@ -575,7 +575,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
 	__shared__ float part[2][MV_WARPS];
-	const int E = MvT<T>::E, P = E / 4, U = R == 4 ? (T == T_Q4_K ? 1 : 2) : 4;
+	const int E = MvT<T>::E, P = E / 4, U = R == 4 ? (T == T_Q4_K ? 1 : 2) : (T == T_Q4_K && swiglu ? 2 : 4);
 	int C = cols / E, ngroups = (C + 31) / 32, nslot = ngroups * P * 32;
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 	int slot = warp / wpr, sub = warp % wpr, rpb = (MV_WARPS / wpr) * R; /* rows per block pass */
@@ -817,9 +817,10 @@ static int launch_mv_sw(const kern_mat *W, const float *x, float *y, const kern_
 	long res1 = (long)num_sms() * mv_occupancy<T, 1, SW>(smem);
 	long best = -1;
 	int bR = 1, bw = 1;
+	const int U1 = T == T_Q4_K && SW ? 2 : 4; /* matvec_kernel's U with one row per warp */
 	for (int wpr = 1; wpr <= MV_WARPS; wpr *= 2) {
-		if (wpr > 1 && C <= 32 * 4 * (wpr / 2)) break; /* the previous split already covers the row */
-		long nit = (C + 32 * 4 * wpr - 1) / (32 * 4 * wpr);
+		if (wpr > 1 && C <= 32 * U1 * (wpr / 2)) break; /* the previous split already covers the row */
+		long nit = (C + 32 * U1 * wpr - 1) / (32 * U1 * wpr);
 		long blocks = ((long)rows_out * wpr + MV_WARPS - 1) / MV_WARPS;
 		long cost = nit * ((blocks + res1 - 1) / res1);
 		if (best < 0 || cost < best) {
