@@ -62,6 +62,11 @@ typedef struct kern_mv_opts {
 	float *d_y2;          /* or NULL: every y[i] written is also written to d_y2[i] */
 	int *d_argmax;        /* or NULL: *d_argmax = the index of the largest y[i] (as kern_argmax, */
 	void *d_argmax_scr;   /* with this scratch), found by the same kernel (not with swiglu) */
+	const long long *d_fix; /* or NULL: the residual's fixed-point part, kern_ffn_fused's
+	                           accumulator (units of 2^-32, 16-byte aligned, [cols] or, with
+	                           accumulate, [rows]): with accumulate y[i] + d_fix[i] 2^-32 is
+	                           what W x is added to, else x[i] + d_fix[i] 2^-32 is the x read
+	                           (and normalised).  Not with swiglu. */
 } kern_mv_opts;
 /* d_x [cols] f32; d_y [rows] f32 (or [rows/2] with swiglu). o may be NULL. */
 int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
@@ -72,15 +77,23 @@ int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_o
 void kern_mv_force(int rows_per_warp, int warps_per_row);
 
 /* ---- decode: the feed-forward block with the down projection fused ------------
- * d_y [cols] += Wd h with h = silu(G xn) * (U xn), xn = rmsnorm(d_x) * d_norm (d_norm
- * NULL: xn = d_x); GU = gate and up stacked as for kern_matvec's swiglu (rows 2*n_ff,
- * cols), Wd rows cols, cols n_ff.  One kernel: each block computes a slice of h and
- * adds its slice's share of Wd h into d_y with float atomics, so the order of the
- * additions (and the last bits of y) varies from run to run.  d_x must not overlap
- * d_y.  Covers F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 with GU and Wd of one type. */
+ * d_acc [cols] += Wd h as 64-bit fixed point (units of 2^-32), h = silu(G xn) * (U xn),
+ * xn = rmsnorm(d_x) * d_norm (d_norm NULL: xn = d_x); GU = gate and up stacked as for
+ * kern_matvec's swiglu (rows 2*n_ff, cols), Wd rows cols, cols n_ff.  One kernel: each
+ * block computes a slice of h and adds its slice's share of Wd h, rounded to a
+ * multiple of 2^-32, into d_acc with integer atomics.  Integer sums do not depend on
+ * the order the blocks add in, so the result is the same bits on every run (float
+ * atomics would not be).  A block's share must stay under 2^31 in magnitude (it
+ * saturates; a NaN adds 0).  The consumer reads x + d_acc 2^-32 (kern_mv_opts.d_fix).
+ * d_zero: or NULL, [cols] set to 0 by the kernel once the previous kernel has
+ * finished (the accumulator of the layer before, whose readers are done by then); it
+ * must not overlap d_acc.  Both 16-byte aligned; d_x overlaps neither.  Covers F32,
+ * F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 with GU and Wd of one type. */
 int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd);
 int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
-                   float *d_y, void *stream);
+                   long long *d_acc, long long *d_zero, void *stream);
+/* The float value of a fixed-point accumulator element: v 2^-32. */
+#define KERN_FIX_SCALE 4294967296.0
 /* Slice of h per block: 0 = chosen per shape (default), 1 = narrow (32 bytes of a
  * Wd row; 4-bit types one quant block), 2 = wide (twice that).  Process-wide; set
  * before capture. */
@@ -244,7 +257,7 @@ void *llm_cuda_last_ctx(void);
  * arriving at the phase's closing barrier, work_max[k] its max over blocks,
  * wait[k] mean time inside the barrier.  0, or -1. */
 int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5], double wait[5]);
-/* Layers whose decode step runs kern_ffn_fused (0 when VIGIL_CUDA_FUSE_DOWN=0). */
+/* Layers whose decode step runs kern_ffn_fused (all or none; none with VIGIL_CUDA_FUSE_DOWN=0). */
 int llm_cuda_fused_layers(void *ctx);
 /* 1 when the backend's decode graph runs the persistent kernel. */
 int llm_cuda_uses_persistent(void *ctx);

@@ -485,10 +485,31 @@ __device__ __forceinline__ void stage_gain(float4 (&gv)[MV_NS], const float4 *g4
 	}
 }
 
-template <int T>
-__device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const float4 *g4, const float *x,
-                                        const float *norm, float eps, int cols, int nslot, int C, bool fast,
-                                        const float4 (&gv)[MV_NS], float *red, int tid, int nthr, bool late = false)
+/* x + f 2^-32: a residual element and its fixed-point part (kern_ffn_fused's
+ * accumulator), rounded once to float; the same bits whoever reads it. */
+__device__ __forceinline__ float fix_add(float x, long long f)
+{
+	return __double2float_rn(fma((double)f, 1.0 / KERN_FIX_SCALE, (double)x));
+}
+template <bool FIX>
+__device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix, int i4)
+{
+	float4 v = x4[i4];
+	if (FIX) {
+		longlong2 a = ((const longlong2 *)fix)[2 * i4], b = ((const longlong2 *)fix)[2 * i4 + 1];
+		v = make_float4(fix_add(v.x, a.x), fix_add(v.y, a.y), fix_add(v.z, b.x), fix_add(v.w, b.y));
+	}
+	return v;
+}
+
+/* x (plus fix, its fixed-point part, with FIX) into shared memory in the layout
+ * of dot_chunk<T>, normalised when norm is given.  FIX is a template parameter so
+ * that the loads of the unrolled loops stay one batch without it. */
+template <int T, bool FIX = false>
+__device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long long *fix, const float4 *g4,
+                                        const float *x, const float *norm, float eps, int cols, int nslot, int C,
+                                        bool fast, const float4 (&gv)[MV_NS], float *red, int tid, int nthr,
+                                        bool late = false)
 {
 	const int P = MvT<T>::E / 4;
 	float rs = 1.f;
@@ -499,7 +520,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 #pragma unroll
 		for (int j = 0; j < MV_NS; j++) {
 			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			float4 v = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+			float4 v = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32)) : make_float4(0.f, 0.f, 0.f, 0.f);
 			ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
 			if (sl < nslot) xs[sl] = make_float4(v.x * gv[j].x, v.y * gv[j].y, v.z * gv[j].z, v.w * gv[j].w);
 		}
@@ -513,7 +534,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 #pragma unroll
 		for (int j = 0; j < MV_NS; j++) {
 			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			xv[j] = sl < nslot && c < C ? x4[x4_index<T>(c, rem / 32)] : make_float4(0.f, 0.f, 0.f, 0.f);
+			xv[j] = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32)) : make_float4(0.f, 0.f, 0.f, 0.f);
 			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
 		}
 		ss = block_sum(ss, red);
@@ -527,7 +548,10 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 		}
 	} else if (norm) {
 		float ss = 0.f;
-		for (int i = tid; i < cols; i += nthr) ss += x[i] * x[i];
+		for (int i = tid; i < cols; i += nthr) {
+			float v = FIX ? fix_add(x[i], fix[i]) : x[i];
+			ss += v * v;
+		}
 		ss = block_sum(ss, red);
 		rs = rsqrtf(ss / (float)cols + eps);
 	}
@@ -537,7 +561,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const floa
 		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
 		if (c < C) {
 			int i4 = x4_index<T>(c, k);
-			v = x4[i4];
+			v = ld_x4f<FIX>(x4, fix, i4);
 			if (norm) {
 				float4 gg = g4[i4];
 				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
@@ -566,11 +590,11 @@ __device__ __forceinline__ float mv_late_rs(const float *red, int cols, float ep
  * wait and before x is staged, so the weight reads overlap the previous
  * kernel's tail and the staging; with accumulate, y is read right after the
  * wait, while x is staged. */
-template <int T, int R, bool swiglu>
+template <int T, int R, bool swiglu, bool FIX = false>
 __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB(T, R))
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
-              int accumulate, int wpr, float *y2, int *am_out, unsigned long long *am_scr)
+              int accumulate, int wpr, float *y2, int *am_out, unsigned long long *am_scr, const long long *fix)
 {
 	extern __shared__ float4 xs[]; /* [ngroups * P * 32] */
 	__shared__ float red[32];
@@ -604,9 +628,14 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	/* the old y of this lane's row (lane k < R takes row r0 + k), read now */
 	float yold = 0.f;
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
-		yold = y[rb * rpb + slot * R + lane];
+		yold = FIX ? fix_add(y[rb * rpb + slot * R + lane], fix[rb * rpb + slot * R + lane])
+		           : y[rb * rpb + slot * R + lane];
 	/* stage x (normalised when asked) */
-	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
+	if (FIX && !accumulate)
+		stage_x<T, true>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
+		                 true);
+	else
+		stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
 	__syncthreads();
 	const float rs = fast ? mv_late_rs(red, cols, eps) : 1.f; /* the fast path's norm scale, after the dots */
 	uint64_t amb = 0; /* with am_out: the best (value, row) this thread wrote */
@@ -638,7 +667,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		int rn = (rb + (int)gridDim.x) * rpb + slot * R;
 		if (rn < rows_out) {
 			MV_LOAD_BATCH(rn, 0);
-			if (accumulate && lane < R && sub == 0 && rn + lane < rows_out) yold = y[rn + lane];
+			if (accumulate && lane < R && sub == 0 && rn + lane < rows_out)
+				yold = FIX ? fix_add(y[rn + lane], fix[rn + lane]) : y[rn + lane];
 		}
 		if (wpr > 1) { /* R == 1 here */
 			float a = warp_sum(acc[0]) * rs, b2 = swiglu ? warp_sum(acc2[0]) * rs : 0.f;
@@ -682,14 +712,17 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 /* Any type, any cols: one warp per row, element by element (small or odd shapes). */
 __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int rows_out, int cols,
                                      const float *__restrict__ x, const float *__restrict__ norm,
-                                     float eps, float *y, int accumulate, int swiglu, float *y2)
+                                     float eps, float *y, int accumulate, int swiglu, float *y2,
+                                     const long long *fix)
 {
 	PDL_ENTER();
 	__shared__ float red[32];
 	float rs = 1.f;
+	const long long *xfix = accumulate ? NULL : fix;
+#define XV(e) (xfix ? fix_add(x[e], xfix[e]) : x[e])
 	if (norm) {
 		float ss = 0.f;
-		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += x[i] * x[i];
+		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += XV(i) * XV(i);
 		ss = block_sum(ss, red);
 		rs = rsqrtf(ss / (float)cols + eps);
 	}
@@ -697,7 +730,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	for (int r = blockIdx.x * nw + warp; r < rows_out; r += gridDim.x * nw) {
 		float acc = 0.f, acc2 = 0.f;
 		for (int e = lane; e < cols; e += 32) {
-			float xv = norm ? x[e] * rs * norm[e] : x[e];
+			float xv = norm ? XV(e) * rs * norm[e] : XV(e);
 			acc += deq_elem(type, q, s, cols, r, e) * xv;
 			if (swiglu) acc2 += deq_elem(type, q, s, cols, r + rows_out, e) * xv;
 		}
@@ -705,11 +738,12 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 		if (swiglu) acc2 = warp_sum(acc2);
 		if (lane == 0) {
 			float v = swiglu ? silu(acc) * acc2 : acc;
-			v = accumulate ? y[r] + v : v;
+			v = accumulate ? (fix ? fix_add(y[r], fix[r]) : y[r]) + v : v;
 			y[r] = v;
 			if (y2) y2[r] = v;
 		}
 	}
+#undef XV
 }
 
 static int g_num_sms = 0;
@@ -738,13 +772,13 @@ static int elems_per_block(int type)
 
 /* Blocks of matvec_kernel<T, R> resident per SM with smem bytes of x (cached). */
 static int mv_bps_cap(void);
-template <int T, int R, bool SW> static int mv_occupancy(size_t smem)
+template <int T, int R, bool SW, bool FX = false> static int mv_occupancy(size_t smem)
 {
 	static size_t last_smem = (size_t)-1;
 	static int last_occ = 0;
 	if (smem != last_smem) {
 		int occ = 0;
-		if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, matvec_kernel<T, R, SW>, MV_WARPS * 32, smem) != cudaSuccess ||
+		if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, matvec_kernel<T, R, SW, FX>, MV_WARPS * 32, smem) != cudaSuccess ||
 		    occ < 1) {
 			(void)cudaGetLastError();
 			occ = 1;
@@ -770,26 +804,31 @@ static int mv_bps_cap(void)
 	return cap;
 }
 
-template <int T, int R, bool SW>
+/* FX: the instance that reads kern_mv_opts.d_fix (without SwiGLU only), so that
+ * the kernels without it are the code they were. */
+template <int T, int R, bool SW, bool FX = false>
 static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out, int wpr,
                        cudaStream_t st)
 {
+	if constexpr (!SW && !FX)
+		if (o && o->d_fix) return launch_mv_r<T, R, false, true>(W, x, y, o, rows_out, wpr, st);
 	const int E = MvT<T>::E;
 	int C = W->cols / E, ngroups = (C + 31) / 32;
 	size_t smem = (size_t)ngroups * 32 * E * sizeof(float);
 	static size_t smem_set = 0;
 	if (smem > 48 * 1024 && smem > smem_set) {
-		KCHECK(cudaFuncSetAttribute(matvec_kernel<T, R, SW>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+		KCHECK(cudaFuncSetAttribute(matvec_kernel<T, R, SW, FX>, cudaFuncAttributeMaxDynamicSharedMemorySize,
 		                            (int)smem));
 		smem_set = smem;
 	}
 	int per = (MV_WARPS / wpr) * R;
-	int blocks = (rows_out + per - 1) / per, cap = num_sms() * mv_occupancy<T, R, SW>(smem);
+	int blocks = (rows_out + per - 1) / per, cap = num_sms() * mv_occupancy<T, R, SW, FX>(smem);
 	if (blocks > cap) blocks = cap;
-	KLAUNCH(matvec_kernel<T, R, SW>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
+	KLAUNCH(matvec_kernel<T, R, SW, FX>, dim3(blocks), dim3(MV_WARPS * 32), smem, st,
 		(const uint8_t *)W->q, (const uint8_t *)W->s, rows_out, W->cols, x, o ? o->d_norm : NULL,
 		o ? o->eps : 0.f, y, o ? o->accumulate : 0, wpr, o ? o->d_y2 : NULL, o ? o->d_argmax : NULL,
-		(unsigned long long *)(o ? o->d_argmax_scr : NULL)); /* (kern_matvec refuses it with SwiGLU) */
+		(unsigned long long *)(o ? o->d_argmax_scr : NULL), /* (kern_matvec refuses it with SwiGLU) */
+		o ? o->d_fix : NULL);
 	return 0;
 }
 
@@ -861,6 +900,7 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	int swiglu = o ? o->swiglu : 0;
 	if (swiglu && (W->rows & 1)) return (int)cudaErrorInvalidValue;
 	if (o && o->d_argmax && (swiglu || !o->d_argmax_scr)) return (int)cudaErrorInvalidValue;
+	if (o && o->d_fix && (swiglu || ((uintptr_t)o->d_fix & 15))) return (int)cudaErrorInvalidValue;
 	int rows_out = swiglu ? W->rows / 2 : W->rows;
 	int E = 0;
 	switch (W->type) {
@@ -891,7 +931,7 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
 	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
-	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL);
+	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL, o ? o->d_fix : NULL);
 	if (o && o->d_argmax) return kern_argmax(d_y, rows_out, o->d_argmax, o->d_argmax_scr, stream);
 	return 0;
 }
@@ -902,28 +942,23 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
  * does (each of the 8 warps RW = S/8 rows, their gate and up partners, all loads
  * of a pass issued before any is used), then the same S columns of every row of
  * Wd, copied to shared memory with cp.async at the start (constant weights: before
- * the PDL wait, in flight during the gate/up work), times its h, added into y with
- * float atomics (sm_90: red.global.add.v4.f32, 4 rows per instruction).  S is a
+ * the PDL wait, in flight during the gate/up work), times its h, added into the
+ * 64-bit fixed-point accumulator with integer atomics (exact, so the sum does not
+ * depend on the order of the blocks: the same bits every run).  S is a
  * multiple of the quant block width along Wd's rows (32 for Q8_0/Q4_0/Q4_1/Q5_0)
  * and at least 32 bytes of a Wd row (F32 8, F16/BF16 16 elements), so a block
- * reads whole sectors.  The summation order of y differs from run to run (atomics).
- * x must not alias y: other blocks still read x while the first ones add to y. */
+ * reads whole sectors. */
 #define FF_THREADS 256
 #define FF_WARPS (FF_THREADS / 32)
 
 template <int T> struct FfU { enum { U = MvT<T>::E <= 8 ? 4 : (MvT<T>::E == 16 ? 2 : 1) }; };
 template <int T> struct FfNB { enum { NB = (T == T_Q8_0 || T == T_Q4_0 || T == T_Q4_1 || T == T_Q5_0) ? 1 : 0 }; };
 
-__device__ __forceinline__ void red_add_v4(float *p, float a, float b, float c, float d)
+/* v 2^32 rounded to the nearest integer (saturating; NaN gives 0), for the
+ * accumulator of kern_ffn_fused. */
+__device__ __forceinline__ unsigned long long to_fix(float v)
 {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-	asm volatile("red.global.add.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(a), "f"(b), "f"(c), "f"(d) : "memory");
-#else
-	atomicAdd(p, a);
-	atomicAdd(p + 1, b);
-	atomicAdd(p + 2, c);
-	atomicAdd(p + 3, d);
-#endif
+	return (unsigned long long)__float2ll_rn(v * (float)KERN_FIX_SCALE);
 }
 
 /* The narrow F32/F16/BF16 kernels ("hybrid") hold one gate/up row pair per warp
@@ -946,14 +981,14 @@ static size_t ff_smem(int E, int S, int has_scales, int cols, int hybrid)
 	size_t nslot = (size_t)ngroups * (E / 4) * 32;
 	size_t stage = hybrid ? (size_t)(S - FF_WARPS) * 2 * cols * (E == 4 ? 4 : 2) : 0;
 	return nslot * 16 + stage + (size_t)NC * (cols + 4) * 16 + (size_t)S * 4 +
-	       (has_scales ? (size_t)((S + 31) / 32) * cols * 8 : 0) + (size_t)cols * 4;
+	       (has_scales ? (size_t)((S + 31) / 32) * cols * 8 : 0);
 }
 
 template <int T, int S, int MINB>
 __global__ void __launch_bounds__(FF_THREADS, MINB)
 ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs, const uint8_t *__restrict__ dq,
                  const uint8_t *__restrict__ ds, int n_ff, int cols, const float *__restrict__ x,
-                 const float *__restrict__ norm, float eps, float *y, int v4)
+                 const float *__restrict__ norm, float eps, long long *acc_out, long long *zero)
 {
 	const int E = MvT<T>::E, P = E / 4, U = FfU<T>::U, RW = S / FF_WARPS, NC = S / E;
 	const int LB = E == 32 ? 8 : 16;                      /* loads in flight per lane (4-bit: fewer, they spill) */
@@ -970,7 +1005,6 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	uint4 *wd = (uint4 *)(gst + (HY ? (size_t)FF_WARPS * (RW - 1) * 2 * RB : 0)); /* [NC][WS]: chunk c of Wd row r at c * WS + r */
 	float4 *hs = (float4 *)(wd + NC * WS);       /* [S / 4] this block's h */
 	uint2 *sc = (uint2 *)(hs + S / 4);           /* [NB][cols] scales of the Wd chunks */
-	float *ys = (float *)(sc + NB * cols);       /* [cols] partial y (v4) */
 	int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
 	int j0 = blockIdx.x * S;
 	pdl_trigger();
@@ -1034,8 +1068,11 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	float4 gv[MV_NS];
 	if (fast) stage_gain<T>(gv, g4, nslot, C, tid, FF_THREADS);
 	pdl_wait();
+	/* the layer before's accumulator: its readers (this layer's qkv and o) are done */
+	if (zero)
+		for (int i = blockIdx.x * FF_THREADS + tid; i < cols; i += gridDim.x * FF_THREADS) zero[i] = 0;
 	/* stage x (normalised) */
-	stage_x<T>(xs, x4, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
+	stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
 	__syncthreads();
 	/* gate/up -> h */
 	float *hf = (float *)hs;
@@ -1087,13 +1124,7 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 			}
 			acc += dot_chunk<T, 1>(wr, c, hs + c * P);
 		}
-		if (v4) ys[r] = acc;
-		else atomicAdd(y + r, acc);
-	}
-	if (v4) {
-		__syncthreads();
-		for (int i = tid; i < cols / 4; i += FF_THREADS)
-			red_add_v4(y + 4 * i, ys[4 * i], ys[4 * i + 1], ys[4 * i + 2], ys[4 * i + 3]);
+		atomicAdd((unsigned long long *)acc_out + r, to_fix(acc));
 	}
 }
 
@@ -1178,22 +1209,21 @@ template <int T, int S> static int ff_slots(size_t smem)
 }
 
 template <int T, int S>
-static int launch_ff(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps, float *y,
-                     cudaStream_t st)
+static int launch_ff(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps,
+                     long long *acc, long long *zero, cudaStream_t st)
 {
 	int n_ff = Wd->cols, cols = GU->cols;
 	size_t smem = ff_smem(MvT<T>::E, S, FfNB<T>::NB, cols, ff_hybrid<T, S>());
 	if (ff_slots<T, S>(smem) <= 0) return (int)cudaErrorInvalidConfiguration; /* also sets the smem attribute */
-	int v4 = cols % 4 == 0 && ((uintptr_t)y & 15) == 0;
 	KLAUNCH(ffn_fused_kernel<T, S, FF_MINB(T, S)>, dim3(n_ff / S), dim3(FF_THREADS), smem, st, (const uint8_t *)GU->q,
-	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, y, v4);
+	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, acc, zero);
 	return 0;
 }
 
 /* narrow when its blocks all fit at once (or the wide slice does not fit) */
 template <int T>
-static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps, float *y,
-                       cudaStream_t st)
+static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps,
+                       long long *acc, long long *zero, cudaStream_t st)
 {
 	const int SN = ff_slice_c<T>(0), SW = ff_slice_c<T>(1);
 	int wide;
@@ -1201,25 +1231,32 @@ static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, c
 	else if (!ff_fits(GU, Wd, 1)) wide = 0;
 	else if (!ff_fits(GU, Wd, 0)) wide = 1;
 	else wide = Wd->cols / SN > ff_slots<T, SN>(ff_smem(MvT<T>::E, SN, FfNB<T>::NB, GU->cols, ff_hybrid<T, SN>()));
-	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, y, st) : launch_ff<T, SN>(GU, Wd, x, norm, eps, y, st);
+	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, acc, zero, st)
+	            : launch_ff<T, SN>(GU, Wd, x, norm, eps, acc, zero, st);
 }
 
 extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
-                              float *d_y, void *stream)
+                              long long *d_acc, long long *d_zero, void *stream)
 {
 	cudaStream_t st = as_stream(stream);
-	if (!d_x || !d_y || !kern_ffn_fused_ok(GU, Wd)) return (int)cudaErrorInvalidValue;
+	if (!d_x || !d_acc || !kern_ffn_fused_ok(GU, Wd)) return (int)cudaErrorInvalidValue;
 	int cols = GU->cols;
-	if (((uintptr_t)d_x & 15) || (d_norm && ((uintptr_t)d_norm & 15))) return (int)cudaErrorInvalidValue;
-	if (d_x < d_y + cols && d_y < d_x + cols) return (int)cudaErrorInvalidValue; /* x would change under the readers */
+	if (((uintptr_t)d_x & 15) || (d_norm && ((uintptr_t)d_norm & 15)) || ((uintptr_t)d_acc & 15) ||
+	    ((uintptr_t)d_zero & 15))
+		return (int)cudaErrorInvalidValue;
+	/* x is read by every block while others add or zero; the zeroed range is not added to */
+	const char *x0 = (const char *)d_x, *x1 = x0 + (size_t)cols * 4, *a0 = (const char *)d_acc,
+	           *a1 = a0 + (size_t)cols * 8, *z0 = (const char *)d_zero, *z1 = z0 + (size_t)cols * 8;
+	if ((x0 < a1 && a0 < x1) || (d_zero && ((x0 < z1 && z0 < x1) || (a0 < z1 && z0 < a1))))
+		return (int)cudaErrorInvalidValue;
 	switch (GU->type) {
-	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_y, st);
-	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_y, st);
+	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
 	default: return (int)cudaErrorInvalidValue;
 	}
 }

@@ -92,12 +92,13 @@ typedef struct cu_backend {
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK; 0: kern_attn_dec_chunk's default) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
-	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers the
-	                   layer.  VIGIL_CUDA_FUSE_DOWN=-1: only where n_ff >= 4 n_embd;
-	                   0 (default) off; 1 on wherever it covers (slice chosen per shape); 2 on, wide
-	                   slices; 3 on, narrow slices */
-	int fused_layers; /* layers of the decode graph that use it */
-	float *x2;      /* [n_embd] the second residual buffer of the fused decode layers */
+	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers every
+	                   layer.  VIGIL_CUDA_FUSE_DOWN unset or -1 (default): only where n_ff >= 4
+	                   n_embd; 0 off; 1 on wherever it covers (slice chosen per shape); 2 on,
+	                   wide slices; 3 on, narrow slices */
+	int fused_layers; /* layers of the decode graph that use it (all or none) */
+	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators */
+	int fstride;
 	/* activations (device) */
 	float *x;       /* [PCH][n_embd] residual stream */
 	float *xb;      /* [PCH][n_embd] normed */
@@ -244,7 +245,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt, b->x2};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt, b->facc};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -358,11 +359,20 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 {
 	const llm_config *c = &b->c;
 	void *st = b->st;
-	/* The residual stream: x, or with the fused feed-forward x and x2 in turn.  A
-	 * fused layer's o projection writes x + o to both (cur and nxt); the fused
-	 * kernel reads cur and adds Wd h into nxt, which the next layer reads. */
-	float *cur = b->x;
+	/* The residual stream: x.  With the fused feed-forward (every layer or none,
+	 * at least 2 layers) layer l adds W_down h into its own fixed-point
+	 * accumulator facc[l], and the residual after it is x + facc[l] 2^-32: the
+	 * next layer's qkv and o read both (kern_mv_opts.d_fix), the o projection
+	 * writes x + facc[l] 2^-32 + W_o att back to x, and that layer's fused
+	 * kernel then zeroes facc[l], whose readers are done.  The head reads the
+	 * last layer's, which the next token's first fused kernel zeroes. */
+	const float *cur = b->x;
+	int fuse = b->fuse_down && c->n_layer >= 2;
+	for (int l = 0; fuse && l < c->n_layer; l++)
+		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
+		       kern_ffn_fused_ok(&b->L[l].gu.m[0], &b->L[l].wdown);
 	b->fused_layers = 0;
+	const long long *fin = NULL; /* the fixed-point part of the residual entering the layer */
 	if (b->use_pd) {
 		CU(kern_decode_persistent(&b->pd, st), "persistent decode");
 		goto head;
@@ -370,10 +380,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
-		int fuse = b->fuse_down && (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && L->gu.n == 1 &&
-		           kern_ffn_fused_ok(&L->gu.m[0], &L->wdown);
-		float *nxt = cur == b->x ? b->x2 : b->x;
-		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
+		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin};
 		CU(lin_mv(b, &L->qkv, cur, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
@@ -384,27 +391,29 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			   "qkv_post");
 			CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
 		}
-		kern_mv_opts acc = {NULL, 0.f, 1, 0, fuse ? nxt : NULL, NULL, NULL};
-		CU(kern_matvec(&L->wo, b->att, cur, &acc, st), "attn_output");
-		acc.d_y2 = NULL;
+		kern_mv_opts acc = {NULL, 0.f, 1, 0, NULL, NULL, NULL, fin};
+		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
 		if (fuse) {
-			CU(kern_ffn_fused(&L->gu.m[0], &L->wdown, cur, L->ffn_norm, c->rms_eps, nxt, st), "ffn");
-			cur = nxt;
+			long long *mine = b->facc + (size_t)l * b->fstride,
+			          *prev = b->facc + (size_t)(l ? l - 1 : c->n_layer - 1) * b->fstride;
+			CU(kern_ffn_fused(&L->gu.m[0], &L->wdown, b->x, L->ffn_norm, c->rms_eps, mine, prev, st), "ffn");
+			fin = mine;
 			b->fused_layers++;
 			continue;
 		}
-		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL};
+		acc.d_fix = NULL;
+		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL, NULL};
 		if (L->gu.n == 1) {
-			CU(kern_matvec(&L->gu.m[0], cur, b->hf, &fn, st), "ffn_gate_up");
+			CU(kern_matvec(&L->gu.m[0], b->x, b->hf, &fn, st), "ffn_gate_up");
 		} else {
 			fn.swiglu = 0;
-			CU(lin_mv(b, &L->gu, cur, b->gu, &fn), "ffn_gate_up");
+			CU(lin_mv(b, &L->gu, b->x, b->gu, &fn), "ffn_gate_up");
 			CU(kern_swiglu(b->gu, b->hf, 1, c->n_ff, st), "swiglu");
 		}
-		CU(kern_matvec(&L->wdown, b->hf, cur, &acc, st), "ffn_down");
+		CU(kern_matvec(&L->wdown, b->hf, b->x, &acc, st), "ffn_down");
 	}
 head:;
-	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
+	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin};
 	if (b->head_argmax) { /* one kernel less a token */
 		on.d_argmax = b->next;
 		on.d_argmax_scr = b->amscr;
@@ -505,7 +514,7 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		for (int t0 = first; t0 < m; t0 += LCH) {
 			int k = m - t0 < LCH ? m - t0 : LCH;
 			for (int i = 0; i < k; i++) {
-				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL};
+				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, NULL};
 				CU(kern_matvec(&b->out, b->x + (size_t)(t0 + i) * c->n_embd, b->logits + i * V, &on, b->st),
 				   "output");
 			}
@@ -649,16 +658,16 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->att, (size_t)PCH * b->q_dim * 4), "activations");
 	CU(dmalloc(b, (void **)&b->gu, (size_t)PCH * 2 * F * 4), "activations");
 	CU(dmalloc(b, (void **)&b->hf, (size_t)PCH * F * 4), "activations");
-	CU(dmalloc(b, (void **)&b->x2, (size_t)E * 4), "activations");
+	b->fstride = (E + 1) & ~1; /* 16-byte aligned rows */
+	CU(dmalloc(b, (void **)&b->facc, (size_t)c->n_layer * b->fstride * 8), "activations");
+	CU(cudaMemset(b->facc, 0, (size_t)c->n_layer * b->fstride * 8), "activations");
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		/* Off unless asked for (bench/RESULTS.md, "Down projection fused"): on
-		 * an H200 it decodes Qwen2.5-0.5B 6 % faster (0.690 vs 0.737 ms bf16)
-		 * but Qwen3-0.6B slower, its float atomics make the logits differ
-		 * slightly from run to run (greedy tokens and summaries should repeat
-		 * exactly), and context 4096 gains nothing.  -1 (where n_ff >= 4
-		 * n_embd) is the rule that picked the faster path per model. */
-		b->fuse_down = fd && *fd ? atoi(fd) : 0;
+		/* Default -1: fused where n_ff >= 4 n_embd (bench/RESULTS.md, "A
+		 * deterministic fused feed-forward"): on an H200 Qwen2.5-0.5B decodes
+		 * faster with it, Qwen3-0.6B slower.  Its fixed-point sums give the
+		 * same logits on every run. */
+		b->fuse_down = fd && *fd ? atoi(fd) : -1;
 		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
 		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);

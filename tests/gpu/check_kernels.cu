@@ -291,18 +291,31 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	for (auto &v : g) v = frand(0.5f, 1.5f);
 	for (auto &v : y0) v = frand(-1, 1);
 	float eps = 1e-6f;
+	/* every other call without SwiGLU: the argmax of y found by the same kernel;
+	 * every third: a fixed-point part of the residual (d_fix) added to y (with
+	 * accumulate) or to x, rounded once to float as the kernel does */
+	static int n_calls = 0;
+	int call = n_calls++, with_am = !swiglu && (call & 1), with_fix = !swiglu && call % 3 == 1;
+	int nfix = accumulate ? rows : cols;
+	std::vector<long long> fix(nfix);
+	for (auto &v : fix) v = llrint(frand(-1, 1) * KERN_FIX_SCALE);
+	std::vector<float> xe(x), ye(y0);
+	if (with_fix)
+		for (int i = 0; i < nfix; i++) {
+			float &e = accumulate ? ye[i] : xe[i];
+			e = (float)((double)e + (double)fix[i] / KERN_FIX_SCALE);
+		}
 	std::vector<double> xn(cols), wrow(cols);
-	ref_rmsnorm(x, g, use_norm, eps, xn);
+	ref_rmsnorm(xe, g, use_norm, eps, xn);
 	kern_mat m = make_mat(t, rows_w, cols, gg);
 	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dy = dalloc<float>(rows);
+	long long *dfix = with_fix ? dalloc<long long>(nfix) : NULL;
 	up(dx, x.data(), cols * 4);
 	up(dg, g.data(), cols * 4);
+	if (with_fix) up(dfix, fix.data(), nfix * 8);
 	if (accumulate) up(dy, y0.data(), rows * 4);
 	else poison(dy, rows * 4);
-	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL, NULL, NULL};
-	/* every other call without SwiGLU: the argmax of y found by the same kernel */
-	static int n_calls = 0;
-	int with_am = !swiglu && (n_calls++ & 1);
+	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL, NULL, NULL, dfix};
 	int *dam = NULL;
 	unsigned char *dscr = NULL;
 	if (with_am) {
@@ -347,25 +360,29 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 			ref = a;
 			tol = 2e-5 * sa + 1e-6;
 		}
-		if (accumulate) ref += y0[r];
+		if (accumulate) ref += ye[r];
 		double err = fabs((double)y[r] - ref) / tol;
 		if (!(err <= 1)) bad = 1;
 		if (err > worst || err != err) worst = err;
 	}
 	char what[128];
-	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
-	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "", with_am ? " +argmax" : "", g_mv_label);
+	snprintf(what, sizeof what, "matvec %s %dx%d%s%s%s%s%s%s", tname(t), rows_w, cols, use_norm ? " +norm" : "",
+	         accumulate ? " +acc" : "", swiglu ? " +swiglu" : "", with_am ? " +argmax" : "", with_fix ? " +fix" : "",
+	         g_mv_label);
 	report(what, worst, 0, bad || am_bad, rows);
 	kern_mat_free(&m);
 	cudaFree(dx); cudaFree(dg); cudaFree(dy);
+	if (dfix) cudaFree(dfix);
 }
 
 /* ---- feed-forward with the down projection fused (kern_ffn_fused) -----------------------
- * y = y0 + Wd (silu(G xn) * (U xn)).  Tolerance per row r: the matvec SwiGLU bound
- * tol_h of every h_j carried through |Wd_rj|, plus 3e-5 (sum_j |Wd_rj h_j| + |y0_r|)
- * for the f32 sums and the atomic additions (their order varies), + 1e-6.  y0 is
- * random, so a block that adds nothing leaves rows off by its whole share. */
-static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int y_off)
+ * acc = acc0 + Wd (silu(G xn) * (U xn)) in units of 2^-32, acc0 = y0 2^32.  Tolerance per
+ * row r: the matvec SwiGLU bound tol_h of every h_j carried through |Wd_rj|, plus 3e-5
+ * (sum_j |Wd_rj h_j| + |y0_r|) for the f32 sums, + 1e-6.  y0 is random, so a block that
+ * adds nothing leaves rows off by its whole share.  Two runs must give the same bits
+ * (integer sums: the blocks' order does not matter); the zeroed buffer (with_zero) must
+ * be all zero; unaligned or overlapping buffers are refused. */
+static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int with_zero)
 {
 	int rows_w = 2 * n_ff;
 	{
@@ -400,16 +417,29 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int y_off)
 		th[j] = 2e-5 * (1.1 * sa * fabs(b) + fabs(sg) * sb) + 1e-6;
 	}
 	kern_mat mg = make_mat(t, rows_w, cols, gg), md = make_mat(t, cols, n_ff, gd);
-	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dyb = dalloc<float>(cols + 4), *dy = dyb + y_off;
+	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols);
+	long long *dacc = dalloc<long long>(2 * cols + 2), *dz = with_zero ? dacc + cols + (cols & 1) : NULL;
+	std::vector<long long> acc0(cols), acc(cols), acc2(cols), zb(cols);
+	for (int r = 0; r < cols; r++) acc0[r] = llrint((double)y0[r] * KERN_FIX_SCALE);
 	up(dx, x.data(), cols * 4);
 	up(dg, g.data(), cols * 4);
-	double worst = 0, spread = 0;
-	int bad = 0;
-	for (int run = 0; run < 2; run++) { /* twice: the atomics' order differs */
-		up(dy, y0.data(), cols * 4);
-		CK(kern_ffn_fused(&mg, &md, dx, use_norm ? dg : NULL, eps, dy, NULL));
+	double worst = 0;
+	int bad = 0, same = 1, zeroed = 1;
+	for (int run = 0; run < 2; run++) { /* twice: the same bits, whatever order the blocks add in */
+		up(dacc, acc0.data(), cols * 8);
+		if (dz) poison(dz, cols * 8);
+		CK(kern_ffn_fused(&mg, &md, dx, use_norm ? dg : NULL, eps, dacc, dz, NULL));
 		CK(cudaDeviceSynchronize());
-		down(run ? y2.data() : y.data(), dy, cols * 4);
+		down(run ? acc2.data() : acc.data(), dacc, cols * 8);
+		if (dz) {
+			down(zb.data(), dz, cols * 8);
+			for (long long v : zb) zeroed &= v == 0;
+		}
+	}
+	for (int r = 0; r < cols; r++) {
+		same &= acc[r] == acc2[r];
+		y[r] = (float)(acc[r] / KERN_FIX_SCALE);
+		y2[r] = (float)(acc2[r] / KERN_FIX_SCALE);
 	}
 	for (int r = 0; r < cols; r++) {
 		ref_dequant(t, gd.data() + r * rbd, n_ff, wrow.data());
@@ -420,23 +450,26 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int y_off)
 			tol += fabs(wrow[j]) * th[j];
 		}
 		tol += 3e-5 * (s + fabs(y0[r])) + 1e-6;
-		for (double v : {(double)y[r], (double)y2[r]}) {
-			double err = fabs(v - ref) / tol;
-			if (!(err <= 1)) bad = 1;
-			if (err > worst || err != err) worst = err;
-		}
-		spread = std::max(spread, fabs((double)y[r] - y2[r]) / tol);
+		double err = fabs((double)y[r] - ref) / tol;
+		if (!(err <= 1)) bad = 1;
+		if (err > worst || err != err) worst = err;
 	}
-	/* x overlapping y is refused (other blocks still read x while the first add) */
-	if (kern_ffn_fused(&mg, &md, dx, NULL, eps, dx, NULL) == 0) bad = 1;
+	if (!same) printf("       two runs gave different sums\n");
+	if (!zeroed) printf("       the buffer to zero was not zeroed\n");
+	/* refused: x overlapping the accumulator (other blocks still read x while the
+	 * first add), the zeroed buffer overlapping it, an accumulator not 16-byte aligned */
+	int refused = kern_ffn_fused(&mg, &md, dx, NULL, eps, (long long *)dx, NULL, NULL) != 0 &&
+	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc, dacc + 2, NULL) != 0 &&
+	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc + 1, NULL, NULL) != 0;
+	if (!refused) printf("       a bad buffer was accepted\n");
 	CK(cudaDeviceSynchronize());
 	char what[160];
-	snprintf(what, sizeof what, "ffn fused %s %dx%d%s%s%s (2 runs differ by %.2g tol)", tname(t), cols, n_ff,
-	         use_norm ? " +norm" : "", y_off ? " y unaligned" : "", g_mv_label, spread);
-	report(what, worst, 0, bad, 2L * cols);
+	snprintf(what, sizeof what, "ffn fused %s %dx%d%s%s%s (2 runs: %s)", tname(t), cols, n_ff, use_norm ? " +norm" : "",
+	         with_zero ? " +zero" : "", g_mv_label, same ? "same bits" : "DIFFER");
+	report(what, worst, 0, bad || !same || !zeroed || !refused, cols);
 	kern_mat_free(&mg);
 	kern_mat_free(&md);
-	cudaFree(dx); cudaFree(dg); cudaFree(dyb);
+	cudaFree(dx); cudaFree(dg); cudaFree(dacc);
 }
 
 /* ---- embedding and dequantisation: |v - ref| <= 1e-6 |ref| + 1e-30; f16/bf16
@@ -971,7 +1004,7 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);
-	b.o = {NULL, 1e-6f, 0, swiglu, NULL, NULL, NULL};
+	b.o = {NULL, 1e-6f, 0, swiglu, NULL, NULL, NULL, NULL};
 	float ms = time_ms(run_mv, &b, 50);
 	double gbs = bytes / (ms * 1e-3) / 1e9;
 	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw%s\n", tname(t), rows, cols,
@@ -983,16 +1016,16 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 /* The feed-forward of one layer, 24 times back to back (PDL between launches,
  * no graph), rotating over 4 weight copies: the two matvecs (gate/up + SwiGLU,
  * down + residual) against kern_ffn_fused in each slice mode. */
-struct ffn_bench { kern_mat gu[4], wd[4]; float *x, *h, *y, *g; int fused; };
+struct ffn_bench { kern_mat gu[4], wd[4]; float *x, *h, *y, *g; long long *acc; int fused; };
 static void run_ffn(void *p)
 {
 	ffn_bench *b = (ffn_bench *)p;
 	for (int i = 0; i < 24; i++) {
 		int k = i & 3;
 		if (b->fused) {
-			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->y, NULL));
+			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->acc, NULL, NULL));
 		} else {
-			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL, NULL, NULL}, o2 = {NULL, 0.f, 1, 0, NULL, NULL, NULL};
+			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL, NULL, NULL, NULL}, o2 = {NULL, 0.f, 1, 0, NULL, NULL, NULL, NULL};
 			CK(kern_matvec(&b->gu[k], b->x, b->h, &o1, NULL));
 			CK(kern_matvec(&b->wd[k], b->h, b->y, &o2, NULL));
 		}
@@ -1009,6 +1042,8 @@ static void bench_ffn(int t, int cols, int n_ff)
 		b.wd[i] = make_mat(t, cols, n_ff, gd);
 	}
 	b.x = dalloc<float>(cols); b.g = dalloc<float>(cols); b.y = dalloc<float>(cols); b.h = dalloc<float>(n_ff);
+	b.acc = dalloc<long long>(cols);
+	CK(cudaMemset(b.acc, 0, cols * 8));
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);
@@ -1024,7 +1059,7 @@ static void bench_ffn(int t, int cols, int n_ff)
 	}
 	kern_ffn_fused_wide(0);
 	for (int i = 0; i < 4; i++) { kern_mat_free(&b.gu[i]); kern_mat_free(&b.wd[i]); }
-	cudaFree(b.x); cudaFree(b.g); cudaFree(b.y); cudaFree(b.h);
+	cudaFree(b.x); cudaFree(b.g); cudaFree(b.y); cudaFree(b.h); cudaFree(b.acc);
 }
 
 struct att_bench { const float *q; const void *kc, *vc; float *o, *scr; int *pos; int n_split; kern_attn_shape s; };
@@ -1349,7 +1384,7 @@ int main(int argc, char **argv)
 	/* the fused feed-forward: every covered type, both slice widths, shapes with
 	 * one block, an odd block count, rows not a multiple of the block's threads,
 	 * the staging path without the register fast path (cols > 2048 for 8-element
-	 * chunks), a y that takes the scalar atomics; types it does not cover refused */
+	 * chunks), with and without a buffer to zero; types it does not cover refused */
 	for (int t : ALL_TYPES) {
 		int be = block_elems(t);
 		if (be == 256) {

@@ -90,7 +90,7 @@ static int persistent_expected(int type)
 
 /* With VIGIL_CUDA_FUSE_DOWN=1/2/3 the per-kernel decode graph must run the fused
  * feed-forward (kern_ffn_fused) on the types it covers (the test models' shapes
- * all fit it), so the parity runs test it.  (Unset or 0 it is off; -1 fuses
+ * all fit it), so the parity runs test it.  (0 it is off; unset or -1 it fuses
  * only where n_ff >= 4 n_embd, here the Qwen2.5-0.5B-shaped models.) */
 static int fused_expected(int type)
 {
@@ -141,8 +141,13 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 	printf("%-6s %s: prefill logits at %d positions, worst rel L2 %.2e (tol %.0e)  [cpu %.2fs, gpu %.3fs]\n",
 	       ok ? "ok" : "FAIL", name, n_prompt, worst, LOGIT_TOL, t1 - t0, t2 - t1);
 	ok ? n_pass++ : n_fail++;
-	/* greedy decoding, each backend on its own choices */
+	/* greedy decoding, each backend on its own choices; the GPU's first NREP
+	 * decode steps are then run again and must give the same logits, bit for bit */
 	{
+		enum { NREP = 8 };
+		float *rec = malloc(sizeof(float) * (size_t)V * NREP), *again = malloc(sizeof(float) * (size_t)V);
+		int32_t rtok[NREP];
+		int nrec = 0;
 		float *c1 = lc + (size_t)(n_prompt - 1) * V, *g1 = lg + (size_t)(n_prompt - 1) * V;
 		int32_t tc = argmax(c1, V, NULL), tg = argmax(g1, V, NULL);
 		int same = 0, diverged = -1, bad = 0;
@@ -163,6 +168,10 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 				bad = 1;
 				break;
 			}
+			if (nrec < NREP) {
+				rtok[nrec] = tg;
+				memcpy(rec + (size_t)nrec++ * V, g1, sizeof(float) * V);
+			}
 			double e = rel_l2(g1, c1, V);
 			if (!(e <= worst_d)) worst_d = e;
 			tc = argmax(c1, V, NULL);
@@ -179,6 +188,19 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 			       ok ? "ok" : "FAIL", name, same, n_gen, margin_at, MARGIN_TOL, worst_d);
 		}
 		ok ? n_pass++ : n_fail++;
+		int differ = -1;
+		for (int i = 0; i < nrec && differ < 0 && !bad; i++) {
+			if (gpu(gu_, &rtok[i], 1, n_prompt + i, 0, again)) bad = 1;
+			else if (memcmp(again, rec + (size_t)i * V, sizeof(float) * V) != 0) differ = i;
+		}
+		ok = !bad && differ < 0;
+		if (differ >= 0)
+			printf("FAIL   %s: decode step %d run again gave other logits\n", name, differ);
+		else
+			printf("%-6s %s: %d decode steps run again: the same logits bit for bit\n", ok ? "ok" : "FAIL", name, nrec);
+		ok ? n_pass++ : n_fail++;
+		free(rec);
+		free(again);
 	}
 done:
 	free(prompt);

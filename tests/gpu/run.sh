@@ -8,7 +8,8 @@
 #          whole-model CPU-vs-GPU parity (tests/gpu/check_model.c) when built,
 #          once on the default decode path, once with the persistent decode
 #          kernel (VIGIL_CUDA_PERSIST=1; sanitizers on a small-model pass too) and
-#          once with the fused feed-forward on every model (VIGIL_CUDA_FUSE_DOWN=1).
+#          once with the fused feed-forward forced on every model it covers
+#          (VIGIL_CUDA_FUSE_DOWN=1; sanitizers on a small-model pass too).
 #   bench: kernel timings and copy bandwidth, then whole-model timings.
 set -u
 mode=${1:-test}
@@ -70,11 +71,13 @@ if [ "$mode" = test ]; then
 		step model build/gpu/check_model test
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
-		# the fused feed-forward (off by default) on every model it covers
+		# the fused feed-forward (by default only where n_ff >= 4 n_embd) on every model it covers
 		VIGIL_CUDA_FUSE_DOWN=1 step model-fused build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
 				VIGIL_CUDA_PERSIST=1 step model-$tool-persistent timeout 300 compute-sanitizer --tool $tool \
+					--error-exitcode 3 build/gpu/check_model quick
+				VIGIL_CUDA_FUSE_DOWN=1 step model-$tool-fused timeout 300 compute-sanitizer --tool $tool \
 					--error-exitcode 3 build/gpu/check_model quick
 			done
 		fi
