@@ -93,8 +93,8 @@ typedef struct cu_backend {
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers every
-	                   layer.  VIGIL_CUDA_FUSE_DOWN unset or -1 (default): only where n_ff >= 4
-	                   n_embd; 0 off; 1 on wherever it covers (slice chosen per shape); 2 on,
+	                   layer.  VIGIL_CUDA_FUSE_DOWN unset or 0 (default): off; -1 only where
+	                   n_ff >= 4 n_embd; 1 on wherever it covers (slice chosen per shape); 2 on,
 	                   wide slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it (all or none) */
 	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators */
@@ -663,11 +663,12 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(cudaMemset(b->facc, 0, (size_t)c->n_layer * b->fstride * 8), "activations");
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		/* Default -1: fused where n_ff >= 4 n_embd (bench/RESULTS.md, "A
-		 * deterministic fused feed-forward"): on an H200 Qwen2.5-0.5B decodes
-		 * faster with it, Qwen3-0.6B slower.  Its fixed-point sums give the
-		 * same logits on every run. */
-		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		/* Off by default (bench/RESULTS.md, "A deterministic fused
+		 * feed-forward"): with its fixed-point sums the logits are the same
+		 * every run, and Qwen2.5-0.5B decodes 7-17 us faster at context 128,
+		 * but 2 us (H200) to 26 us (H100) slower at 4096.  -1: fused where
+		 * n_ff >= 4 n_embd (the models that gain at short context). */
+		b->fuse_down = fd && *fd ? atoi(fd) : 0;
 		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
 		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);

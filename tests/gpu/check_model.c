@@ -90,7 +90,7 @@ static int persistent_expected(int type)
 
 /* With VIGIL_CUDA_FUSE_DOWN=1/2/3 the per-kernel decode graph must run the fused
  * feed-forward (kern_ffn_fused) on the types it covers (the test models' shapes
- * all fit it), so the parity runs test it.  (0 it is off; unset or -1 it fuses
+ * all fit it), so the parity runs test it.  (Unset or 0 it is off; -1 fuses
  * only where n_ff >= 4 n_embd, here the Qwen2.5-0.5B-shaped models.) */
 static int fused_expected(int type)
 {

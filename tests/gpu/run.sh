@@ -71,7 +71,7 @@ if [ "$mode" = test ]; then
 		step model build/gpu/check_model test
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
-		# the fused feed-forward (by default only where n_ff >= 4 n_embd) on every model it covers
+		# the fused feed-forward (off by default) on every model it covers
 		VIGIL_CUDA_FUSE_DOWN=1 step model-fused build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
