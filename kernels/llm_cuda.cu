@@ -36,7 +36,9 @@
  * VIGIL_CUDA_ATT=split (the old qkv_post + attention + merge kernels instead of
  * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
  * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2),
- * VIGIL_CUDA_HEAD_ARGMAX=0 (the greedy token by its own kernel after the head);
+ * VIGIL_CUDA_HEAD_ARGMAX=0 (the greedy token by its own kernel after the head),
+ * VIGIL_CUDA_FUSE_DOWN (the fused feed-forward; see fuse_down below) and
+ * VIGIL_CUDA_FUSE_UNTIL (the position from which the graph without it runs);
  * in kern_ops.cu: VIGIL_CUDA_ATD_GH1=0 (the decode attention with GH query heads
  * per block at short context too, for measuring), VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
  * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL,
@@ -93,10 +95,13 @@ typedef struct cu_backend {
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers every
-	                   layer.  VIGIL_CUDA_FUSE_DOWN unset or 0 (default): off; -1 only where
-	                   n_ff >= 4 n_embd; 1 on wherever it covers (slice chosen per shape); 2 on,
+	                   layer.  VIGIL_CUDA_FUSE_DOWN unset or -1 (default): only where n_ff >= 4
+	                   n_embd; 0 off; 1 on wherever it covers (slice chosen per shape); 2 on,
 	                   wide slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it (all or none) */
+	int fuse_until;  /* with it: positions from here on replay graph_long, captured without it
+	                    (VIGIL_CUDA_FUSE_UNTIL, default 2048; it loses at long context) */
+	int no_fuse;     /* decode_step: build the layers without it (graph_long) */
 	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators */
 	int fstride;
 	/* activations (device) */
@@ -117,6 +122,7 @@ typedef struct cu_backend {
 	void *amscr;    /* KERN_ARGMAX_SCRATCH bytes, zeroed */
 	int *h_io;      /* pinned [2]: token, position */
 	cudaGraphExec_t graph;
+	cudaGraphExec_t graph_long; /* or NULL: the graph for positions >= fuse_until */
 	size_t graph_kernels;
 	/* persistent decode kernel (kern_decode_persistent), when it covers the model */
 	int use_pd;
@@ -225,6 +231,7 @@ static void cu_destroy(void *ctx)
 	if (!b) return;
 	if (g_last_ctx == b) g_last_ctx = NULL;
 	if (b->graph) cudaGraphExecDestroy(b->graph);
+	if (b->graph_long) cudaGraphExecDestroy(b->graph_long);
 	if (b->pd_layers) cudaFree(b->pd_layers);
 	if (b->pd_cnt) cudaFree(b->pd_cnt);
 	if (b->pd_bar) cudaFree(b->pd_bar);
@@ -354,6 +361,12 @@ static int pd_setup(cu_backend *b, char *err, size_t errlen)
 	return 0;
 }
 
+/* The decode graph for the token at position pos. */
+static cudaGraphExec_t decode_graph(const cu_backend *b, int pos)
+{
+	return b->graph_long && pos >= b->fuse_until ? b->graph_long : b->graph;
+}
+
 /* The decode step for the token at b->tok[0], position *b->pos; logits to b->logits. */
 static int decode_step(cu_backend *b, char *err, size_t errlen)
 {
@@ -367,7 +380,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	 * kernel then zeroes facc[l], whose readers are done.  The head reads the
 	 * last layer's, which the next token's first fused kernel zeroes. */
 	const float *cur = b->x;
-	int fuse = b->fuse_down && c->n_layer >= 2;
+	int fuse = b->fuse_down && !b->no_fuse && c->n_layer >= 2;
 	for (int l = 0; fuse && l < c->n_layer; l++)
 		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
 		       kern_ffn_fused_ok(&b->L[l].gu.m[0], &b->L[l].wdown);
@@ -501,7 +514,7 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		b->h_io[1] = pos;
 		CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
 		CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
-		CU(cudaGraphLaunch(b->graph, b->st), "decode graph");
+		CU(cudaGraphLaunch(decode_graph(b, pos), b->st), "decode graph");
 		CU(cudaMemcpyAsync(logits, b->logits, V * 4, cudaMemcpyDeviceToHost, b->st), "logits");
 		CU(cudaStreamSynchronize(b->st), "decode");
 		return 0;
@@ -663,12 +676,16 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(cudaMemset(b->facc, 0, (size_t)c->n_layer * b->fstride * 8), "activations");
 	{
 		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		/* Off by default (bench/RESULTS.md, "A deterministic fused
-		 * feed-forward"): with its fixed-point sums the logits are the same
-		 * every run, and Qwen2.5-0.5B decodes 7-17 us faster at context 128,
-		 * but 2 us (H200) to 26 us (H100) slower at 4096.  -1: fused where
-		 * n_ff >= 4 n_embd (the models that gain at short context). */
-		b->fuse_down = fd && *fd ? atoi(fd) : 0;
+		/* Default -1: fused where n_ff >= 4 n_embd, below position fuse_until
+		 * (bench/RESULTS.md, "A deterministic fused feed-forward"): with its
+		 * fixed-point sums the logits are the same every run; Qwen2.5-0.5B
+		 * decodes 7-17 us faster with it at context 128 (H100: up to 22 us at
+		 * 512, 17 at 1024, even at 2048) and 2 us (H200) to 34 us (H100)
+		 * slower at 4096, so from fuse_until on the graph without it runs.
+		 * Qwen3-0.6B (n_ff 3 n_embd) is slower with it everywhere. */
+		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		const char *fu = getenv("VIGIL_CUDA_FUSE_UNTIL");
+		b->fuse_until = fu && *fu ? atoi(fu) : 2048;
 		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
 		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
 		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
@@ -728,6 +745,28 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		b->pd_refused = 1;
 	}
 	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
+	if (b->fused_layers && b->fuse_until < b->n_ctx) {
+		/* the same step without the fused feed-forward, for long contexts (its
+		 * accumulators are left as they are: no graph reads one before the
+		 * fused kernel of a graph with them has zeroed it) */
+		int fl = b->fused_layers;
+		cudaGraph_t g2 = NULL;
+		b->no_fuse = 1;
+		int ok = decode_step(b, err, errlen) == 0 && cudaStreamSynchronize(b->st) == cudaSuccess && /* eager first */
+		         cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+		if (ok) {
+			ok = decode_step(b, err, errlen) == 0;
+			ok = cudaStreamEndCapture(b->st, &g2) == cudaSuccess && ok;
+			ok = ok && cudaGraphInstantiate(&b->graph_long, g2, 0) == cudaSuccess;
+		}
+		if (g2) cudaGraphDestroy(g2);
+		b->no_fuse = 0;
+		b->fused_layers = fl;
+		if (!ok) {
+			if (!err || !*err) fail(err, errlen, "decode graph capture (long context) failed");
+			goto out;
+		}
+	}
 	CU(cudaStreamSynchronize(b->st), "graph");
 	ops->name = "cuda";
 	ops->forward = cu_forward;
@@ -767,7 +806,7 @@ extern "C" int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, dou
 	CU(cudaEventRecord(e0, b->st), "event");
 	for (int i = 0; i < n; i++) {
 		CU(cudaMemcpyAsync(b->pos, &hpos[i], 4, cudaMemcpyHostToDevice, b->st), "position");
-		CU(cudaGraphLaunch(b->graph, b->st), "decode graph");
+		CU(cudaGraphLaunch(decode_graph(b, hpos[i]), b->st), "decode graph");
 		CU(cudaMemcpyAsync(b->tok, b->next, 4, cudaMemcpyDeviceToDevice, b->st), "next token");
 	}
 	CU(cudaEventRecord(e1, b->st), "event");

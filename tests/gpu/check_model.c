@@ -90,7 +90,7 @@ static int persistent_expected(int type)
 
 /* With VIGIL_CUDA_FUSE_DOWN=1/2/3 the per-kernel decode graph must run the fused
  * feed-forward (kern_ffn_fused) on the types it covers (the test models' shapes
- * all fit it), so the parity runs test it.  (Unset or 0 it is off; -1 fuses
+ * all fit it), so the parity runs test it.  (0 it is off; unset or -1 it fuses
  * only where n_ff >= 4 n_embd, here the Qwen2.5-0.5B-shaped models.) */
 static int fused_expected(int type)
 {
@@ -492,6 +492,17 @@ static void mem_bench(int qwen3, int type, double copy_gbs)
 	if (llm_cuda_bench_decode(ctx, toks[0], 4000, 96, &ms4k, NULL, NULL, err, sizeof err))
 		printf("bench  %s: %s\n", name, err);
 	pd_report(ctx, name, type, 4096);
+	/* BENCH_AT="1000 2000": decode at those contexts too */
+	const char *at = getenv("BENCH_AT");
+	for (const char *p = at; p && *p;) {
+		char *end;
+		long q = strtol(p, &end, 10);
+		if (end == p) break;
+		double ms = 0;
+		if (q > 0 && q + 64 <= n_ctx && llm_cuda_bench_decode(ctx, toks[0], (int)q, 64, &ms, NULL, NULL, err, sizeof err) == 0)
+			printf("bench  %-12s %-8s decode@%ld %.3f ms\n", name, mem_type_name(&m, type), q, ms);
+		p = end;
+	}
 	printf("bench  %-12s %-8s weights %7.1f MB  VRAM (buffers) %7.1f MB  prefill512 %8.0f tok/s (TTFT %.2f ms)  "
 	       "decode@128 %.3f ms (%.0f tok/s)  decode@4096 %.3f ms  floor %.3f ms -> %.2fx floor  forward() %.3f ms/tok  "
 	       "%d graph nodes/token  prefill=%s\n",

@@ -71,8 +71,9 @@ if [ "$mode" = test ]; then
 		step model build/gpu/check_model test
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
-		# the fused feed-forward (off by default) on every model it covers
-		VIGIL_CUDA_FUSE_DOWN=1 step model-fused build/gpu/check_model test
+		# the fused feed-forward on every model it covers, its graph replaced by
+		# the one without it from position 200 on (inside most greedy decodes)
+		VIGIL_CUDA_FUSE_DOWN=1 VIGIL_CUDA_FUSE_UNTIL=200 step model-fused build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
 				VIGIL_CUDA_PERSIST=1 step model-$tool-persistent timeout 300 compute-sanitizer --tool $tool \
