@@ -491,6 +491,11 @@ __device__ __forceinline__ float fix_add(float x, long long f)
 {
 	return __double2float_rn(fma((double)f, 1.0 / KERN_FIX_SCALE, (double)x));
 }
+/* x[i], plus its fixed-point part with FIX */
+template <bool FIX> __device__ __forceinline__ float ld_fix(const float *x, const long long *fix, int i)
+{
+	return FIX ? fix_add(x[i], fix[i]) : x[i];
+}
 template <bool FIX>
 __device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix, int i4)
 {
@@ -549,7 +554,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 	} else if (norm) {
 		float ss = 0.f;
 		for (int i = tid; i < cols; i += nthr) {
-			float v = FIX ? fix_add(x[i], fix[i]) : x[i];
+			float v = ld_fix<FIX>(x, fix, i);
 			ss += v * v;
 		}
 		ss = block_sum(ss, red);
@@ -628,8 +633,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	/* the old y of this lane's row (lane k < R takes row r0 + k), read now */
 	float yold = 0.f;
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
-		yold = FIX ? fix_add(y[rb * rpb + slot * R + lane], fix[rb * rpb + slot * R + lane])
-		           : y[rb * rpb + slot * R + lane];
+		yold = ld_fix<FIX>(y, fix, rb * rpb + slot * R + lane);
 	/* stage x (normalised when asked) */
 	if (FIX && !accumulate)
 		stage_x<T, true>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
@@ -668,7 +672,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		if (rn < rows_out) {
 			MV_LOAD_BATCH(rn, 0);
 			if (accumulate && lane < R && sub == 0 && rn + lane < rows_out)
-				yold = FIX ? fix_add(y[rn + lane], fix[rn + lane]) : y[rn + lane];
+				yold = ld_fix<FIX>(y, fix, rn + lane);
 		}
 		if (wpr > 1) { /* R == 1 here */
 			float a = warp_sum(acc[0]) * rs, b2 = swiglu ? warp_sum(acc2[0]) * rs : 0.f;
@@ -718,11 +722,13 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	PDL_ENTER();
 	__shared__ float red[32];
 	float rs = 1.f;
-	const long long *xfix = accumulate ? NULL : fix;
-#define XV(e) (xfix ? fix_add(x[e], xfix[e]) : x[e])
+	const long long *xfix = accumulate ? NULL : fix; /* the residual is y with accumulate, else x */
 	if (norm) {
 		float ss = 0.f;
-		for (int i = threadIdx.x; i < cols; i += blockDim.x) ss += XV(i) * XV(i);
+		for (int i = threadIdx.x; i < cols; i += blockDim.x) {
+			float v = xfix ? ld_fix<true>(x, xfix, i) : x[i];
+			ss += v * v;
+		}
 		ss = block_sum(ss, red);
 		rs = rsqrtf(ss / (float)cols + eps);
 	}
@@ -730,7 +736,8 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	for (int r = blockIdx.x * nw + warp; r < rows_out; r += gridDim.x * nw) {
 		float acc = 0.f, acc2 = 0.f;
 		for (int e = lane; e < cols; e += 32) {
-			float xv = norm ? XV(e) * rs * norm[e] : XV(e);
+			float xv = xfix ? ld_fix<true>(x, xfix, e) : x[e];
+			if (norm) xv = xv * rs * norm[e];
 			acc += deq_elem(type, q, s, cols, r, e) * xv;
 			if (swiglu) acc2 += deq_elem(type, q, s, cols, r + rows_out, e) * xv;
 		}
@@ -738,12 +745,11 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 		if (swiglu) acc2 = warp_sum(acc2);
 		if (lane == 0) {
 			float v = swiglu ? silu(acc) * acc2 : acc;
-			v = accumulate ? (fix ? fix_add(y[r], fix[r]) : y[r]) + v : v;
+			v = accumulate ? (fix ? ld_fix<true>(y, fix, r) : y[r]) + v : v;
 			y[r] = v;
 			if (y2) y2[r] = v;
 		}
 	}
-#undef XV
 }
 
 static int g_num_sms = 0;

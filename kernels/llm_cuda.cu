@@ -379,7 +379,6 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	 * writes x + facc[l] 2^-32 + W_o att back to x, and that layer's fused
 	 * kernel then zeroes facc[l], whose readers are done.  The head reads the
 	 * last layer's, which the next token's first fused kernel zeroes. */
-	const float *cur = b->x;
 	int fuse = b->fuse_down && !b->no_fuse && c->n_layer >= 2;
 	for (int l = 0; fuse && l < c->n_layer; l++)
 		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
@@ -394,7 +393,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
 		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin};
-		CU(lin_mv(b, &L->qkv, cur, b->qkv, &on), "qkv");
+		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
 			                    b->att_chunk, b->ascr, b->att_cnt, st),
@@ -414,7 +413,6 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			b->fused_layers++;
 			continue;
 		}
-		acc.d_fix = NULL;
 		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL, NULL};
 		if (L->gu.n == 1) {
 			CU(kern_matvec(&L->gu.m[0], b->x, b->hf, &fn, st), "ffn_gate_up");
@@ -431,7 +429,7 @@ head:;
 		on.d_argmax = b->next;
 		on.d_argmax_scr = b->amscr;
 	}
-	CU(kern_matvec(&b->out, cur, b->logits, &on, st), "output");
+	CU(kern_matvec(&b->out, b->x, b->logits, &on, st), "output");
 	if (!b->head_argmax) CU(kern_argmax(b->logits, c->n_vocab, b->next, b->amscr, st), "argmax");
 	return 0;
 }
@@ -537,6 +535,20 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		CU(cudaStreamSynchronize(b->st), "prefill");
 	}
 	return 0;
+}
+
+/* One eager decode step (at the position already on the device), then the same
+ * step captured into *g and instantiated into *ge; 1 when all went well. */
+static int capture_decode(cu_backend *b, cudaGraph_t *g, cudaGraphExec_t *ge, char *err, size_t errlen)
+{
+	int ok = decode_step(b, err, errlen) == 0 && cudaStreamSynchronize(b->st) == cudaSuccess &&
+	         cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+	if (ok) {
+		ok = decode_step(b, err, errlen) == 0;
+		ok = cudaStreamEndCapture(b->st, g) == cudaSuccess && ok;
+		ok = ok && cudaGraphInstantiate(ge, *g, 0) == cudaSuccess;
+	}
+	return ok;
 }
 
 extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights *w, int n_ctx, llm_backend_ops *ops,
@@ -723,14 +735,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
 	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
 	for (;;) { /* with the persistent kernel first; without it if that fails */
-		int ok = decode_step(b, err, errlen) == 0 && cudaStreamSynchronize(b->st) == cudaSuccess &&
-		         cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-		if (ok) {
-			ok = decode_step(b, err, errlen) == 0;
-			ok = cudaStreamEndCapture(b->st, &graph) == cudaSuccess && ok;
-			ok = ok && cudaGraphInstantiate(&b->graph, graph, 0) == cudaSuccess;
-		}
-		if (ok) break;
+		if (capture_decode(b, &graph, &b->graph, err, errlen)) break;
 		if (!b->use_pd) {
 			if (!err || !*err) fail(err, errlen, "decode graph capture failed");
 			goto out;
@@ -752,13 +757,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		int fl = b->fused_layers;
 		cudaGraph_t g2 = NULL;
 		b->no_fuse = 1;
-		int ok = decode_step(b, err, errlen) == 0 && cudaStreamSynchronize(b->st) == cudaSuccess && /* eager first */
-		         cudaStreamBeginCapture(b->st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
-		if (ok) {
-			ok = decode_step(b, err, errlen) == 0;
-			ok = cudaStreamEndCapture(b->st, &g2) == cudaSuccess && ok;
-			ok = ok && cudaGraphInstantiate(&b->graph_long, g2, 0) == cudaSuccess;
-		}
+		int ok = capture_decode(b, &g2, &b->graph_long, err, errlen);
 		if (g2) cudaGraphDestroy(g2);
 		b->no_fuse = 0;
 		b->fused_layers = fl;
