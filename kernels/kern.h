@@ -156,7 +156,7 @@ int kern_attn_decode(const float *d_qkv, const float *d_bq, const float *d_bk, c
 /* Only in a build with -DVIGIL_ATD_PROF: thread 0 of each working block of
  * kern_attn_decode writes clock64() at KERN_ATD_NSTAMP phase boundaries to
  * d_buf[block][i] (blocks numbered x fastest); NULL turns it off. */
-#define KERN_ATD_NSTAMP 10
+#define KERN_ATD_NSTAMP 12
 int kern_attn_dec_prof(long long *d_buf);
 /* The range length kern_attn_decode uses for a requested chunk (0 if the shape is bad). */
 int kern_attn_dec_chunk(const kern_attn_shape *s, int chunk);

@@ -2445,15 +2445,25 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	}
 	ATD_STAMP(7);
 	if (eff == 1) return;
-	/* the last range of kv head kh to finish merges the eff partials of its G heads */
-	__threadfence();
+	/* The last range of kv head kh to finish merges the eff partials of its G
+	 * heads.  The barrier orders the block's partial writes before thread 0's
+	 * release fence and counter; in the last block, thread 0's acquire fence
+	 * and the next barrier order the other blocks' partials before every
+	 * thread's loads: cooperative groups' grid-barrier pattern, with acq_rel
+	 * fences by one thread in place of a sequentially consistent one by each
+	 * (whose last-block fence alone took ~1 050 cycles; bench/RESULTS.md K3). */
 	__syncthreads();
 	unsigned *ctr = cnt + kh * gridDim.z + hg;
-	if (threadIdx.x == 0) s_last = atomicAdd(ctr, 1u) == (unsigned)eff - 1;
+	if (threadIdx.x == 0) {
+		asm volatile("fence.acq_rel.gpu;" ::: "memory");
+		int last = atomicAdd(ctr, 1u) == (unsigned)eff - 1;
+		if (last) asm volatile("fence.acq_rel.gpu;" ::: "memory");
+		s_last = last;
+	}
 	__syncthreads();
 	ATD_STAMP(8);
 	if (!s_last) return;
-	__threadfence();
+	ATD_STAMP(10);
 	if (DT && eff <= 32) { /* (the generic kernel would spill more with it) */
 		/* Each warp merges 32 outputs of one head in registers: lane k loads
 		 * range k's m and l while every lane loads its output's eff partials,
@@ -2480,6 +2490,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 				float ek = __shfl_sync(0xffffffffu, e, k);
 				if (k < eff) o += ek * pv[k];
 			}
+			if (i0 == 0) ATD_STAMP(11);
 			out[(kh * G + g_lo + g) * D + dd] = o * (1.f / l);
 		}
 		if (threadIdx.x == 0) *ctr = 0;
