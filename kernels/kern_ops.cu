@@ -496,6 +496,11 @@ template <bool FIX> __device__ __forceinline__ float ld_fix(const float *x, cons
 {
 	return FIX ? fix_add(x[i], fix[i]) : x[i];
 }
+/* the same, where fix (or NULL) is known only at run time */
+__device__ __forceinline__ float ld_fix_rt(const float *x, const long long *fix, int i)
+{
+	return fix ? ld_fix<true>(x, fix, i) : x[i];
+}
 template <bool FIX>
 __device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix, int i4)
 {
@@ -726,7 +731,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	if (norm) {
 		float ss = 0.f;
 		for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-			float v = xfix ? ld_fix<true>(x, xfix, i) : x[i];
+			float v = ld_fix_rt(x, xfix, i);
 			ss += v * v;
 		}
 		ss = block_sum(ss, red);
@@ -736,7 +741,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	for (int r = blockIdx.x * nw + warp; r < rows_out; r += gridDim.x * nw) {
 		float acc = 0.f, acc2 = 0.f;
 		for (int e = lane; e < cols; e += 32) {
-			float xv = xfix ? ld_fix<true>(x, xfix, e) : x[e];
+			float xv = ld_fix_rt(x, xfix, e);
 			if (norm) xv = xv * rs * norm[e];
 			acc += deq_elem(type, q, s, cols, r, e) * xv;
 			if (swiglu) acc2 += deq_elem(type, q, s, cols, r + rows_out, e) * xv;
@@ -745,7 +750,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 		if (swiglu) acc2 = warp_sum(acc2);
 		if (lane == 0) {
 			float v = swiglu ? silu(acc) * acc2 : acc;
-			v = accumulate ? (fix ? ld_fix<true>(y, fix, r) : y[r]) + v : v;
+			v = accumulate ? ld_fix_rt(y, fix, r) + v : v;
 			y[r] = v;
 			if (y2) y2[r] = v;
 		}

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include "kernels/kern.h"
 
+#define ATD_PROF_COUNTER 8 /* the stamp after the merge counter; the merge's stamps follow it */
+
 /* h: nb blocks x KERN_ATD_NSTAMP clock64() stamps (0: not reached).  For
  * stamps 1 .. last: cycles from the block's start, mean and max over the
  * blocks that reached it; a line per stamp, each starting with prefix. */
@@ -15,19 +17,21 @@ static inline void atd_prof_print(const long long *h, int nb, int last, const ch
 	                                                   "K arrived", "scores", "softmax, V", "P V + out",
 	                                                   "counter", "merge", "merge fenced", "merge summed"};
 	for (int i = 1; i <= last && i < KERN_ATD_NSTAMP; i++) {
-		double sum = 0, sc = 0; /* sc: since the block's counter (stamp 8), for the merge's stamps */
+		double sum = 0, sc = 0; /* sc: since the block's counter stamp, for the merge's stamps */
 		long long mx = 0;
 		int n = 0;
 		for (int b = 0; b < nb; b++) {
 			long long t0 = h[(size_t)b * KERN_ATD_NSTAMP], t = h[(size_t)b * KERN_ATD_NSTAMP + i];
 			if (!t0 || !t || t < t0) continue;
 			sum += (double)(t - t0);
-			if (i > 8) sc += (double)(t - h[(size_t)b * KERN_ATD_NSTAMP + 8]);
+			if (i > ATD_PROF_COUNTER) sc += (double)(t - h[(size_t)b * KERN_ATD_NSTAMP + ATD_PROF_COUNTER]);
 			if (t - t0 > mx) mx = t - t0;
 			n++;
 		}
-		if (n && i > 8) printf("%s%-14s %9.0f / %7lld  (%d)  %6.0f after its counter\n", prefix, names[i], sum / n, mx, n, sc / n);
-		else if (n) printf("%s%-14s %9.0f / %7lld  (%d)\n", prefix, names[i], sum / n, mx, n);
+		if (!n) continue;
+		printf("%s%-14s %9.0f / %7lld  (%d)", prefix, names[i], sum / n, mx, n);
+		if (i > ATD_PROF_COUNTER) printf("  %6.0f after its counter", sc / n);
+		printf("\n");
 	}
 }
 #endif

@@ -674,7 +674,7 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 			/* the merge stamp is left out: only a range's last block writes it, so
 			   the buffer can hold one from an earlier layer */
 			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
-			atd_prof_print(h, NB, 8, "tl     ");
+			atd_prof_print(h, NB, ATD_PROF_COUNTER, "tl     ");
 		}
 		cudaFree(d);
 		free(h);
