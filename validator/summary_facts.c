@@ -7,6 +7,7 @@
  * (README.md, "Alert summaries", gives the schema). */
 #include "validator/validator.h"
 #include "validator/strbuf.h"
+#include "validator/val_internal.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -532,12 +533,12 @@ static void tail_quote(const char *tail, char *buf, size_t n)
 		    ch == '\'' || ch == '#' || ch == 0xE2 /* curly quotes, bidi marks */)
 			return;
 	}
-	if (strstr(start, "://") && (size_t)(strstr(start, "://") - start) < len) return;
 	if (len + 1 > n) return;
 	memcpy(buf, start, len);
 	buf[len] = 0;
 	/* A cut may end in blanks: trim so the sentence reads well. */
 	while (len > 0 && buf[len - 1] == ' ') buf[--len] = 0;
+	if (!val_sum_snippet_clean(buf, len)) buf[0] = 0;
 }
 
 enum group { G_FAIL, G_HUNG, G_LATE, G_NEVER, G_GRACE, G_UNKNOWN, G_UP, G_N };
@@ -628,7 +629,7 @@ static const char *const verb_many[G_N] = {
 static int name_plain(const char *n)
 {
 	size_t len = strlen(n);
-	if (len == 0 || len > 60 || strstr(n, "__") || strstr(n, "://") || strstr(n, "www.")) return 0;
+	if (len == 0 || len > 60 || !val_sum_snippet_clean(n, len)) return 0;
 	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
 		if (*p < 0x20 || *p == 0x7f || strchr("\"`'@<>#*\\", *p) || (p[0] == 0xE2 && p[1] == 0x80))
 			return 0;

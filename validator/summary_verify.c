@@ -12,6 +12,7 @@
  * Each rule keeps only its first finding.  Nothing here allocates per token
  * beyond one array of items and one byte mask, both freed before returning. */
 #include "validator/validator.h"
+#include "validator/val_internal.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -144,37 +145,71 @@ static void rule_s7_chars(vctx *c)
 		broke(c, 7, "%zu characters (20 to 400 allowed)", chars);
 }
 
+/* The first link, mention, code fence, emphasis or header in t[0,n) (t is
+ * NUL-terminated at n).  Returns its kind ("link", "mention", ...) with its
+ * span in [*a,*b), or NULL when there is none. */
+static const char *markup_in(const char *t, size_t n, size_t *a, size_t *b)
+{
+	const char *p;
+	if ((p = strstr(t, "://")) || (p = strcasestr(t, "www.")) || (p = strcasestr(t, "<http")) ||
+	    (p = strcasestr(t, "mailto:"))) {
+		*a = *b = (size_t)(p - t);
+		while (*a > 0 && !isspace((unsigned char)t[*a - 1])) (*a)--;
+		while (*b < n && !isspace((unsigned char)t[*b])) (*b)++;
+		return "link";
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((t[i] == '@' && i + 1 < n && is_wordc((unsigned char)t[i + 1])) ||
+		    (t[i] == '<' && (t[i + 1] == '!' || t[i + 1] == '@' || t[i + 1] == '#'))) {
+			size_t e = i + 1;
+			while (e < n && (is_wordc((unsigned char)t[e]) || t[e] == '!' || t[e] == '@')) e++;
+			*a = i, *b = e;
+			return "mention";
+		}
+	}
+	*a = 0, *b = n;
+	if (strstr(t, "```")) return "code fence";
+	if (strstr(t, "**") || strstr(t, "__")) return "markdown emphasis";
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && t[i - 1] != '\n') continue;
+		size_t j = i;
+		while (j < n && (t[j] == ' ' || t[j] == '\t')) j++;
+		if (t[j] == '#' && (t[j + 1] == '#' || t[j + 1] == ' ')) return "markdown header";
+	}
+	return NULL;
+}
+
+int val_sum_snippet_clean(const char *s, size_t n)
+{
+	char buf[256];
+	if (n >= sizeof buf) return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	if (memchr(s, 0, n)) return 0;
+	for (size_t i = 0; i < n;) {
+		unsigned cp = 0;
+		size_t len = utf8_dec((const unsigned char *)buf, n, i, &cp);
+		if (!len || bad_cp(cp) || cp == '\n') return 0;
+		i += len;
+	}
+	size_t a, b;
+	return markup_in(buf, n, &a, &b) == NULL;
+}
+
 static void rule_s6(vctx *c)
 {
 	const char *t = c->t;
 	char ex[80];
-	const char *p;
-	if ((p = strstr(t, "://")) || (p = strcasestr(t, "www.")) || (p = strcasestr(t, "<http")) ||
-	    (p = strcasestr(t, "mailto:"))) {
-		size_t a = (size_t)(p - t), b = a;
-		while (a > 0 && !isspace((unsigned char)t[a - 1])) a--;
-		while (b < c->n && !isspace((unsigned char)t[b])) b++;
-		excerpt(t, a, b, ex, sizeof ex);
-		broke(c, 6, "link \"%s\"", ex);
-		return;
-	}
-	for (size_t i = 0; i < c->n; i++) {
-		if ((t[i] == '@' && i + 1 < c->n && is_wordc((unsigned char)t[i + 1])) ||
-		    (t[i] == '<' && (t[i + 1] == '!' || t[i + 1] == '@' || t[i + 1] == '#'))) {
-			size_t b = i + 1;
-			while (b < c->n && (is_wordc((unsigned char)t[b]) || t[b] == '!' || t[b] == '@')) b++;
-			excerpt(t, i, b, ex, sizeof ex);
-			broke(c, 6, "mention \"%s\"", ex);
-			return;
+	size_t ma, mb;
+	const char *what = markup_in(t, c->n, &ma, &mb);
+	if (what) {
+		if (!strcmp(what, "link") || !strcmp(what, "mention")) {
+			excerpt(t, ma, mb, ex, sizeof ex);
+			broke(c, 6, "%s \"%s\"", what, ex);
+		} else {
+			broke(c, 6, "%s", what);
 		}
-	}
-	if (strstr(t, "```")) { broke(c, 6, "code fence"); return; }
-	if (strstr(t, "**") || strstr(t, "__")) { broke(c, 6, "markdown emphasis"); return; }
-	for (size_t i = 0; i < c->n; i++) {
-		if (i > 0 && t[i - 1] != '\n') continue;
-		size_t j = i;
-		while (j < c->n && (t[j] == ' ' || t[j] == '\t')) j++;
-		if (t[j] == '#' && (t[j + 1] == '#' || t[j + 1] == ' ')) { broke(c, 6, "markdown header"); return; }
+		return;
 	}
 	/* More than 80 bytes copied from an output tail: any 81-byte window of
 	 * the text found in a tail. */

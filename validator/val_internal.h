@@ -16,6 +16,13 @@ int val_add(val_report *r, const char *rule, val_severity sev, const char *file,
 /* Copies s with invalid UTF-8 bytes replaced by U+FFFD (malloc'd). */
 char *val_utf8_clean(const char *s);
 
+/* ---- summary_verify.c -------------------------------------------------- */
+/* 1 when s[0,n) could stand in a summary without breaking S6 or S7 on its
+ * own: valid UTF-8, one line of printable characters, no link, mention,
+ * code fence, emphasis or header.  The deterministic summary quotes output
+ * and names checks only through this. */
+int val_sum_snippet_clean(const char *s, size_t n);
+
 /* ---- util.c ------------------------------------------------------------ */
 size_t val_edit_distance(const char *a, const char *b);
 /* Parses "90", "90s", "15m", "1h30m", "2d", "1w" into seconds; -1 on error. */

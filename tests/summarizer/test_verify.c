@@ -186,6 +186,49 @@ static void test_deterministic_text(void **st)
 	}
 }
 
+/* Output and names that would break S6 or S7 if copied stay out of the
+ * deterministic summary; the rest of the sentence still goes out.  (The
+ * first two were found by fuzz_summary in CI: a tail with "mailto:" and
+ * one with "www." were quoted, and the summary failed its own check.) */
+static void test_deterministic_hostile(void **st)
+{
+	(void)st;
+	static const char *const tails[] = {
+		"offset 745 ms exceemailto:ds limit", "see WWW.example.org for status",
+		"fetch www.example.org failed", "curl: (7) http://10.0.0.1 refused",
+		"disk **full** on /mnt", "rule __init__ failed", "## build failed",
+		"bom \xEF\xBB\xBF here", "nonchar \xEF\xBF\xBF here", "c1 \xC2\x85 control",
+		"zero\xE2\x80\x8Bwidth", "ping @oncall now", "<!here> disk full",
+	};
+	static const char *const names[] = {
+		"WWW.example job", "mailto:ops", "db__vacuum", "\xEF\xBB\xBFnightly", "a`b",
+	};
+	char doc[1024], err[256];
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0] + sizeof names / sizeof names[0]; i++) {
+		int is_tail = i < sizeof tails / sizeof tails[0];
+		const char *x = is_tail ? tails[i] : names[i - sizeof tails / sizeof tails[0]];
+		snprintf(doc, sizeof doc,
+		         "{\"generated_at\":\"2026-11-26T08:00:00Z\",\"host\":\"h\",\"checks\":["
+		         "{\"slug\":\"ntp-sync\",\"name\":\"%s\",\"state\":\"down\",\"reason\":\"exit\","
+		         "\"last_fail\":\"2026-11-26T07:45:01Z\",\"exit_status\":45,\"output_tail\":\"%s\"}]}",
+		         is_tail ? "ntp-sync" : x, is_tail ? x : "all good");
+		val_facts *f = val_facts_parse(doc, strlen(doc), err, sizeof err);
+		if (!f) print_message("%s: %s\n", x, err);
+		assert_non_null(f);
+		char *s = val_summary_from_facts(f);
+		assert_non_null(s);
+		val_sum_verdict v;
+		assert_true(val_summary_verify(f, s, NULL, &v) >= 0);
+		if (v.broken) print_message("%s -> %s (%s)\n", x, s, v.why[__builtin_ctz(v.broken)]);
+		assert_int_equal(v.broken, 0);
+		/* Still the check's sentence, without the hostile part. */
+		assert_non_null(strstr(s, "ntp-sync failed at 07:45 UTC with exit 45"));
+		assert_null(strstr(s, x));
+		free(s);
+		val_facts_free(f);
+	}
+}
+
 /* Parse errors name the field and what was expected. */
 static void test_parse_errors(void **st)
 {
@@ -278,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic_passes),
 		cmocka_unit_test(test_spec_message),
 		cmocka_unit_test(test_deterministic_text),
+		cmocka_unit_test(test_deterministic_hostile),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_build_facts),
