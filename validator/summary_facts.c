@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *const state_names[] = { "down", "up", "grace", "unknown" };
@@ -566,7 +567,7 @@ static long long first_time(long long a, long long b, long long c)
 
 /* The details of one check after its slug, without the state words of its
  * group (brief: inside a grouped list). */
-static void check_detail(strbuf *b, const val_facts *f, const val_fact_check *k, enum group g, int brief)
+static void check_detail(strbuf *b, const val_facts *f, const val_fact_check *k, enum group g, int brief, int bare)
 {
 	char w[48], d[32];
 	long long t;
@@ -575,7 +576,7 @@ static void check_detail(strbuf *b, const val_facts *f, const val_fact_check *k,
 		t = first_time(k->last_fail, k->since, VAL_NO_TIME);
 		if (t != VAL_NO_TIME) { val_facts_when(f, t, w, sizeof w); strbuf_printf(b, " at %s", w); }
 		if (k->exit_status > 0) strbuf_printf(b, brief ? " (exit %d)" : " with exit %d", k->exit_status);
-		if (!brief) {
+		if (!brief && !bare) {
 			char q[64];
 			tail_quote(k->output_tail, q, sizeof q);
 			if (q[0]) strbuf_printf(b, ": \"%s\"", q);
@@ -636,27 +637,33 @@ static int name_plain(const char *n)
 	return 1;
 }
 
-static void check_sentence(strbuf *b, const val_facts *f, const val_fact_check *k, int with_name)
+static void check_sentence(strbuf *b, const val_facts *f, const val_fact_check *k, int bare)
 {
 	enum group g = group_of(k);
 	strbuf_printf(b, "%s", k->slug);
-	if (with_name && k->name && strcmp(k->name, k->slug) && name_plain(k->name)) strbuf_printf(b, " (%s)", k->name);
+	int show = !bare && k->name && strcmp(k->name, k->slug) && name_plain(k->name);
+	for (size_t i = 0; show && i < f->n_checks; i++)   /* a name that is a slug reads as that check */
+		if (!strcasecmp(k->name, f->checks[i].slug)) show = 0;
+	if (show) strbuf_printf(b, " (%s)", k->name);
 	strbuf_printf(b, "%s", verb_one[g]);
-	check_detail(b, f, k, g, 0);
+	check_detail(b, f, k, g, 0, bare);
 	strbuf_printf(b, ".");
 }
 
-char *val_summary_from_facts(const val_facts *f)
+/* The summary; bare: without what comes from free text (display names,
+ * quoted output, the host's name). */
+static char *compose(const val_facts *f, int bare)
 {
 	strbuf b = {0};
 	if (f->n_checks == 0) {
-		strbuf_printf(&b, "No check needs attention on %s.", f->host && f->host[0] ? f->host : "this host");
+		strbuf_printf(&b, "No check needs attention on %s.",
+		              !bare && f->host && name_plain(f->host) ? f->host : "this host");
 	} else if (f->n_checks <= 3) {
 		for (int g = 0; g < G_N; g++)
 			for (size_t i = 0; i < f->n_checks; i++)
 				if (group_of(&f->checks[i]) == (enum group)g) {
 					if (b.len) strbuf_printf(&b, " ");
-					check_sentence(&b, f, &f->checks[i], 1);
+					check_sentence(&b, f, &f->checks[i], bare);
 				}
 	} else {
 		/* Many checks: one clause per reason group, the alerting groups in one
@@ -672,7 +679,7 @@ char *val_summary_from_facts(const val_facts *f)
 			clauses++;
 			if (cnt == 1) {
 				strbuf_printf(&b, "%s%s", f->checks[one].slug, verb_one[g]);
-				check_detail(&b, f, &f->checks[one], (enum group)g, 1);
+				check_detail(&b, f, &f->checks[one], (enum group)g, 1, bare);
 				continue;
 			}
 			strbuf_printf(&b, "%zu checks %s: ", cnt, verb_many[g]);
@@ -681,7 +688,7 @@ char *val_summary_from_facts(const val_facts *f)
 				const val_fact_check *k = &f->checks[i];
 				if (group_of(k) != (enum group)g) continue;
 				strbuf_printf(&b, "%s%s", done ? ", " : "", k->slug);
-				check_detail(&b, f, k, (enum group)g, 1);
+				check_detail(&b, f, k, (enum group)g, 1, bare);
 				done++;
 			}
 		}
@@ -689,4 +696,20 @@ char *val_summary_from_facts(const val_facts *f)
 	}
 	if (b.oom) { free(b.p); return NULL; }
 	return b.p;
+}
+
+/* The summary is checked against its own facts before it goes out: free
+ * text that the rules would read as a claim, a number, a link or another
+ * check (a host named "restarted" or "web 42", a name that is another
+ * check's slug) is dropped, and the bare form is used instead.  Only S7
+ * (too long, with many checks) may still be broken; a caller truncates. */
+char *val_summary_from_facts(const val_facts *f)
+{
+	char *s = compose(f, 0);
+	if (!s) return NULL;
+	val_sum_verdict v;
+	int r = val_summary_verify(f, s, NULL, &v);
+	if (r == 0 || (r > 0 && !(v.broken & ~(1u << 6)))) return s;
+	free(s);
+	return compose(f, 1);
 }

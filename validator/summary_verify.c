@@ -45,13 +45,13 @@ typedef struct vctx {
 	const val_facts *f;
 	const char *t;             /* the text */
 	size_t n;                  /* its length in bytes */
-	unsigned char *mask;       /* per byte: M_TEXT, M_QUOTE, M_NAME */
+	unsigned char *mask;       /* per byte: M_TEXT, M_QUOTE, M_NAME, M_HOST */
 	int *named;                /* per check: mentioned somewhere */
 	const char *const *reg;
 	val_sum_verdict *v;
 } vctx;
 
-enum { M_TEXT = 0, M_QUOTE = 1, M_NAME = 2 };
+enum { M_TEXT = 0, M_QUOTE = 1, M_NAME = 2, M_HOST = 3 };
 
 /* Records the first finding of rule r. */
 static void broke(vctx *c, int r, const char *fmt, ...)
@@ -230,13 +230,15 @@ static void rule_s6(vctx *c)
 
 /* ---- pass 2: quotes and names ---------------------------------------------------- */
 
+/* The check whose slug, else whose display name, is s[0,len); -1 if none.
+ * A slug wins: it names one check, while a name may repeat another's slug. */
 static int is_slug_or_name(const val_facts *f, const char *s, size_t len)
 {
+	for (size_t k = 0; k < f->n_checks; k++)
+		if (strlen(f->checks[k].slug) == len && !strncasecmp(f->checks[k].slug, s, len)) return (int)k;
 	for (size_t k = 0; k < f->n_checks; k++) {
-		const val_fact_check *ck = &f->checks[k];
-		if ((strlen(ck->slug) == len && !strncasecmp(ck->slug, s, len)) ||
-		    (ck->name && strlen(ck->name) == len && !strncmp(ck->name, s, len)))
-			return (int)k;
+		const char *nm = f->checks[k].name;
+		if (nm && strlen(nm) == len && !strncmp(nm, s, len)) return (int)k;
 	}
 	return -1;
 }
@@ -321,7 +323,7 @@ static void find_names(vctx *c)
 		const val_fact_check *ck = &c->f->checks[k];
 		if (!ck->name || !strcmp(ck->name, ck->slug)) continue;
 		size_t len = strlen(ck->name);
-		if (len < 2) continue;
+		if (len < 2 || is_slug_or_name(c->f, ck->name, len) != (int)k) continue;   /* another's slug */
 		for (const char *p = c->t; (p = memmem(p, c->n - (size_t)(p - c->t), ck->name, len)); p++) {
 			size_t a = (size_t)(p - c->t), b = a + len;
 			if ((a > 0 && is_wordc((unsigned char)c->t[a - 1])) || (b < c->n && is_wordc((unsigned char)c->t[b])))
@@ -332,6 +334,21 @@ static void find_names(vctx *c)
 			memset(c->mask + a, M_NAME, len);
 			c->named[k] = 1;
 		}
+	}
+	/* A dotted host name ("vps-1.example.com") is a fact, not words and a
+	 * slug; one without dots is read as a token (slug_of). */
+	const char *h = c->f->host;
+	size_t hl = h ? strlen(h) : 0;
+	if (hl < 3 || !strchr(h, '.')) return;
+	for (size_t i = 0; i + hl <= c->n; i++) {
+		if (strncasecmp(c->t + i, h, hl) || (i > 0 && is_wordc((unsigned char)c->t[i - 1])) ||
+		    (i + hl < c->n && is_wordc((unsigned char)c->t[i + hl])))
+			continue;
+		int clear = 1;
+		for (size_t j = i; j < i + hl; j++) if (c->mask[j]) clear = 0;
+		if (!clear) continue;
+		memset(c->mask + i, M_HOST, hl);
+		i += hl - 1;
 	}
 }
 
@@ -529,7 +546,7 @@ static int tokenize(vctx *c, items *it)
 	const char *t = c->t;
 	size_t n = c->n;
 	for (size_t i = 0; i < n;) {
-		if (c->mask[i] == M_QUOTE) { i++; continue; }
+		if (c->mask[i] == M_QUOTE || c->mask[i] == M_HOST) { i++; continue; }
 		if (c->mask[i] == M_NAME) {
 			size_t j = i;
 			while (j < n && c->mask[j] == M_NAME) j++;

@@ -175,6 +175,8 @@ static void test_deterministic_text(void **st)
 		{"never-pinged", "new-etl has never pinged: it was expected at 06:00 UTC."},
 		{"recovery", "weather-pull recovered at 08:10 UTC. backup-db recovered at 08:12 UTC."},
 		{"hung", "report-gen is hung: started at 05:00 UTC and has not finished after 3 h."},
+		/* a name that is another check's slug is left out; a tail with a link is not quoted */
+		{"fqdn-host", "weather-pull failed at 07:45 UTC with exit 1. backup-db (Nightly backup) recovered at 08:12 UTC."},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		val_facts *f = load_batch(v[i].batch);
@@ -224,6 +226,33 @@ static void test_deterministic_hostile(void **st)
 		/* Still the check's sentence, without the hostile part. */
 		assert_non_null(strstr(s, "ntp-sync failed at 07:45 UTC with exit 45"));
 		assert_null(strstr(s, x));
+		free(s);
+		val_facts_free(f);
+	}
+}
+
+/* A host name the rules would read as a claim, a number, a time, a link or a
+ * mention is not written; "this host" stands for it.  A dotted one is. */
+static void test_deterministic_host(void **st)
+{
+	(void)st;
+	static const struct { const char *host; int kept; } v[] = {
+		{"vps-1", 1}, {"vps-1.example.com", 1}, {"db01", 1}, {"my host is fine", 1},
+		{"restarted", 0}, {"fixed", 0}, {"web 42", 0}, {"07:45", 0}, {"mail:25", 0},
+		{"www.example.org", 0}, {"a@b", 0}, {"host `x`", 0}, {"", 0},
+	};
+	char doc[512], err[256], want[256];
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		snprintf(doc, sizeof doc, "{\"generated_at\":\"2026-11-26T08:00:00Z\",\"host\":\"%s\",\"checks\":[]}", v[i].host);
+		val_facts *f = val_facts_parse(doc, strlen(doc), err, sizeof err);
+		assert_non_null(f);
+		char *s = val_summary_from_facts(f);
+		assert_non_null(s);
+		snprintf(want, sizeof want, "No check needs attention on %s.", v[i].kept ? v[i].host : "this host");
+		if (strcmp(s, want)) print_message("host \"%s\": %s\n", v[i].host, s);
+		assert_string_equal(s, want);
+		val_sum_verdict vd;
+		assert_int_equal(val_summary_verify(f, s, NULL, &vd), 0);
 		free(s);
 		val_facts_free(f);
 	}
@@ -322,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_spec_message),
 		cmocka_unit_test(test_deterministic_text),
 		cmocka_unit_test(test_deterministic_hostile),
+		cmocka_unit_test(test_deterministic_host),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_build_facts),
