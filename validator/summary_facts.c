@@ -702,7 +702,8 @@ static char *compose(const val_facts *f, int bare)
  * text that the rules would read as a claim, a number, a link or another
  * check (a host named "restarted" or "web 42", a name that is another
  * check's slug) is dropped, and the bare form is used instead.  Only S7
- * (too long, with many checks) may still be broken; a caller truncates. */
+ * may still be broken: a batch of many checks gives a long summary, which
+ * goes out whole, since every word of it comes from the facts. */
 char *val_summary_from_facts(const val_facts *f)
 {
 	char *s = compose(f, 0);
