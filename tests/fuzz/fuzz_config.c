@@ -1,4 +1,4 @@
-/* libFuzzer target: the config file reader. */
+/* libFuzzer target: the config file reader; a refusal must come with a message. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,8 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f) return 0;
 	fwrite(data, 1, size, f);
 	fclose(f);
-	char err[512];
+	char err[512] = "";
 	vigil_config *c = cfg_load(path, err, sizeof err);
+	if (!c && !err[0]) abort();   /* a refusal always says what and where */
 	if (c) {
 		cfg_get(c, "listen");
 		cfg_get_nth(c, "validator.ping_patterns", 1);

@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_gguf.c — libFuzzer target: the GGUF reader and, for files
  * it accepts, the tokenizer built from their metadata.  Any input must give
- * a clean error or a structure whose every pointer lies inside the input. */
+ * a clean error (a message, never empty) or a structure whose every pointer
+ * lies inside the input. */
 #include "local_llm/gguf.h"
 #include "local_llm/tokenizer.h"
 
@@ -16,8 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(buf, data, size);
 	gguf_file f;
-	char err[512];
-	if (gguf_parse(buf, size, &f, err, sizeof err) == 0) {
+	char err[512] = "";
+	if (gguf_parse(buf, size, &f, err, sizeof err) != 0) {
+		if (!err[0]) abort();   /* a refusal always says what and where */
+	} else {
 		for (uint32_t i = 0; i < f.n_tensors; i++) {
 			const llm_tensor *t = &f.tensors[i];
 			volatile uint8_t x = 0;

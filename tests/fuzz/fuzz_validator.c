@@ -40,9 +40,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof path, "/tmp/fuzz-validator-%d", (int)getpid());
 	if (write_tmp(path, data, size) == 0) {
 		val_regfile *f = NULL;
+		err[0] = 0;
 		if (val_regfile_load(path, &f, err, sizeof err) == VAL_OK) val_regfile_free(f);
+		else if (!err[0]) abort();   /* a refusal always says what and where */
 		val_report *r = val_report_new();
 		val_crontab *t = NULL;
+		err[0] = 0;
 		if (r && val_crontab_load(path, "/home/ops", r, &t, err, sizeof err) == VAL_OK) val_crontab_free(t);
 		val_report_free(r);
 		unlink(path);
