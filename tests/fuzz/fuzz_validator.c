@@ -46,7 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		val_report *r = val_report_new();
 		val_crontab *t = NULL;
 		err[0] = 0;
-		if (r && val_crontab_load(path, "/home/ops", r, &t, err, sizeof err) == VAL_OK) val_crontab_free(t);
+		int rc = r ? val_crontab_load(path, "/home/ops", r, &t, err, sizeof err) : -1;
+		if (rc == VAL_OK) val_crontab_free(t);
+		else if (r && !err[0]) abort();
 		val_report_free(r);
 		unlink(path);
 	}
