@@ -530,7 +530,7 @@ static void tail_quote(const char *tail, char *buf, size_t n)
 	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)start[i];
-		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '`' || ch == '@' || ch == '<' ||
+		if (ch == '"' || ch == '`' || ch == '@' || ch == '<' ||
 		    ch == '\'' || ch == '#' || ch == 0xE2 /* curly quotes, bidi marks */)
 			return;
 	}
@@ -632,7 +632,7 @@ static int name_plain(const char *n)
 	size_t len = strlen(n);
 	if (len == 0 || len > 60 || !val_sum_snippet_clean(n, len)) return 0;
 	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
-		if (*p < 0x20 || *p == 0x7f || strchr("\"`'@<>#*\\", *p) || (p[0] == 0xE2 && p[1] == 0x80))
+		if (strchr("\"`'@<>#*\\", *p) || (p[0] == 0xE2 && p[1] == 0x80))
 			return 0;
 	return 1;
 }

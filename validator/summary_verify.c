@@ -146,8 +146,8 @@ static void rule_s7_chars(vctx *c)
 }
 
 /* The first link, mention, code fence, emphasis or header in t[0,n) (t is
- * NUL-terminated at n).  Returns its kind ("link", "mention", ...) with its
- * span in [*a,*b), or NULL when there is none. */
+ * NUL-terminated at n).  Returns its kind ("link", "mention", ...), or NULL
+ * when there is none; a link or mention's span is [*a,*b), empty for the rest. */
 static const char *markup_in(const char *t, size_t n, size_t *a, size_t *b)
 {
 	const char *p;
@@ -167,7 +167,7 @@ static const char *markup_in(const char *t, size_t n, size_t *a, size_t *b)
 			return "mention";
 		}
 	}
-	*a = 0, *b = n;
+	*a = *b = 0;
 	if (strstr(t, "```")) return "code fence";
 	if (strstr(t, "**") || strstr(t, "__")) return "markdown emphasis";
 	for (size_t i = 0; i < n; i++) {
@@ -185,11 +185,10 @@ int val_sum_snippet_clean(const char *s, size_t n)
 	if (n >= sizeof buf) return 0;
 	memcpy(buf, s, n);
 	buf[n] = 0;
-	if (memchr(s, 0, n)) return 0;
 	for (size_t i = 0; i < n;) {
 		unsigned cp = 0;
 		size_t len = utf8_dec((const unsigned char *)buf, n, i, &cp);
-		if (!len || bad_cp(cp) || cp == '\n') return 0;
+		if (!len || bad_cp(cp) || cp == '\n') return 0;   /* a NUL byte too */
 		i += len;
 	}
 	size_t a, b;
@@ -203,7 +202,7 @@ static void rule_s6(vctx *c)
 	size_t ma, mb;
 	const char *what = markup_in(t, c->n, &ma, &mb);
 	if (what) {
-		if (!strcmp(what, "link") || !strcmp(what, "mention")) {
+		if (mb > ma) {
 			excerpt(t, ma, mb, ex, sizeof ex);
 			broke(c, 6, "%s \"%s\"", what, ex);
 		} else {
@@ -323,7 +322,7 @@ static void find_names(vctx *c)
 		const val_fact_check *ck = &c->f->checks[k];
 		if (!ck->name || !strcmp(ck->name, ck->slug)) continue;
 		size_t len = strlen(ck->name);
-		if (len < 2 || is_slug_or_name(c->f, ck->name, len) != (int)k) continue;   /* another's slug */
+		if (len < 2 || is_slug_or_name(c->f, ck->name, len) != (int)k) continue;   /* another's slug, or an earlier check's name */
 		for (const char *p = c->t; (p = memmem(p, c->n - (size_t)(p - c->t), ck->name, len)); p++) {
 			size_t a = (size_t)(p - c->t), b = a + len;
 			if ((a > 0 && is_wordc((unsigned char)c->t[a - 1])) || (b < c->n && is_wordc((unsigned char)c->t[b])))
