@@ -92,6 +92,8 @@ typedef struct cu_backend {
 	int split_dec, split_pre;
 	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK; 0: kern_attn_dec_chunk's default) */
+	int att_chunk_long; /* the same in graph_long (VIGIL_CUDA_ATT_CHUNK_LONG; default 192 where a
+	                       block holds that many rows, else att_chunk) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers every
@@ -99,9 +101,10 @@ typedef struct cu_backend {
 	                   n_embd; 0 off; 1 on wherever it covers (slice chosen per shape); 2 on,
 	                   wide slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it (all or none) */
-	int fuse_until;  /* with it: positions from here on replay graph_long, captured without it
-	                    (VIGIL_CUDA_FUSE_UNTIL, default 2048; it loses at long context) */
-	int no_fuse;     /* decode_step: build the layers without it (graph_long) */
+	int fuse_until;  /* positions from here on replay graph_long where there is one: without the
+	                    fused feed-forward (it loses at long context), with att_chunk_long
+	                    (VIGIL_CUDA_FUSE_UNTIL, default 2048) */
+	int in_long;     /* decode_step: build graph_long's step */
 	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators */
 	int fstride;
 	/* activations (device) */
@@ -379,7 +382,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	 * writes x + facc[l] 2^-32 + W_o att back to x, and that layer's fused
 	 * kernel then zeroes facc[l], whose readers are done.  The head reads the
 	 * last layer's, which the next token's first fused kernel zeroes. */
-	int fuse = b->fuse_down && !b->no_fuse && c->n_layer >= 2;
+	int fuse = b->fuse_down && !b->in_long && c->n_layer >= 2;
 	for (int l = 0; fuse && l < c->n_layer; l++)
 		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
 		       kern_ffn_fused_ok(&b->L[l].gu.m[0], &b->L[l].wdown);
@@ -396,7 +399,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
-			                    b->att_chunk, b->ascr, b->att_cnt, st),
+			                    b->in_long ? b->att_chunk_long : b->att_chunk, b->ascr, b->att_cnt, st),
 			   "attention");
 		} else {
 			CU(kern_qkv_post(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, b->q, L->kc, L->vc, b->pos, 1, &b->as, st),
@@ -674,6 +677,18 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		const char *ag = getenv("VIGIL_CUDA_ATT_HEADS");
 		if (ag) kern_attn_dec_heads(atoi(ag));
 		b->att_fused = !(am && strcmp(am, "split") == 0) && kern_attn_dec_ok(&b->as, b->att_chunk);
+		/* Longer key ranges in the long-context graph: fewer ranges to merge.
+		 * Qwen2.5-0.5B on an H200 at 4096 (session 14, call L3): 192 keys
+		 * 0.647 ms/token bf16 and 0.671 q8_0 against 0.658 / 0.676 with 128,
+		 * 0.661 / 0.683 with 256; at 128 keys 192 was 5 us slower, so the graph
+		 * below fuse_until keeps 128.  Qwen3-0.6B's blocks hold 160 rows, and
+		 * 160 was 5-7 us slower there at 4096 (call L2): it keeps 128. */
+		const char *acl = getenv("VIGIL_CUDA_ATT_CHUNK_LONG");
+		b->att_chunk_long = acl && *acl                                        ? atoi(acl)
+		                    : ac                                               ? b->att_chunk
+		                    : kern_attn_dec_chunk(&b->as, 192) == 192 ? 192
+		                                                                       : b->att_chunk;
+		if (!b->att_fused || !kern_attn_dec_ok(&b->as, b->att_chunk_long)) b->att_chunk_long = b->att_chunk;
 	}
 	/* activations */
 	CU(dmalloc(b, (void **)&b->x, (size_t)PCH * E * 4), "activations");
@@ -707,8 +722,10 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	{
 		size_t s1 = kern_attn_scratch_floats(&b->as, 1, b->split_dec > b->pd.n_split ? b->split_dec : b->pd.n_split);
 		size_t s2 = kern_attn_scratch_floats(&b->as, PCH, b->split_pre);
-		size_t s3 = kern_attn_dec_scratch_floats(&b->as, b->att_chunk);
+		size_t s3 = kern_attn_dec_scratch_floats(&b->as, b->att_chunk),
+		       s4 = kern_attn_dec_scratch_floats(&b->as, b->att_chunk_long);
 		if (s3 > s1) s1 = s3;
+		if (s4 > s1) s1 = s4;
 		CU(dmalloc(b, (void **)&b->ascr, (s1 > s2 ? s1 : s2) * 4), "attention scratch");
 		CU(dmalloc(b, (void **)&b->att_cnt, (size_t)c->n_head * 4), "attention counters");
 		CU(cudaMemset(b->att_cnt, 0, (size_t)c->n_head * 4), "attention counters");
@@ -750,16 +767,18 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		b->pd_refused = 1;
 	}
 	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
-	if (b->fused_layers && b->fuse_until < b->n_ctx) {
-		/* the same step without the fused feed-forward, for long contexts (its
+	if (!b->use_pd && b->fuse_until < b->n_ctx &&
+	    (b->fused_layers || kern_attn_dec_chunk(&b->as, b->att_chunk_long) != kern_attn_dec_chunk(&b->as, b->att_chunk))) {
+		/* the step for long contexts: without the fused feed-forward (its
 		 * accumulators are left as they are: no graph reads one before the
-		 * fused kernel of a graph with them has zeroed it) */
+		 * fused kernel of a graph with them has zeroed it), with the long key
+		 * ranges */
 		int fl = b->fused_layers;
 		cudaGraph_t g2 = NULL;
-		b->no_fuse = 1;
+		b->in_long = 1;
 		int ok = capture_decode(b, &g2, &b->graph_long, err, errlen);
 		if (g2) cudaGraphDestroy(g2);
-		b->no_fuse = 0;
+		b->in_long = 0;
 		b->fused_layers = fl;
 		if (!ok) {
 			if (!err || !*err) fail(err, errlen, "decode graph capture (long context) failed");
