@@ -680,14 +680,16 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		/* Longer key ranges in the long-context graph: fewer ranges to merge.
 		 * Qwen2.5-0.5B on an H200 at 4096 (session 14, call L3): 192 keys
 		 * 0.647 ms/token bf16 and 0.671 q8_0 against 0.658 / 0.676 with 128,
-		 * 0.661 / 0.683 with 256; at 128 keys 192 was 5 us slower, so the graph
-		 * below fuse_until keeps 128.  Qwen3-0.6B's blocks hold 160 rows, and
-		 * 160 was 5-7 us slower there at 4096 (call L2): it keeps 128. */
+		 * 0.661 / 0.683 with 256; at context 128 it was 5 us slower, so the
+		 * graph below fuse_until keeps 128.  Qwen3-0.6B's blocks hold 160 rows,
+		 * and 160 was 5-7 us slower there at 4096 (call L2): it keeps 128. */
 		const char *acl = getenv("VIGIL_CUDA_ATT_CHUNK_LONG");
-		b->att_chunk_long = acl && *acl                                        ? atoi(acl)
-		                    : ac                                               ? b->att_chunk
-		                    : kern_attn_dec_chunk(&b->as, 192) == 192 ? 192
-		                                                                       : b->att_chunk;
+		if (acl && *acl)
+			b->att_chunk_long = atoi(acl);
+		else if (ac) /* a range length asked for holds in both graphs */
+			b->att_chunk_long = b->att_chunk;
+		else
+			b->att_chunk_long = kern_attn_dec_chunk(&b->as, 192) == 192 ? 192 : b->att_chunk;
 		if (!b->att_fused || !kern_attn_dec_ok(&b->as, b->att_chunk_long)) b->att_chunk_long = b->att_chunk;
 	}
 	/* activations */
