@@ -690,7 +690,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 			b->att_chunk_long = b->att_chunk;
 		else
 			b->att_chunk_long = kern_attn_dec_chunk(&b->as, 192) == 192 ? 192 : b->att_chunk;
-		if (!b->att_fused || !kern_attn_dec_ok(&b->as, b->att_chunk_long)) b->att_chunk_long = b->att_chunk;
+		if (!b->att_fused || !kern_attn_dec_ok(&b->as, b->att_chunk_long) ||
+		    kern_attn_dec_chunk(&b->as, b->att_chunk_long) == kern_attn_dec_chunk(&b->as, b->att_chunk))
+			b->att_chunk_long = b->att_chunk; /* the same ranges: graph_long is not needed for them */
 	}
 	/* activations */
 	CU(dmalloc(b, (void **)&b->x, (size_t)PCH * E * 4), "activations");
@@ -770,7 +772,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	}
 	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
 	if (!b->use_pd && b->fuse_until < b->n_ctx &&
-	    (b->fused_layers || kern_attn_dec_chunk(&b->as, b->att_chunk_long) != kern_attn_dec_chunk(&b->as, b->att_chunk))) {
+	    (b->fused_layers || b->att_chunk_long != b->att_chunk)) {
 		/* the step for long contexts: without the fused feed-forward (its
 		 * accumulators are left as they are: no graph reads one before the
 		 * fused kernel of a graph with them has zeroed it), with the long key
