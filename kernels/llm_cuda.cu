@@ -126,7 +126,7 @@ typedef struct cu_backend {
 	int *h_io;      /* pinned [2]: token, position */
 	cudaGraphExec_t graph;
 	cudaGraphExec_t graph_long; /* or NULL: the graph for positions >= fuse_until */
-	size_t graph_kernels;
+	size_t graph_kernels, graph_long_kernels; /* kernel nodes of graph and graph_long */
 	/* persistent decode kernel (kern_decode_persistent), when it covers the model */
 	int use_pd;
 	int pd_refused;                /* the persistent kernel was prepared but its launch/capture failed */
@@ -781,6 +781,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		cudaGraph_t g2 = NULL;
 		b->in_long = 1;
 		int ok = capture_decode(b, &g2, &b->graph_long, err, errlen);
+		if (ok && cudaGraphGetNodes(g2, NULL, &b->graph_long_kernels) != cudaSuccess) ok = 0;
 		if (g2) cudaGraphDestroy(g2);
 		b->in_long = 0;
 		b->fused_layers = fl;
@@ -835,7 +836,8 @@ extern "C" int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, dou
 	CU(cudaEventSynchronize(e1), "bench");
 	CU(cudaEventElapsedTime(&ms, e0, e1), "event");
 	*ms_per_token = ms / n;
-	if (kernels) *kernels = (int)b->graph_kernels;
+	if (kernels) /* of the graph the first position replayed */
+		*kernels = (int)(decode_graph(b, pos) == b->graph ? b->graph_kernels : b->graph_long_kernels);
 	if (vram) *vram = b->vram;
 	rc = 0;
 out:
