@@ -63,10 +63,12 @@ typedef struct kern_mv_opts {
 	int *d_argmax;        /* or NULL: *d_argmax = the index of the largest y[i] (as kern_argmax, */
 	void *d_argmax_scr;   /* with this scratch), found by the same kernel (not with swiglu) */
 	const long long *d_fix; /* or NULL: the residual's fixed-point part, kern_ffn_fused's
-	                           accumulator (units of 2^-32, 16-byte aligned, [cols] or, with
-	                           accumulate, [rows]): with accumulate y[i] + d_fix[i] 2^-32 is
-	                           what W x is added to, else x[i] + d_fix[i] 2^-32 is the x read
-	                           (and normalised).  Not with swiglu. */
+	                           accumulator (units of 2^-32, 16-byte aligned, of [cols] or, with
+	                           accumulate, [rows], in fix_copies copies): with accumulate
+	                           y[i] + f[i] 2^-32 is what W x is added to, else x[i] + f[i] 2^-32
+	                           is the x read (and normalised), f[i] the sum of element i's
+	                           copies.  Not with swiglu. */
+	int fix_copies;         /* copies d_fix is made of (0 = 1; see kern_ffn_fused) */
 } kern_mv_opts;
 /* d_x [cols] f32; d_y [rows] f32 (or [rows/2] with swiglu). o may be NULL. */
 int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_opts *o,
@@ -77,7 +79,7 @@ int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, const kern_mv_o
 void kern_mv_force(int rows_per_warp, int warps_per_row);
 
 /* ---- decode: the feed-forward block with the down projection fused ------------
- * d_acc [cols] += Wd h as 64-bit fixed point (units of 2^-32), h = silu(G xn) * (U xn),
+ * d_acc += Wd h as 64-bit fixed point (units of 2^-32), h = silu(G xn) * (U xn),
  * xn = rmsnorm(d_x) * d_norm (d_norm NULL: xn = d_x); GU = gate and up stacked as for
  * kern_matvec's swiglu (rows 2*n_ff, cols), Wd rows cols, cols n_ff.  One kernel: each
  * block computes a slice of h and adds its slice's share of Wd h, rounded to a
@@ -85,13 +87,30 @@ void kern_mv_force(int rows_per_warp, int warps_per_row);
  * the order the blocks add in, so the result is the same bits on every run (float
  * atomics would not be).  A block's share must stay under 2^31 in magnitude (it
  * saturates; a NaN adds 0).  The consumer reads x + d_acc 2^-32 (kern_mv_opts.d_fix).
- * d_zero: or NULL, [cols] set to 0 by the kernel once the previous kernel has
- * finished (the accumulator of the layer before, whose readers are done by then); it
- * must not overlap d_acc.  Both 16-byte aligned; d_x overlaps neither.  Covers F32,
- * F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 with GU and Wd of one type. */
+ * An accumulator of a vector of n elements is `copies` copies of [n] (1 or
+ * KERN_FIX_MAX_COPIES = 2; 0 means 1), each kern_fix_stride(n) elements after the one
+ * before (KERN_FIX_BYTES(n, copies) bytes in all): block b adds into copy b % copies,
+ * so that fewer blocks add into each address, and element i is the sum of its
+ * copies (the same integer whichever copy each share went to).  Two copies made
+ * Qwen2.5-0.5B BF16 decode 24 us a token faster on an H200 at context 128
+ * (bench/RESULTS.md, session 15).
+ * d_zero: or NULL, an accumulator of [cols] with as many copies, set to 0 by the
+ * kernel once the previous kernel has finished (the layer before's, whose readers
+ * are done by then); it must not overlap d_acc.  Both 16-byte aligned; d_x overlaps
+ * neither.  Covers F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0 with GU and Wd of one type. */
+#define KERN_FIX_MAX_COPIES 2
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline int kern_fix_stride(int n) { return (n + 1) & ~1; } /* even: copies stay 16-byte aligned */
+#ifdef __CUDACC__
+__host__ __device__
+#endif
+static inline int kern_fix_copies(int c) { return c < 1 ? 1 : c > KERN_FIX_MAX_COPIES ? KERN_FIX_MAX_COPIES : c; }
+#define KERN_FIX_BYTES(n, copies) ((size_t)kern_fix_copies(copies) * (size_t)kern_fix_stride(n) * 8)
 int kern_ffn_fused_ok(const kern_mat *GU, const kern_mat *Wd);
 int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
-                   long long *d_acc, long long *d_zero, void *stream);
+                   long long *d_acc, long long *d_zero, int copies, void *stream);
 /* The float value of a fixed-point accumulator element: v 2^-32. */
 #define KERN_FIX_SCALE 4294967296.0
 /* Slice of h per block: 0 = chosen per shape (default), 1 = narrow (32 bytes of a

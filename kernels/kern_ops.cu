@@ -491,22 +491,37 @@ __device__ __forceinline__ float fix_add(float x, long long f)
 {
 	return __double2float_rn(fma((double)f, 1.0 / KERN_FIX_SCALE, (double)x));
 }
-/* x[i], plus its fixed-point part with FIX */
-template <bool FIX> __device__ __forceinline__ float ld_fix(const float *x, const long long *fix, int i)
+/* Element i of a fixed-point accumulator of NC copies (1 or KERN_FIX_MAX_COPIES = 2),
+ * fs elements apart (kern_fix_stride of the vector's length): their sum.  NC is a
+ * template parameter: as a run-time count the loads of the other copies cost the
+ * matvecs reading it 6-17 us a token even where there was one (session 15, M6). */
+template <int NC> __device__ __forceinline__ long long fix_sum(const long long *fix, int i, int fs)
 {
-	return FIX ? fix_add(x[i], fix[i]) : x[i];
+	long long v = fix[i];
+	if (NC > 1) v += fix[fs + i];
+	return v;
 }
-/* the same, where fix (or NULL) is known only at run time */
-__device__ __forceinline__ float ld_fix_rt(const float *x, const long long *fix, int i)
+/* x[i], plus its fixed-point part with FIX copies (0: none) */
+template <int FIX> __device__ __forceinline__ float ld_fix(const float *x, const long long *fix, int i, int fs)
 {
-	return fix ? ld_fix<true>(x, fix, i) : x[i];
+	return FIX ? fix_add(x[i], fix_sum<FIX>(fix, i, fs)) : x[i];
 }
-template <bool FIX>
-__device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix, int i4)
+/* the same, where the copies (nc; fix NULL: none) are known only at run time */
+__device__ __forceinline__ float ld_fix_rt(const float *x, const long long *fix, int i, int fs, int nc)
+{
+	return !fix ? x[i] : nc > 1 ? ld_fix<2>(x, fix, i, fs) : ld_fix<1>(x, fix, i, fs);
+}
+template <int FIX>
+__device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix, int i4, int fs)
 {
 	float4 v = x4[i4];
 	if (FIX) {
-		longlong2 a = ((const longlong2 *)fix)[2 * i4], b = ((const longlong2 *)fix)[2 * i4 + 1];
+		const longlong2 *f2 = (const longlong2 *)fix;
+		longlong2 a = f2[2 * i4], b = f2[2 * i4 + 1];
+		if (FIX > 1) { /* fs is even: the second copy is 16-byte aligned too */
+			longlong2 a2 = f2[fs / 2 + 2 * i4], b2 = f2[fs / 2 + 2 * i4 + 1];
+			a.x += a2.x; a.y += a2.y; b.x += b2.x; b.y += b2.y;
+		}
 		v = make_float4(fix_add(v.x, a.x), fix_add(v.y, a.y), fix_add(v.z, b.x), fix_add(v.w, b.y));
 	}
 	return v;
@@ -515,13 +530,13 @@ __device__ __forceinline__ float4 ld_x4f(const float4 *x4, const long long *fix,
 /* x (plus fix, its fixed-point part, with FIX) into shared memory in the layout
  * of dot_chunk<T>, normalised when norm is given.  FIX is a template parameter so
  * that the loads of the unrolled loops stay one batch without it. */
-template <int T, bool FIX = false>
+template <int T, int FIX = 0>
 __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long long *fix, const float4 *g4,
                                         const float *x, const float *norm, float eps, int cols, int nslot, int C,
                                         bool fast, const float4 (&gv)[MV_NS], float *red, int tid, int nthr,
                                         bool late = false)
 {
-	const int P = MvT<T>::E / 4;
+	const int P = MvT<T>::E / 4, fs = kern_fix_stride(cols);
 	float rs = 1.f;
 	if (fast && late) { /* x times the gains only; each warp's sum of squares to red[warp] (mv_late_rs).
 		 * Its own loop, storing as it loads: sharing the fast path's load loop
@@ -530,7 +545,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 #pragma unroll
 		for (int j = 0; j < MV_NS; j++) {
 			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			float4 v = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32)) : make_float4(0.f, 0.f, 0.f, 0.f);
+			float4 v = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32), fs) : make_float4(0.f, 0.f, 0.f, 0.f);
 			ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
 			if (sl < nslot) xs[sl] = make_float4(v.x * gv[j].x, v.y * gv[j].y, v.z * gv[j].z, v.w * gv[j].w);
 		}
@@ -544,7 +559,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 #pragma unroll
 		for (int j = 0; j < MV_NS; j++) {
 			int sl = tid + j * nthr, g = sl / (P * 32), rem = sl % (P * 32), c = g * 32 + rem % 32;
-			xv[j] = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32)) : make_float4(0.f, 0.f, 0.f, 0.f);
+			xv[j] = sl < nslot && c < C ? ld_x4f<FIX>(x4, fix, x4_index<T>(c, rem / 32), fs) : make_float4(0.f, 0.f, 0.f, 0.f);
 			ss += xv[j].x * xv[j].x + xv[j].y * xv[j].y + xv[j].z * xv[j].z + xv[j].w * xv[j].w;
 		}
 		ss = block_sum(ss, red);
@@ -559,7 +574,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 	} else if (norm) {
 		float ss = 0.f;
 		for (int i = tid; i < cols; i += nthr) {
-			float v = ld_fix<FIX>(x, fix, i);
+			float v = ld_fix<FIX>(x, fix, i, fs);
 			ss += v * v;
 		}
 		ss = block_sum(ss, red);
@@ -571,7 +586,7 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 		float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
 		if (c < C) {
 			int i4 = x4_index<T>(c, k);
-			v = ld_x4f<FIX>(x4, fix, i4);
+			v = ld_x4f<FIX>(x4, fix, i4, fs);
 			if (norm) {
 				float4 gg = g4[i4];
 				v.x *= rs * gg.x; v.y *= rs * gg.y; v.z *= rs * gg.z; v.w *= rs * gg.w;
@@ -600,7 +615,7 @@ __device__ __forceinline__ float mv_late_rs(const float *red, int cols, float ep
  * wait and before x is staged, so the weight reads overlap the previous
  * kernel's tail and the staging; with accumulate, y is read right after the
  * wait, while x is staged. */
-template <int T, int R, bool swiglu, bool FIX = false>
+template <int T, int R, bool swiglu, int FIX = 0>
 __global__ void __launch_bounds__(MV_WARPS * 32, MV_MINB(T, R))
 matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int rows_out, int cols,
               const float *__restrict__ x, const float *__restrict__ norm, float eps, float *y,
@@ -638,10 +653,10 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	/* the old y of this lane's row (lane k < R takes row r0 + k), read now */
 	float yold = 0.f;
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
-		yold = ld_fix<FIX>(y, fix, rb * rpb + slot * R + lane);
+		yold = ld_fix<FIX>(y, fix, rb * rpb + slot * R + lane, kern_fix_stride(rows_out));
 	/* stage x (normalised when asked) */
 	if (FIX && !accumulate)
-		stage_x<T, true>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
+		stage_x<T, FIX>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
 		                 true);
 	else
 		stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
@@ -677,7 +692,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		if (rn < rows_out) {
 			MV_LOAD_BATCH(rn, 0);
 			if (accumulate && lane < R && sub == 0 && rn + lane < rows_out)
-				yold = ld_fix<FIX>(y, fix, rn + lane);
+				yold = ld_fix<FIX>(y, fix, rn + lane, kern_fix_stride(rows_out));
 		}
 		if (wpr > 1) { /* R == 1 here */
 			float a = warp_sum(acc[0]) * rs, b2 = swiglu ? warp_sum(acc2[0]) * rs : 0.f;
@@ -722,7 +737,7 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int rows_out, int cols,
                                      const float *__restrict__ x, const float *__restrict__ norm,
                                      float eps, float *y, int accumulate, int swiglu, float *y2,
-                                     const long long *fix)
+                                     const long long *fix, int nfc)
 {
 	PDL_ENTER();
 	__shared__ float red[32];
@@ -731,7 +746,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	if (norm) {
 		float ss = 0.f;
 		for (int i = threadIdx.x; i < cols; i += blockDim.x) {
-			float v = ld_fix_rt(x, xfix, i);
+			float v = ld_fix_rt(x, xfix, i, kern_fix_stride(cols), nfc);
 			ss += v * v;
 		}
 		ss = block_sum(ss, red);
@@ -741,7 +756,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 	for (int r = blockIdx.x * nw + warp; r < rows_out; r += gridDim.x * nw) {
 		float acc = 0.f, acc2 = 0.f;
 		for (int e = lane; e < cols; e += 32) {
-			float xv = ld_fix_rt(x, xfix, e);
+			float xv = ld_fix_rt(x, xfix, e, kern_fix_stride(cols), nfc);
 			if (norm) xv = xv * rs * norm[e];
 			acc += deq_elem(type, q, s, cols, r, e) * xv;
 			if (swiglu) acc2 += deq_elem(type, q, s, cols, r + rows_out, e) * xv;
@@ -750,7 +765,7 @@ __global__ void matvec_scalar_kernel(int type, const void *q, const void *s, int
 		if (swiglu) acc2 = warp_sum(acc2);
 		if (lane == 0) {
 			float v = swiglu ? silu(acc) * acc2 : acc;
-			v = accumulate ? ld_fix_rt(y, fix, r) + v : v;
+			v = accumulate ? ld_fix_rt(y, fix, r, kern_fix_stride(rows_out), nfc) + v : v;
 			y[r] = v;
 			if (y2) y2[r] = v;
 		}
@@ -783,7 +798,7 @@ static int elems_per_block(int type)
 
 /* Blocks of matvec_kernel<T, R> resident per SM with smem bytes of x (cached). */
 static int mv_bps_cap(void);
-template <int T, int R, bool SW, bool FX = false> static int mv_occupancy(size_t smem)
+template <int T, int R, bool SW, int FX = 0> static int mv_occupancy(size_t smem)
 {
 	static size_t last_smem = (size_t)-1;
 	static int last_occ = 0;
@@ -815,14 +830,16 @@ static int mv_bps_cap(void)
 	return cap;
 }
 
-/* FX: the instance that reads kern_mv_opts.d_fix (without SwiGLU only), so that
- * the kernels without it are the code they were. */
-template <int T, int R, bool SW, bool FX = false>
+/* FX: the instances that read kern_mv_opts.d_fix, of 1 or 2 copies (without SwiGLU
+ * only), so that the kernels without it are the code they were. */
+template <int T, int R, bool SW, int FX = 0>
 static int launch_mv_r(const kern_mat *W, const float *x, float *y, const kern_mv_opts *o, int rows_out, int wpr,
                        cudaStream_t st)
 {
 	if constexpr (!SW && !FX)
-		if (o && o->d_fix) return launch_mv_r<T, R, false, true>(W, x, y, o, rows_out, wpr, st);
+		if (o && o->d_fix)
+			return kern_fix_copies(o->fix_copies) > 1 ? launch_mv_r<T, R, false, 2>(W, x, y, o, rows_out, wpr, st)
+			                                          : launch_mv_r<T, R, false, 1>(W, x, y, o, rows_out, wpr, st);
 	const int E = MvT<T>::E;
 	int C = W->cols / E, ngroups = (C + 31) / 32;
 	size_t smem = (size_t)ngroups * 32 * E * sizeof(float);
@@ -942,7 +959,8 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	if (blocks > cap) blocks = cap;
 	KLAUNCH(matvec_scalar_kernel, dim3(blocks), dim3(256), 0, st, W->type, W->q, W->s, rows_out, W->cols, d_x,
 	                                             o ? o->d_norm : NULL, o ? o->eps : 0.f, d_y,
-	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL, o ? o->d_fix : NULL);
+	                                             o ? o->accumulate : 0, swiglu, o ? o->d_y2 : NULL, o ? o->d_fix : NULL,
+	                                             o ? kern_fix_copies(o->fix_copies) : 1);
 	if (o && o->d_argmax) return kern_argmax(d_y, rows_out, o->d_argmax, o->d_argmax_scr, stream);
 	return 0;
 }
@@ -999,7 +1017,7 @@ template <int T, int S, int MINB>
 __global__ void __launch_bounds__(FF_THREADS, MINB)
 ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs, const uint8_t *__restrict__ dq,
                  const uint8_t *__restrict__ ds, int n_ff, int cols, const float *__restrict__ x,
-                 const float *__restrict__ norm, float eps, long long *acc_out, long long *zero)
+                 const float *__restrict__ norm, float eps, long long *acc_out, long long *zero, int nfc)
 {
 	const int E = MvT<T>::E, P = E / 4, U = FfU<T>::U, RW = S / FF_WARPS, NC = S / E;
 	const int LB = E == 32 ? 8 : 16;                      /* loads in flight per lane (4-bit: fewer, they spill) */
@@ -1081,7 +1099,8 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	pdl_wait();
 	/* the layer before's accumulator: its readers (this layer's qkv and o) are done */
 	if (zero)
-		for (int i = blockIdx.x * FF_THREADS + tid; i < cols; i += gridDim.x * FF_THREADS) zero[i] = 0;
+		for (int i = blockIdx.x * FF_THREADS + tid; i < nfc * kern_fix_stride(cols); i += gridDim.x * FF_THREADS)
+			zero[i] = 0;
 	/* stage x (normalised) */
 	stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
 	__syncthreads();
@@ -1120,7 +1139,7 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 #undef FF_LOAD
 	cp_async_wait_all();
 	__syncthreads();
-	/* this block's part of Wd h */
+	/* this block's part of Wd h, into copy blockIdx.x % nfc of the accumulator */
 	for (int r = tid; r < cols; r += FF_THREADS) {
 		float acc = 0.f;
 #pragma unroll
@@ -1135,7 +1154,8 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 			}
 			acc += dot_chunk<T, 1>(wr, c, hs + c * P);
 		}
-		atomicAdd((unsigned long long *)acc_out + r, to_fix(acc));
+		atomicAdd((unsigned long long *)acc_out + (size_t)(nfc > 1 ? blockIdx.x & 1 : 0) * kern_fix_stride(cols) + r,
+		          to_fix(acc));
 	}
 }
 
@@ -1221,20 +1241,20 @@ template <int T, int S> static int ff_slots(size_t smem)
 
 template <int T, int S>
 static int launch_ff(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps,
-                     long long *acc, long long *zero, cudaStream_t st)
+                     long long *acc, long long *zero, int nfc, cudaStream_t st)
 {
 	int n_ff = Wd->cols, cols = GU->cols;
 	size_t smem = ff_smem(MvT<T>::E, S, FfNB<T>::NB, cols, ff_hybrid<T, S>());
 	if (ff_slots<T, S>(smem) <= 0) return (int)cudaErrorInvalidConfiguration; /* also sets the smem attribute */
 	KLAUNCH(ffn_fused_kernel<T, S, FF_MINB(T, S)>, dim3(n_ff / S), dim3(FF_THREADS), smem, st, (const uint8_t *)GU->q,
-	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, acc, zero);
+	        (const uint8_t *)GU->s, (const uint8_t *)Wd->q, (const uint8_t *)Wd->s, n_ff, cols, x, norm, eps, acc, zero, nfc);
 	return 0;
 }
 
 /* narrow when its blocks all fit at once (or the wide slice does not fit) */
 template <int T>
 static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, const float *norm, float eps,
-                       long long *acc, long long *zero, cudaStream_t st)
+                       long long *acc, long long *zero, int nfc, cudaStream_t st)
 {
 	const int SN = ff_slice_c<T>(0), SW = ff_slice_c<T>(1);
 	int wide;
@@ -1242,12 +1262,12 @@ static int launch_ff_t(const kern_mat *GU, const kern_mat *Wd, const float *x, c
 	else if (!ff_fits(GU, Wd, 1)) wide = 0;
 	else if (!ff_fits(GU, Wd, 0)) wide = 1;
 	else wide = Wd->cols / SN > ff_slots<T, SN>(ff_smem(MvT<T>::E, SN, FfNB<T>::NB, GU->cols, ff_hybrid<T, SN>()));
-	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, acc, zero, st)
-	            : launch_ff<T, SN>(GU, Wd, x, norm, eps, acc, zero, st);
+	return wide ? launch_ff<T, SW>(GU, Wd, x, norm, eps, acc, zero, nfc, st)
+	            : launch_ff<T, SN>(GU, Wd, x, norm, eps, acc, zero, nfc, st);
 }
 
 extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const float *d_x, const float *d_norm, float eps,
-                              long long *d_acc, long long *d_zero, void *stream)
+                              long long *d_acc, long long *d_zero, int copies, void *stream)
 {
 	cudaStream_t st = as_stream(stream);
 	if (!d_x || !d_acc || !kern_ffn_fused_ok(GU, Wd)) return (int)cudaErrorInvalidValue;
@@ -1256,18 +1276,20 @@ extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const floa
 	    ((uintptr_t)d_zero & 15))
 		return (int)cudaErrorInvalidValue;
 	/* x is read by every block while others add or zero; the zeroed range is not added to */
-	const char *x0 = (const char *)d_x, *x1 = x0 + (size_t)cols * 4, *a0 = (const char *)d_acc,
-	           *a1 = a0 + (size_t)cols * 8, *z0 = (const char *)d_zero, *z1 = z0 + (size_t)cols * 8;
+	int nfc = kern_fix_copies(copies);
+	size_t ab = KERN_FIX_BYTES(cols, nfc); /* an accumulator, all copies */
+	const char *x0 = (const char *)d_x, *x1 = x0 + (size_t)cols * 4, *a0 = (const char *)d_acc, *a1 = a0 + ab,
+	           *z0 = (const char *)d_zero, *z1 = z0 + ab;
 	if ((x0 < a1 && a0 < x1) || (d_zero && ((x0 < z1 && z0 < x1) || (a0 < z1 && z0 < a1))))
 		return (int)cudaErrorInvalidValue;
 	switch (GU->type) {
-	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
-	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, st);
+	case T_F32: return launch_ff_t<T_F32>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_F16: return launch_ff_t<T_F16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_BF16: return launch_ff_t<T_BF16>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_Q8_0: return launch_ff_t<T_Q8_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_Q4_0: return launch_ff_t<T_Q4_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_Q4_1: return launch_ff_t<T_Q4_1>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
+	case T_Q5_0: return launch_ff_t<T_Q5_0>(GU, Wd, d_x, d_norm, eps, d_acc, d_zero, nfc, st);
 	default: return (int)cudaErrorInvalidValue;
 	}
 }

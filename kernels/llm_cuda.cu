@@ -37,8 +37,11 @@
  * the fused decode attention), VIGIL_CUDA_ATT_CHUNK (its key-range length at
  * long context, 128), VIGIL_CUDA_ATT_HEADS (query heads per block, 2),
  * VIGIL_CUDA_HEAD_ARGMAX=0 (the greedy token by its own kernel after the head),
- * VIGIL_CUDA_FUSE_DOWN (the fused feed-forward; see fuse_down below) and
- * VIGIL_CUDA_FUSE_UNTIL (the position from which the graph without it runs);
+ * VIGIL_CUDA_FUSE_DOWN (the fused feed-forward; see fuse_down below),
+ * VIGIL_CUDA_FUSE_UNTIL (the position from which the long-context graph runs),
+ * VIGIL_CUDA_FUSE_LONG=0/1 (the fused feed-forward in that graph too),
+ * VIGIL_CUDA_FIX_COPIES=1/2 (copies of its accumulators), VIGIL_CUDA_ATT_CHUNK_LONG
+ * (the long graph's key-range length);
  * in kern_ops.cu: VIGIL_CUDA_ATD_GH1=0 (the decode attention with GH query heads
  * per block at short context too, for measuring), VIGIL_CUDA_CARVEOUT (shared-memory carveout %, 100; -1 the
  * driver's), VIGIL_CUDA_MV_BPS (matvec blocks per SM cap), VIGIL_CUDA_NO_PDL,
@@ -92,8 +95,8 @@ typedef struct cu_backend {
 	int split_dec, split_pre;
 	int att_fused;  /* decode attention through kern_attn_decode (default; VIGIL_CUDA_ATT=split: the old pair) */
 	int att_chunk;  /* its key-range length (VIGIL_CUDA_ATT_CHUNK; 0: kern_attn_dec_chunk's default) */
-	int att_chunk_long; /* the same in graph_long (VIGIL_CUDA_ATT_CHUNK_LONG; default 192 where a
-	                       block holds that many rows, else att_chunk) */
+	int att_chunk_long; /* the same in graph_long (VIGIL_CUDA_ATT_CHUNK_LONG; default where a block
+	                       holds that many rows: 256 with fuse_long, else 192; else att_chunk) */
 	unsigned int *att_cnt; /* [n_head] its merge counters */
 	int head_argmax; /* decode: the argmax found by the head's matvec (0: its own kernel after) */
 	int fuse_down;  /* decode: gate/up + down in one kernel (kern_ffn_fused) where it covers every
@@ -101,12 +104,16 @@ typedef struct cu_backend {
 	                   n_embd; 0 off; 1 on wherever it covers (slice chosen per shape); 2 on,
 	                   wide slices; 3 on, narrow slices */
 	int fused_layers; /* layers of the decode graph that use it (all or none) */
-	int fuse_until;  /* positions from here on replay graph_long where there is one: without the
-	                    fused feed-forward (it loses at long context), with att_chunk_long
+	int fuse_until;  /* positions from here on replay graph_long where there is one: with
+	                    att_chunk_long, and the fused feed-forward only with fuse_long
 	                    (VIGIL_CUDA_FUSE_UNTIL, default 2048) */
+	int fuse_long;   /* graph_long keeps the fused feed-forward (VIGIL_CUDA_FUSE_LONG=0/1; default:
+	                    where the layers' weights are F32/F16/BF16) */
 	int in_long;     /* decode_step: build graph_long's step */
-	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators */
-	int fstride;
+	long long *facc; /* [n_layer][fstride] the fused layers' fixed-point accumulators (kern_ffn_fused) */
+	int fstride;     /* elements per layer: fcopies copies */
+	int fcopies;     /* copies of each accumulator (VIGIL_CUDA_FIX_COPIES; default 2 where the
+	                    layers' weights are F32/F16/BF16, else 1) */
 	/* activations (device) */
 	float *x;       /* [PCH][n_embd] residual stream */
 	float *xb;      /* [PCH][n_embd] normed */
@@ -370,6 +377,18 @@ static cudaGraphExec_t decode_graph(const cu_backend *b, int pos)
 	return b->graph_long && pos >= b->fuse_until ? b->graph_long : b->graph;
 }
 
+/* 1 when the decode step may run kern_ffn_fused in every layer (fuse_down allows it
+ * for this shape and the kernel covers every layer's matrices). */
+static int ffn_fusable(const cu_backend *b)
+{
+	const llm_config *c = &b->c;
+	int fuse = b->fuse_down && c->n_layer >= 2;
+	for (int l = 0; fuse && l < c->n_layer; l++)
+		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
+		       kern_ffn_fused_ok(&b->L[l].gu.m[0], &b->L[l].wdown);
+	return fuse;
+}
+
 /* The decode step for the token at b->tok[0], position *b->pos; logits to b->logits. */
 static int decode_step(cu_backend *b, char *err, size_t errlen)
 {
@@ -377,15 +396,13 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	void *st = b->st;
 	/* The residual stream: x.  With the fused feed-forward (every layer or none,
 	 * at least 2 layers) layer l adds W_down h into its own fixed-point
-	 * accumulator facc[l], and the residual after it is x + facc[l] 2^-32: the
+	 * accumulator facc[l] (fcopies copies, summed by its readers), and the
+	 * residual after it is x + facc[l] 2^-32: the
 	 * next layer's qkv and o read both (kern_mv_opts.d_fix), the o projection
 	 * writes x + facc[l] 2^-32 + W_o att back to x, and that layer's fused
 	 * kernel then zeroes facc[l], whose readers are done.  The head reads the
 	 * last layer's, which the next token's first fused kernel zeroes. */
-	int fuse = b->fuse_down && !b->in_long && c->n_layer >= 2;
-	for (int l = 0; fuse && l < c->n_layer; l++)
-		fuse = (b->fuse_down > 0 || c->n_ff >= 4 * c->n_embd) && b->L[l].gu.n == 1 &&
-		       kern_ffn_fused_ok(&b->L[l].gu.m[0], &b->L[l].wdown);
+	int fuse = (!b->in_long || b->fuse_long) && ffn_fusable(b);
 	b->fused_layers = 0;
 	const long long *fin = NULL; /* the fixed-point part of the residual entering the layer */
 	if (b->use_pd) {
@@ -395,7 +412,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 	CU(kern_embed(&b->embd, b->tok, 1, b->x, st), "embed");
 	for (int l = 0; l < c->n_layer; l++) {
 		cu_layer *L = &b->L[l];
-		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin};
+		kern_mv_opts on = {L->attn_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin, b->fcopies};
 		CU(lin_mv(b, &L->qkv, b->x, b->qkv, &on), "qkv");
 		if (b->att_fused) {
 			CU(kern_attn_decode(b->qkv, L->bq, L->bk, L->bv, L->qn, L->kn, L->kc, L->vc, b->att, b->pos, &b->as,
@@ -406,17 +423,18 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 			   "qkv_post");
 			CU(kern_attention(b->q, L->kc, L->vc, b->att, b->pos, 1, b->split_dec, &b->as, b->ascr, st), "attention");
 		}
-		kern_mv_opts acc = {NULL, 0.f, 1, 0, NULL, NULL, NULL, fin};
+		kern_mv_opts acc = {NULL, 0.f, 1, 0, NULL, NULL, NULL, fin, b->fcopies};
 		CU(kern_matvec(&L->wo, b->att, b->x, &acc, st), "attn_output");
 		if (fuse) {
 			long long *mine = b->facc + (size_t)l * b->fstride,
 			          *prev = b->facc + (size_t)(l ? l - 1 : c->n_layer - 1) * b->fstride;
-			CU(kern_ffn_fused(&L->gu.m[0], &L->wdown, b->x, L->ffn_norm, c->rms_eps, mine, prev, st), "ffn");
+			CU(kern_ffn_fused(&L->gu.m[0], &L->wdown, b->x, L->ffn_norm, c->rms_eps, mine, prev, b->fcopies, st),
+			   "ffn");
 			fin = mine;
 			b->fused_layers++;
 			continue;
 		}
-		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL, NULL};
+		kern_mv_opts fn = {L->ffn_norm, c->rms_eps, 0, 1, NULL, NULL, NULL, NULL, 0};
 		if (L->gu.n == 1) {
 			CU(kern_matvec(&L->gu.m[0], b->x, b->hf, &fn, st), "ffn_gate_up");
 		} else {
@@ -427,7 +445,7 @@ static int decode_step(cu_backend *b, char *err, size_t errlen)
 		CU(kern_matvec(&L->wdown, b->hf, b->x, &acc, st), "ffn_down");
 	}
 head:;
-	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin};
+	kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, fin, b->fcopies};
 	if (b->head_argmax) { /* one kernel less a token */
 		on.d_argmax = b->next;
 		on.d_argmax_scr = b->amscr;
@@ -528,7 +546,7 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 		for (int t0 = first; t0 < m; t0 += LCH) {
 			int k = m - t0 < LCH ? m - t0 : LCH;
 			for (int i = 0; i < k; i++) {
-				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, NULL};
+				kern_mv_opts on = {b->out_norm, c->rms_eps, 0, 0, NULL, NULL, NULL, NULL, 0};
 				CU(kern_matvec(&b->out, b->x + (size_t)(t0 + i) * c->n_embd, b->logits + i * V, &on, b->st),
 				   "output");
 			}
@@ -660,6 +678,35 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	b->as.eps = c->rms_eps;
 	b->as.d_inv_freq = b->inv_freq;
 	{
+		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
+		/* Default -1: fused where n_ff >= 4 n_embd, below position fuse_until
+		 * (bench/RESULTS.md, "A deterministic fused feed-forward"): with its
+		 * fixed-point sums the logits are the same every run; Qwen2.5-0.5B
+		 * decodes 7-17 us faster with it at context 128 (H100: up to 22 us at
+		 * 512, 17 at 1024, even at 2048) and 2 us (H200) to 34 us (H100)
+		 * slower at 4096 with one accumulator copy, so from fuse_until on the
+		 * graph without it runs unless fuse_long (below) keeps it.  Qwen3-0.6B
+		 * (n_ff 3 n_embd) is slower with it everywhere. */
+		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		const char *fu = getenv("VIGIL_CUDA_FUSE_UNTIL");
+		b->fuse_until = fu && *fu ? atoi(fu) : 2048;
+		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
+		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
+		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
+		/* Where the layers' weights are 2- or 4-byte floats, the fused feed-forward
+		 * adds into 2 copies of each accumulator (half as many blocks add into
+		 * each address) and runs in graph_long too.  Qwen2.5-0.5B BF16 on an
+		 * H200 (session 15, calls M3-M7): 0.503 ms/token at context 128 against
+		 * 0.527 with 1 copy (4 copies: 0.510), and 0.621 at 4096 (fused, 256-key
+		 * ranges) against 0.647.  Q8_0 lost with 2 copies (0.575 against 0.560
+		 * at 128) and with the fused feed-forward at 4096 (0.713 against 0.671). */
+		int wt = b->L[0].wdown.type;
+		int flt = wt == LLM_TYPE_F32 || wt == LLM_TYPE_F16 || wt == LLM_TYPE_BF16;
+		const char *fc = getenv("VIGIL_CUDA_FIX_COPIES"), *fl = getenv("VIGIL_CUDA_FUSE_LONG");
+		b->fcopies = kern_fix_copies(fc && *fc ? atoi(fc) : flt ? 2 : 1);
+		b->fuse_long = (fl && *fl ? atoi(fl) != 0 : flt) && ffn_fusable(b);
+	}
+	{
 		/* at most 64 key ranges per kv head at long context (ranges shorter
 		 * than 32 keys are never made: short contexts use fewer).  Swept on an
 		 * H100 at context 4096 (check_kernels attn): 64 ranges 25.2 us for the
@@ -681,15 +728,20 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		 * Qwen2.5-0.5B on an H200 at 4096 (session 14, call L3): 192 keys
 		 * 0.647 ms/token bf16 and 0.671 q8_0 against 0.658 / 0.676 with 128,
 		 * 0.661 / 0.683 with 256; at context 128 it was 5 us slower, so the
-		 * graph below fuse_until keeps 128.  Qwen3-0.6B's blocks hold 160 rows,
-		 * and 160 was 5-7 us slower there at 4096 (call L2): it keeps 128. */
+		 * graph below fuse_until keeps 128.  With the fused feed-forward in the
+		 * long graph too (fuse_long), 256 keys: 0.620 against 0.626 with 192
+		 * and 0.638 with 160 (session 15, call M5).  Qwen3-0.6B's blocks hold
+		 * 160 rows, and 160 was 5-7 us slower there at 4096 (call L2): it keeps
+		 * 128. */
 		const char *acl = getenv("VIGIL_CUDA_ATT_CHUNK_LONG");
 		if (acl && *acl)
 			b->att_chunk_long = atoi(acl);
 		else if (ac) /* a range length asked for holds in both graphs */
 			b->att_chunk_long = b->att_chunk;
+		else if (kern_attn_dec_chunk(&b->as, b->fuse_long ? 256 : 192) == (b->fuse_long ? 256 : 192))
+			b->att_chunk_long = b->fuse_long ? 256 : 192;
 		else
-			b->att_chunk_long = kern_attn_dec_chunk(&b->as, 192) == 192 ? 192 : b->att_chunk;
+			b->att_chunk_long = b->att_chunk;
 		if (!b->att_fused || !kern_attn_dec_ok(&b->as, b->att_chunk_long) ||
 		    kern_attn_dec_chunk(&b->as, b->att_chunk_long) == kern_attn_dec_chunk(&b->as, b->att_chunk))
 			b->att_chunk_long = b->att_chunk; /* the same ranges: graph_long is not needed for them */
@@ -702,25 +754,9 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	CU(dmalloc(b, (void **)&b->att, (size_t)PCH * b->q_dim * 4), "activations");
 	CU(dmalloc(b, (void **)&b->gu, (size_t)PCH * 2 * F * 4), "activations");
 	CU(dmalloc(b, (void **)&b->hf, (size_t)PCH * F * 4), "activations");
-	b->fstride = (E + 1) & ~1; /* 16-byte aligned rows */
+	b->fstride = (int)(KERN_FIX_BYTES(E, b->fcopies) / 8); /* elements: 16-byte aligned */
 	CU(dmalloc(b, (void **)&b->facc, (size_t)c->n_layer * b->fstride * 8), "activations");
 	CU(cudaMemset(b->facc, 0, (size_t)c->n_layer * b->fstride * 8), "activations");
-	{
-		const char *fd = getenv("VIGIL_CUDA_FUSE_DOWN");
-		/* Default -1: fused where n_ff >= 4 n_embd, below position fuse_until
-		 * (bench/RESULTS.md, "A deterministic fused feed-forward"): with its
-		 * fixed-point sums the logits are the same every run; Qwen2.5-0.5B
-		 * decodes 7-17 us faster with it at context 128 (H100: up to 22 us at
-		 * 512, 17 at 1024, even at 2048) and 2 us (H200) to 34 us (H100)
-		 * slower at 4096, so from fuse_until on the graph without it runs.
-		 * Qwen3-0.6B (n_ff 3 n_embd) is slower with it everywhere. */
-		b->fuse_down = fd && *fd ? atoi(fd) : -1;
-		const char *fu = getenv("VIGIL_CUDA_FUSE_UNTIL");
-		b->fuse_until = fu && *fu ? atoi(fu) : 2048;
-		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
-		b->head_argmax = !(ha && *ha && atoi(ha) == 0);
-		kern_ffn_fused_wide(b->fuse_down == 2 ? 2 : b->fuse_down == 3 ? 1 : 0);
-	}
 	CU(dmalloc(b, (void **)&b->logits, (size_t)LCH * V * 4), "logits");
 	TRY(pd_setup(b, err, errlen));
 	{
@@ -772,11 +808,11 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	}
 	CU(cudaGraphGetNodes(graph, NULL, &b->graph_kernels), "graph nodes");
 	if (!b->use_pd && b->fuse_until < b->n_ctx &&
-	    (b->fused_layers || b->att_chunk_long != b->att_chunk)) {
-		/* the step for long contexts: without the fused feed-forward (its
-		 * accumulators are left as they are: no graph reads one before the
-		 * fused kernel of a graph with them has zeroed it), with the long key
-		 * ranges */
+	    ((b->fused_layers && !b->fuse_long) || b->att_chunk_long != b->att_chunk)) {
+		/* the step for long contexts: with the long key ranges, and without
+		 * the fused feed-forward unless fuse_long (its accumulators are then
+		 * left as they are: no graph reads one before the fused kernel of a
+		 * graph with them has zeroed it) */
 		int fl = b->fused_layers;
 		cudaGraph_t g2 = NULL;
 		b->in_long = 1;

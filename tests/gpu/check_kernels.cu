@@ -277,6 +277,32 @@ static void ref_rmsnorm(const std::vector<float> &x, const std::vector<float> &g
 	for (size_t i = 0; i < cols; i++) xn[i] = use_norm ? x[i] * rs * g[i] : x[i];
 }
 
+/* v's elements as an accumulator of nc copies (kern.h), each copy after the
+ * first holding a random part of each element, the first the rest. */
+static std::vector<long long> fix_copies(const std::vector<long long> &v, int nc)
+{
+	int n = (int)v.size(), fs = kern_fix_stride(n);
+	std::vector<long long> a(KERN_FIX_BYTES(n, nc) / 8, 0);
+	for (int i = 0; i < n; i++) {
+		long long rest = v[i];
+		for (int k = 1; k < nc; k++) {
+			long long p = llrint(frand(-1, 1) * KERN_FIX_SCALE);
+			a[(size_t)k * fs + i] = p;
+			rest -= p;
+		}
+		a[i] = rest;
+	}
+	return a;
+}
+/* The n elements of an accumulator in a (nc copies): the sums. */
+static std::vector<long long> fix_sums(const std::vector<long long> &a, int n, int nc)
+{
+	std::vector<long long> v(n, 0);
+	for (int k = 0; k < nc; k++)
+		for (int i = 0; i < n; i++) v[i] += a[(size_t)k * kern_fix_stride(n) + i];
+	return v;
+}
+
 /* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
  * products); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6. */
 static const char *g_mv_label = "";
@@ -309,13 +335,16 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 	ref_rmsnorm(xe, g, use_norm, eps, xn);
 	kern_mat m = make_mat(t, rows_w, cols, gg);
 	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols), *dy = dalloc<float>(rows);
-	long long *dfix = with_fix ? dalloc<long long>(nfix) : NULL;
+	/* 1 to KERN_FIX_MAX_COPIES copies of the accumulator, holding random parts of each value */
+	int nfc = 1 + (call / 3) % KERN_FIX_MAX_COPIES;
+	size_t fbytes = KERN_FIX_BYTES(nfix, nfc);
+	long long *dfix = with_fix ? (long long *)dalloc<char>(fbytes) : NULL;
 	up(dx, x.data(), cols * 4);
 	up(dg, g.data(), cols * 4);
-	if (with_fix) up(dfix, fix.data(), nfix * 8);
+	if (with_fix) up(dfix, fix_copies(fix, nfc).data(), fbytes);
 	if (accumulate) up(dy, y0.data(), rows * 4);
 	else poison(dy, rows * 4);
-	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL, NULL, NULL, dfix};
+	kern_mv_opts o = {use_norm ? dg : NULL, eps, accumulate, swiglu, NULL, NULL, NULL, dfix, nfc};
 	int *dam = NULL;
 	unsigned char *dscr = NULL;
 	if (with_am) {
@@ -418,22 +447,30 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int with_ze
 	}
 	kern_mat mg = make_mat(t, rows_w, cols, gg), md = make_mat(t, cols, n_ff, gd);
 	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols);
-	long long *dacc = dalloc<long long>(2 * cols + 2), *dz = with_zero ? dacc + cols + (cols & 1) : NULL;
-	std::vector<long long> acc0(cols), acc(cols), acc2(cols), zb(cols);
+	/* the two runs add into 1 and 2 or 2 and 1 copies (by call) */
+	static int n_ffn = 0;
+	int nc0 = 1 + n_ffn++ % KERN_FIX_MAX_COPIES;
+	size_t fw = KERN_FIX_BYTES(cols, KERN_FIX_MAX_COPIES) / 8; /* room for any count of copies */
+	long long *dacc = dalloc<long long>(2 * fw), *dz = with_zero ? dacc + fw : NULL;
+	std::vector<long long> acc0(cols), acc(cols), acc2(cols), got(fw), zb(fw);
 	for (int r = 0; r < cols; r++) acc0[r] = llrint((double)y0[r] * KERN_FIX_SCALE);
 	up(dx, x.data(), cols * 4);
 	up(dg, g.data(), cols * 4);
 	double worst = 0;
 	int bad = 0, same = 1, zeroed = 1;
-	for (int run = 0; run < 2; run++) { /* twice: the same bits, whatever order the blocks add in */
-		up(dacc, acc0.data(), cols * 8);
-		if (dz) poison(dz, cols * 8);
-		CK(kern_ffn_fused(&mg, &md, dx, use_norm ? dg : NULL, eps, dacc, dz, NULL));
+	for (int run = 0; run < 2; run++) { /* twice: the same sums, whatever the order and the copies the blocks add into */
+		int nc = 1 + (nc0 - 1 + run) % KERN_FIX_MAX_COPIES;
+		size_t n = KERN_FIX_BYTES(cols, nc) / 8;
+		up(dacc, fix_copies(acc0, nc).data(), n * 8);
+		if (dz) poison(dz, fw * 8);
+		CK(kern_ffn_fused(&mg, &md, dx, use_norm ? dg : NULL, eps, dacc, dz, nc, NULL));
 		CK(cudaDeviceSynchronize());
-		down(run ? acc2.data() : acc.data(), dacc, cols * 8);
-		if (dz) {
-			down(zb.data(), dz, cols * 8);
-			for (long long v : zb) zeroed &= v == 0;
+		down(got.data(), dacc, n * 8);
+		std::vector<long long> sums = fix_sums(got, cols, nc);
+		(run ? acc2 : acc) = sums;
+		if (dz) { /* its nc copies zeroed, the bytes after them not touched */
+			down(zb.data(), dz, fw * 8);
+			for (size_t i = 0; i < fw; i++) zeroed &= i < n ? zb[i] == 0 : zb[i] != 0;
 		}
 	}
 	for (int r = 0; r < cols; r++) {
@@ -458,9 +495,10 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int with_ze
 	if (!zeroed) printf("       the buffer to zero was not zeroed\n");
 	/* refused: x overlapping the accumulator (other blocks still read x while the
 	 * first add), the zeroed buffer overlapping it, an accumulator not 16-byte aligned */
-	int refused = kern_ffn_fused(&mg, &md, dx, NULL, eps, (long long *)dx, NULL, NULL) != 0 &&
-	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc, dacc + 2, NULL) != 0 &&
-	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc + 1, NULL, NULL) != 0;
+	int refused = kern_ffn_fused(&mg, &md, dx, NULL, eps, (long long *)dx, NULL, 1, NULL) != 0 &&
+	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc, dacc + 2, 1, NULL) != 0 &&
+	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc, dacc + kern_fix_stride(cols), 2, NULL) != 0 &&
+	              kern_ffn_fused(&mg, &md, dx, NULL, eps, dacc + 1, NULL, 1, NULL) != 0;
 	if (!refused) printf("       a bad buffer was accepted\n");
 	CK(cudaDeviceSynchronize());
 	char what[160];
@@ -1004,7 +1042,7 @@ static void bench_matvec(int t, int rows, int cols, int swiglu, double copy_gbs)
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);
-	b.o = {NULL, 1e-6f, 0, swiglu, NULL, NULL, NULL, NULL};
+	b.o = {NULL, 1e-6f, 0, swiglu, NULL, NULL, NULL, NULL, 0};
 	float ms = time_ms(run_mv, &b, 50);
 	double gbs = bytes / (ms * 1e-3) / 1e9;
 	printf("time   matvec %-5s %6d x %-5d%s  %8.2f us  %7.1f GB/s  %5.1f%% of copy bw%s\n", tname(t), rows, cols,
@@ -1023,9 +1061,10 @@ static void run_ffn(void *p)
 	for (int i = 0; i < 24; i++) {
 		int k = i & 3;
 		if (b->fused) {
-			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->acc, NULL, NULL));
+			CK(kern_ffn_fused(&b->gu[k], &b->wd[k], b->x, b->g, 1e-6f, b->acc, NULL, 2, NULL));
 		} else {
-			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL, NULL, NULL, NULL}, o2 = {NULL, 0.f, 1, 0, NULL, NULL, NULL, NULL};
+			kern_mv_opts o1 = {b->g, 1e-6f, 0, 1, NULL, NULL, NULL, NULL, 0},
+			             o2 = {NULL, 0.f, 1, 0, NULL, NULL, NULL, NULL, 0};
 			CK(kern_matvec(&b->gu[k], b->x, b->h, &o1, NULL));
 			CK(kern_matvec(&b->wd[k], b->h, b->y, &o2, NULL));
 		}
@@ -1042,8 +1081,8 @@ static void bench_ffn(int t, int cols, int n_ff)
 		b.wd[i] = make_mat(t, cols, n_ff, gd);
 	}
 	b.x = dalloc<float>(cols); b.g = dalloc<float>(cols); b.y = dalloc<float>(cols); b.h = dalloc<float>(n_ff);
-	b.acc = dalloc<long long>(cols);
-	CK(cudaMemset(b.acc, 0, cols * 8));
+	b.acc = dalloc<long long>(KERN_FIX_BYTES(cols, 2) / 8);
+	CK(cudaMemset(b.acc, 0, KERN_FIX_BYTES(cols, 2)));
 	std::vector<float> x(cols);
 	for (auto &v : x) v = frand(-1, 1);
 	up(b.x, x.data(), cols * 4);

@@ -74,9 +74,13 @@ if [ "$mode" = test ]; then
 		# the persistent decode kernel (off by default) through the same checks
 		VIGIL_CUDA_PERSIST=1 step model-persistent build/gpu/check_model test
 		# the fused feed-forward on every model it covers, its graph replaced by
-		# the long-context one (without it, key ranges of 192 where they fit)
-		# from position 200 on (inside most greedy decodes)
+		# the long-context one (longer key ranges where they fit; the fused
+		# feed-forward kept there for float weights) from position 200 on
+		# (inside most greedy decodes); then the same with one accumulator copy
+		# and no fused feed-forward in the long graph for any type
 		VIGIL_CUDA_FUSE_DOWN=1 VIGIL_CUDA_FUSE_UNTIL=200 step model-fused build/gpu/check_model test
+		VIGIL_CUDA_FUSE_DOWN=1 VIGIL_CUDA_FUSE_UNTIL=200 VIGIL_CUDA_FUSE_LONG=0 VIGIL_CUDA_FIX_COPIES=1 \
+			step model-fused-1copy build/gpu/check_model test
 		if [ -z "${GPU_QUICK:-}" ] && command -v compute-sanitizer >/dev/null 2>&1; then
 			for tool in memcheck racecheck; do
 				VIGIL_CUDA_PERSIST=1 step model-$tool-persistent timeout 300 compute-sanitizer --tool $tool \
