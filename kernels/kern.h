@@ -282,6 +282,9 @@ int llm_cuda_fused_layers(void *ctx);
 int llm_cuda_uses_persistent(void *ctx);
 int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token,
                           int *kernels, size_t *vram, char *err, size_t errlen);
+/* The same loop of n decode steps (greedy, on the device) from token tok at
+ * position pos; out[i] = the token step i chose.  0, or -1 with err. */
+int llm_cuda_decode_greedy(void *ctx, int32_t tok, int pos, int n, int32_t *out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -126,11 +126,12 @@ typedef struct cu_backend {
 	float *ascr;    /* attention scratch */
 	void *wbuf;     /* dequantised weights for prefill GEMMs */
 	void *abuf;     /* activations as bf16/f16 for the bf16 prefill */
-	int *tok;       /* [PCH] */
-	int *pos;       /* [1] */
-	int *next;      /* [1] argmax of the last decode (bench) */
+	int *pos;       /* [1 + PCH]: the position, then the tokens (one copy sets both for decode) */
+	int *tok;       /* pos + 1: [PCH] */
+	int *next;      /* tok: the decode step's argmax, where the next step's token is read, so that a
+	                   device-side loop of decode steps needs no copy of it */
 	void *amscr;    /* KERN_ARGMAX_SCRATCH bytes, zeroed */
-	int *h_io;      /* pinned [2]: token, position */
+	int *h_io;      /* pinned [2]: position, token */
 	cudaGraphExec_t graph;
 	cudaGraphExec_t graph_long; /* or NULL: the graph for positions >= fuse_until */
 	size_t graph_kernels, graph_long_kernels; /* kernel nodes of graph and graph_long */
@@ -262,7 +263,7 @@ static void cu_destroy(void *ctx)
 	kern_mat_free(&b->embd);
 	if (!b->out_tied) kern_mat_free(&b->out);
 	void *ps[] = {b->out_norm, b->inv_freq, b->x, b->xb, b->qkv, b->q, b->att, b->gu, b->hf,
-	              b->logits, b->ascr, b->wbuf, b->abuf, b->tok, b->pos, b->next, b->amscr, b->att_cnt, b->facc};
+	              b->logits, b->ascr, b->wbuf, b->abuf, b->pos, b->amscr, b->att_cnt, b->facc};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (ps[i]) cudaFree(ps[i]);
 	if (b->h_io) cudaFreeHost(b->h_io);
@@ -497,8 +498,8 @@ static int prefill_chunk(cu_backend *b, int m, int pos, char *err, size_t errlen
 {
 	const llm_config *c = &b->c;
 	void *st = b->st;
-	b->h_io[1] = pos;
-	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+	b->h_io[0] = pos;
+	CU(cudaMemcpyAsync(b->pos, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "position");
 	CU(kern_embed(&b->embd, b->tok, m, b->x, st), "embed");
 	int E = c->n_embd, F = c->n_ff;
 	for (int l = 0; l < c->n_layer; l++) {
@@ -529,10 +530,11 @@ static int cu_forward(void *ctx, const int32_t *tokens, int n, int pos, int all_
 			return fail(err, errlen, "token %d at %d is outside the vocabulary (%d)", tokens[i], i, c->n_vocab);
 	size_t V = (size_t)c->n_vocab;
 	if (n == 1) {
-		b->h_io[0] = tokens[0];
-		b->h_io[1] = pos;
-		CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
-		CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+		/* one copy: a 4-byte host-to-device copy before the graph cost ~7 us a token
+		 * on an H200 (bench/RESULTS.md, session 16) */
+		b->h_io[0] = pos;
+		b->h_io[1] = tokens[0];
+		CU(cudaMemcpyAsync(b->pos, b->h_io, 8, cudaMemcpyHostToDevice, b->st), "token and position");
 		CU(cudaGraphLaunch(decode_graph(b, pos), b->st), "decode graph");
 		CU(cudaMemcpyAsync(logits, b->logits, V * 4, cudaMemcpyDeviceToHost, b->st), "logits");
 		CU(cudaStreamSynchronize(b->st), "decode");
@@ -776,12 +778,12 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		if ((size_t)b->q_dim > maxin) maxin = (size_t)b->q_dim;
 		CU(dmalloc(b, &b->abuf, (size_t)PCH * maxin * 2), "prefill activations");
 	}
-	CU(dmalloc(b, (void **)&b->tok, PCH * 4), "tokens");
-	CU(dmalloc(b, (void **)&b->pos, 4), "position");
+	CU(dmalloc(b, (void **)&b->pos, (PCH + 1) * 4), "position and tokens");
+	b->tok = b->pos + 1;
+	b->next = b->tok;
 	b->pd.part = b->ascr;
 	b->pd.d_tok = b->tok;
 	b->pd.d_pos = b->pos;
-	CU(dmalloc(b, (void **)&b->next, 4), "argmax");
 	CU(dmalloc(b, &b->amscr, KERN_ARGMAX_SCRATCH), "argmax");
 	CU(cudaMemset(b->amscr, 0, KERN_ARGMAX_SCRATCH), "argmax");
 	CU(cudaMallocHost((void **)&b->h_io, 8), "pinned");
@@ -789,8 +791,7 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 	 * read), then the same step captured as a graph */
 	b->h_io[0] = 0;
 	b->h_io[1] = 0;
-	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
-	CU(cudaMemcpyAsync(b->pos, &b->h_io[1], 4, cudaMemcpyHostToDevice, b->st), "position");
+	CU(cudaMemcpyAsync(b->pos, b->h_io, 8, cudaMemcpyHostToDevice, b->st), "token and position");
 	for (;;) { /* with the persistent kernel first; without it if that fails */
 		if (capture_decode(b, &graph, &b->graph, err, errlen)) break;
 		if (!b->use_pd) {
@@ -847,40 +848,64 @@ extern "C" void *llm_cuda_last_ctx(void)
 	return g_last_ctx;
 }
 
-extern "C" int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token, int *kernels,
-                                     size_t *vram, char *err, size_t errlen)
+/* n decode steps back to back from position pos, token tok first: graph replays
+ * with the token left on the device by each step's argmax (next is tok) and the
+ * positions uploaded once, each set by a device-to-device copy (the
+ * host-to-device copy of a position cost ~7 us a token on an H200, a
+ * device-to-device one ~1).  out: or NULL, the n tokens chosen (one more copy a
+ * step).  *ms: device time per step. */
+static int device_loop(cu_backend *b, int32_t tok, int pos, int n, int32_t *out, double *ms_per_token, char *err,
+                       size_t errlen)
 {
-	cu_backend *b = (cu_backend *)ctx;
 	int rc = -1;
-	int *hpos = NULL;
+	int *hpos = NULL, *dpos = NULL;
 	cudaEvent_t e0 = NULL, e1 = NULL;
 	float ms = 0;
-	if (!b || n <= 0 || pos < 0 || pos + n > b->n_ctx) return fail(err, errlen, "bench: bad arguments");
+	if (!b || n <= 0 || pos < 0 || pos + n > b->n_ctx) return fail(err, errlen, "decode loop: bad arguments");
 	CU(cudaMallocHost((void **)&hpos, (size_t)n * 4), "pinned");
+	CU(cudaMalloc((void **)&dpos, (size_t)n * 4 * (out ? 2 : 1)), "positions");
 	for (int i = 0; i < n; i++) hpos[i] = pos + i;
 	CU(cudaEventCreate(&e0), "event");
 	CU(cudaEventCreate(&e1), "event");
-	b->h_io[0] = tok;
-	CU(cudaMemcpyAsync(b->tok, &b->h_io[0], 4, cudaMemcpyHostToDevice, b->st), "token");
+	CU(cudaMemcpyAsync(dpos, hpos, (size_t)n * 4, cudaMemcpyHostToDevice, b->st), "positions");
+	b->h_io[0] = pos;
+	b->h_io[1] = tok;
+	CU(cudaMemcpyAsync(b->pos, b->h_io, 8, cudaMemcpyHostToDevice, b->st), "token and position");
 	CU(cudaEventRecord(e0, b->st), "event");
 	for (int i = 0; i < n; i++) {
-		CU(cudaMemcpyAsync(b->pos, &hpos[i], 4, cudaMemcpyHostToDevice, b->st), "position");
+		if (i) CU(cudaMemcpyAsync(b->pos, dpos + i, 4, cudaMemcpyDeviceToDevice, b->st), "position");
 		CU(cudaGraphLaunch(decode_graph(b, hpos[i]), b->st), "decode graph");
-		CU(cudaMemcpyAsync(b->tok, b->next, 4, cudaMemcpyDeviceToDevice, b->st), "next token");
+		if (out) CU(cudaMemcpyAsync(dpos + n + i, b->next, 4, cudaMemcpyDeviceToDevice, b->st), "token");
 	}
 	CU(cudaEventRecord(e1, b->st), "event");
-	CU(cudaEventSynchronize(e1), "bench");
+	CU(cudaEventSynchronize(e1), "decode loop");
 	CU(cudaEventElapsedTime(&ms, e0, e1), "event");
-	*ms_per_token = ms / n;
-	if (kernels) /* of the graph the first position replayed */
-		*kernels = (int)(decode_graph(b, pos) == b->graph ? b->graph_kernels : b->graph_long_kernels);
-	if (vram) *vram = b->vram;
+	if (out) CU(cudaMemcpy(out, dpos + n, (size_t)n * 4, cudaMemcpyDeviceToHost), "tokens");
+	if (ms_per_token) *ms_per_token = ms / n;
 	rc = 0;
 out:
 	if (e0) cudaEventDestroy(e0);
 	if (e1) cudaEventDestroy(e1);
 	if (hpos) cudaFreeHost(hpos);
+	if (dpos) cudaFree(dpos);
 	return rc;
+}
+
+extern "C" int llm_cuda_bench_decode(void *ctx, int32_t tok, int pos, int n, double *ms_per_token, int *kernels,
+                                     size_t *vram, char *err, size_t errlen)
+{
+	cu_backend *b = (cu_backend *)ctx;
+	if (device_loop(b, tok, pos, n, NULL, ms_per_token, err, errlen)) return -1;
+	if (kernels) /* of the graph the first position replayed */
+		*kernels = (int)(decode_graph(b, pos) == b->graph ? b->graph_kernels : b->graph_long_kernels);
+	if (vram) *vram = b->vram;
+	return 0;
+}
+
+extern "C" int llm_cuda_decode_greedy(void *ctx, int32_t tok, int pos, int n, int32_t *out, char *err, size_t errlen)
+{
+	if (!out) return fail(err, errlen, "decode loop: no output");
+	return device_loop((cu_backend *)ctx, tok, pos, n, out, NULL, err, errlen);
 }
 
 extern "C" int llm_cuda_pd_phases(void *ctx, double work[5], double work_max[5], double wait[5])

@@ -144,12 +144,14 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 	/* greedy decoding, each backend on its own choices; the GPU's first NREP
 	 * decode steps are then run again and must give the same logits, bit for bit */
 	{
-		enum { NREP = 8 };
+		enum { NREP = 8, NDEV = 32 };
+		int32_t gsel[NDEV]; /* the GPU's greedy choices, for the device-side loop */
+		int nsel = 0;
 		float *rec = malloc(sizeof(float) * (size_t)V * NREP), *again = malloc(sizeof(float) * (size_t)V);
 		int32_t rtok[NREP];
 		int nrec = 0;
 		float *c1 = lc + (size_t)(n_prompt - 1) * V, *g1 = lg + (size_t)(n_prompt - 1) * V;
-		int32_t tc = argmax(c1, V, NULL), tg = argmax(g1, V, NULL);
+		int32_t tc = argmax(c1, V, NULL), tg = argmax(g1, V, NULL), tg0 = tg;
 		int same = 0, diverged = -1, bad = 0;
 		double worst_d = 0, margin_at = 0, min_margin = 1e30;
 		for (int i = 0; i < n_gen; i++) {
@@ -176,6 +178,7 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 			if (!(e <= worst_d)) worst_d = e;
 			tc = argmax(c1, V, NULL);
 			tg = argmax(g1, V, NULL);
+			if (nsel < NDEV) gsel[nsel++] = tg;
 		}
 		if (diverged < 0 && !bad) {
 			ok = worst_d <= LOGIT_TOL;
@@ -199,6 +202,26 @@ static void parity(const char *name, fwd_fn cpu, void *cu_, fwd_fn gpu, void *gu
 		else
 			printf("%-6s %s: %d decode steps run again: the same logits bit for bit\n", ok ? "ok" : "FAIL", name, nrec);
 		ok ? n_pass++ : n_fail++;
+		/* the same greedy steps as a device-side loop (graph replays, each step's token
+		 * and the positions left on the device): the same tokens */
+		if (!bad && nsel > 0) {
+			int32_t dev[NDEV];
+			char err[256];
+			int d = -1;
+			if (llm_cuda_decode_greedy(llm_cuda_last_ctx(), tg0, n_prompt, nsel, dev, err, sizeof err)) {
+				printf("FAIL   %s: device-side greedy loop: %s\n", name, err);
+				n_fail++;
+			} else {
+				for (int i = 0; i < nsel && d < 0; i++)
+					if (dev[i] != gsel[i]) d = i;
+				if (d >= 0)
+					printf("FAIL   %s: device-side greedy loop: step %d chose %d, the decode steps %d\n", name, d,
+					       (int)dev[d], (int)gsel[d]);
+				else
+					printf("ok     %s: device-side greedy loop: the same %d tokens\n", name, nsel);
+				d < 0 ? n_pass++ : n_fail++;
+			}
+		}
 		free(rec);
 		free(again);
 	}
