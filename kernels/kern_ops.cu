@@ -596,6 +596,99 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 	}
 }
 
+/* ---- integer dot products (Q8_0) ------------------------------------------------
+ * Q8_0 weights against x in 32-value blocks of int16 (x ~= d q, d = amax / 32767,
+ * q rounded to nearest: the CPU path's llm_quantize_x): dp2a takes two int16 of x
+ * and two int8 of a weight word per instruction, exact in int32, and one float
+ * multiply per chunk applies both scales.  The float path converted every weight
+ * byte with I2F (a quarter-rate pipe on sm_90): the Q8_0 matvecs ran at 52-59 % of
+ * the copy rate on the head and slower than BF16 in the decode graph. */
+template <int T> struct MvInt { enum { V = T == T_Q8_0 }; };
+
+/* The layout: xq[(g * 2 + k) * 32 + ln] (uint4) holds int16 elements 8k..8k+7 of
+ * chunk g * 32 + ln (16 elements a chunk); xd[b] is d of the 32-value block b.
+ * Both fit the bytes of the float staging (xs) they replace. */
+__device__ __forceinline__ float *xq_scales(uint4 *xq, int C) { return (float *)(xq + ((C + 31) / 32) * 64); }
+
+template <int T>
+__device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *xq, const float *xd)
+{
+	const uint4 *p = xq + (c >> 5) * 64 + (c & 31);
+	uint4 a = p[0], b = p[32];
+	int s = __dp2a_lo((int)a.x, (int)w.a.x, 0);
+	s = __dp2a_hi((int)a.y, (int)w.a.x, s);
+	s = __dp2a_lo((int)a.z, (int)w.a.y, s);
+	s = __dp2a_hi((int)a.w, (int)w.a.y, s);
+	s = __dp2a_lo((int)b.x, (int)w.a.z, s);
+	s = __dp2a_hi((int)b.y, (int)w.a.z, s);
+	s = __dp2a_lo((int)b.z, (int)w.a.w, s);
+	s = __dp2a_hi((int)b.w, (int)w.a.w, s);
+	return (float)s * (h2f((uint16_t)w.b.x) * xd[c >> 1]);
+}
+
+/* The gains of the int16 staging (constant: loaded before the PDL wait), float4 i4 =
+ * tid + j * nthr in gv[j]. */
+__device__ __forceinline__ void stage_gain_q(float4 (&gv)[MV_NS], const float4 *g4, int n4, int tid, int nthr)
+{
+#pragma unroll
+	for (int j = 0; j < MV_NS; j++) {
+		int i4 = tid + j * nthr;
+		gv[j] = i4 < n4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f);
+	}
+}
+__device__ __forceinline__ uint32_t pack_i16(float a, float b)
+{
+	return (uint32_t)(uint16_t)(int16_t)__float2int_rn(a) | ((uint32_t)(uint16_t)(int16_t)__float2int_rn(b) << 16);
+}
+/* float4 i4 of x (valid: i4 < cols / 4), times its gains g when has_g, into the int16
+ * staging; the 8 lanes of a 32-value block (aligned groups of 8 lanes) find its
+ * amax together, so every lane of the warp calls it.  ss gains v's squares. */
+template <int FIX>
+__device__ __forceinline__ void xq_put(uint4 *xq, float *xd, const float4 *x4, const long long *fix, int fs, int i4,
+                                       bool valid, bool has_g, float4 g, float &ss)
+{
+	float4 v = valid ? ld_x4f<FIX>(x4, fix, i4, fs) : make_float4(0.f, 0.f, 0.f, 0.f);
+	ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+	if (has_g) { v.x *= g.x; v.y *= g.y; v.z *= g.z; v.w *= g.w; }
+	float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
+	if (!valid) return;
+	float id = m > 0.f ? 32767.f / m : 0.f;
+	int c = i4 >> 2, k = (i4 >> 1) & 1, h = i4 & 1;
+	((uint2 *)xq)[(((c >> 5) * 2 + k) * 32 + (c & 31)) * 2 + h] =
+		make_uint2(pack_i16(v.x * id, v.y * id), pack_i16(v.z * id, v.w * id));
+	if ((i4 & 7) == 0) xd[i4 >> 3] = m / 32767.f;
+}
+/* x (plus fix with FIX) times the gains (g4 given: the RMSNorm's, whose scale the
+ * caller applies to the dot products: mv_late_rs, from each warp's sum of squares
+ * in red) into the int16 staging.  gfast: the gains are in gv (stage_gain_q).
+ * Called by all nthr threads (a multiple of 32); the caller syncs after it. */
+template <int FIX>
+__device__ __forceinline__ void stage_xq(uint4 *xq, const float4 *x4, const long long *fix, const float4 *g4, int cols,
+                                         bool gfast, const float4 (&gv)[MV_NS], float *red, int tid, int nthr)
+{
+	const int n4 = cols / 4, fs = kern_fix_stride(cols);
+	float *xd = xq_scales(xq, cols / 16);
+	float ss = 0.f;
+#pragma unroll
+	for (int j = 0; j < MV_NS; j++) {
+		int i4 = tid + j * nthr;
+		bool ok = i4 < n4;
+		xq_put<FIX>(xq, xd, x4, fix, fs, i4, ok, g4 != NULL, gfast ? gv[j] : ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f), ss);
+	}
+	for (int b0 = MV_NS * nthr; b0 < n4; b0 += nthr) { /* uniform over the block */
+		int i4 = b0 + tid;
+		bool ok = i4 < n4;
+		xq_put<FIX>(xq, xd, x4, fix, fs, i4, ok, g4 != NULL, ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f), ss);
+	}
+	if (g4) {
+		ss = warp_sum(ss);
+		if ((tid & 31) == 0) red[tid >> 5] = ss;
+	}
+}
+
 /* After stage_x's late path and a __syncthreads: the RMSNorm scale from the
  * warps' sums in red, applied to the finished dot products (one barrier less
  * before them). */
@@ -646,22 +739,32 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
 	/* with the norm and at most MV_NS slots of x per thread: the norm weights
 	 * (constant) before the wait, x read once into registers after it */
-	const bool fast = norm && nslot <= MV_NS * (int)blockDim.x;
+	const bool QI = MvInt<T>::V;
+	uint4 *xq = (uint4 *)xs;
+	const float *xd = xq_scales(xq, C);
+	const bool fast = norm && (QI ? cols / 4 <= MV_NS * (int)blockDim.x : nslot <= MV_NS * (int)blockDim.x);
 	float4 gv[MV_NS];
-	if (fast) stage_gain<T>(gv, g4, nslot, C, threadIdx.x, (int)blockDim.x);
+	if (fast) {
+		if (QI) stage_gain_q(gv, g4, cols / 4, threadIdx.x, (int)blockDim.x);
+		else stage_gain<T>(gv, g4, nslot, C, threadIdx.x, (int)blockDim.x);
+	}
 	pdl_wait();
 	/* the old y of this lane's row (lane k < R takes row r0 + k), read now */
 	float yold = 0.f;
 	if (accumulate && lane < R && sub == 0 && rb * rpb + slot * R + lane < rows_out)
 		yold = ld_fix<FIX>(y, fix, rb * rpb + slot * R + lane, kern_fix_stride(rows_out));
 	/* stage x (normalised when asked) */
-	if (FIX && !accumulate)
+	if (QI) {
+		if (FIX && !accumulate) stage_xq<FIX>(xq, x4, fix, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
+		else stage_xq<0>(xq, x4, NULL, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
+	} else if (FIX && !accumulate)
 		stage_x<T, FIX>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
 		                 true);
 	else
 		stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x, true);
 	__syncthreads();
-	const float rs = fast ? mv_late_rs(red, cols, eps) : 1.f; /* the fast path's norm scale, after the dots */
+	/* the norm scale, after the dots: the fast path's, and always the integer path's */
+	const float rs = fast || (QI && norm) ? mv_late_rs(red, cols, eps) : 1.f;
 	uint64_t amb = 0; /* with am_out: the best (value, row) this thread wrote */
 	for (; rb * rpb < rows_out; rb += gridDim.x) { /* uniform over the block */
 		int r0 = rb * rpb + slot * R;
@@ -679,8 +782,13 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 #pragma unroll
 						for (int k = 0; k < R; k++)
 							if (r0 + k < rows_out) {
-								acc[k] += dot_chunk<T>(w[k][u], c, xp);
-								if (swiglu) acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
+								if (QI) {
+									acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd);
+									if (swiglu) acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd);
+								} else {
+									acc[k] += dot_chunk<T>(w[k][u], c, xp);
+									if (swiglu) acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
+								}
 							}
 					}
 				}
@@ -1093,17 +1201,25 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 		}
 	}
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
-	const bool fast = norm && nslot <= MV_NS * FF_THREADS;
+	const bool QI = MvInt<T>::V;
+	uint4 *xq = (uint4 *)xs;
+	const float *xd = xq_scales(xq, C);
+	const bool fast = norm && (QI ? cols / 4 <= MV_NS * FF_THREADS : nslot <= MV_NS * FF_THREADS);
 	float4 gv[MV_NS];
-	if (fast) stage_gain<T>(gv, g4, nslot, C, tid, FF_THREADS);
+	if (fast) {
+		if (QI) stage_gain_q(gv, g4, cols / 4, tid, FF_THREADS);
+		else stage_gain<T>(gv, g4, nslot, C, tid, FF_THREADS);
+	}
 	pdl_wait();
 	/* the layer before's accumulator: its readers (this layer's qkv and o) are done */
 	if (zero)
 		for (int i = blockIdx.x * FF_THREADS + tid; i < nfc * kern_fix_stride(cols); i += gridDim.x * FF_THREADS)
 			zero[i] = 0;
 	/* stage x (normalised) */
-	stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
+	if (QI) stage_xq<0>(xq, x4, NULL, g4, cols, fast, gv, red, tid, FF_THREADS);
+	else stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
 	__syncthreads();
+	const float rs = QI && norm ? mv_late_rs(red, cols, eps) : 1.f; /* the integer path's norm scale */
 	/* gate/up -> h */
 	float *hf = (float *)hs;
 #pragma unroll 1
@@ -1124,15 +1240,20 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 					const float4 *xp = xs + (c >> 5) * P * 32 + lane;
 #pragma unroll
 					for (int k = 0; k < RP; k++) {
-						acc[k] += dot_chunk<T>(w[k][u], c, xp);
-						acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
+						if (QI) {
+							acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd);
+							acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd);
+						} else {
+							acc[k] += dot_chunk<T>(w[k][u], c, xp);
+							acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
+						}
 					}
 				}
 			}
 		}
 #pragma unroll
 		for (int k = 0; k < RP; k++) {
-			float a = warp_sum(acc[k]), b = warp_sum(acc2[k]);
+			float a = warp_sum(acc[k]) * rs, b = warp_sum(acc2[k]) * rs;
 			if (lane == 0) hf[warp * RW + pass * RP + k] = silu(a) * b;
 		}
 	}

@@ -303,8 +303,27 @@ static std::vector<long long> fix_sums(const std::vector<long long> &a, int n, i
 	return v;
 }
 
+/* The types whose kernels round x to int16 in 32-value blocks first (Q8_0: MvInt in
+ * kern_ops.cu, like the CPU path's integer dots): the most that rounding can move
+ * w . x, half a step (the block's amax / 32767) per element: sum_k |w_k| amax_k / 65534. */
+static double xq_err(int t, const std::vector<double> &w, const std::vector<double> &xn)
+{
+	if (t != T_Q8_0) return 0;
+	double e = 0;
+	for (size_t b = 0; b + 32 <= xn.size(); b += 32) {
+		double am = 0, sw = 0;
+		for (size_t i = b; i < b + 32; i++) {
+			am = std::max(am, fabs(xn[i]));
+			sw += fabs(w[i]);
+		}
+		e += sw * am / 65534;
+	}
+	return e;
+}
+
 /* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
- * products); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6. */
+ * products) + xq_err (Q8_0); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6, with
+ * xq_err of g and of u through the same factors. */
 static const char *g_mv_label = "";
 static int g_heads = 2; /* query heads per block set with kern_attn_dec_heads */
 static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate, int swiglu)
@@ -378,16 +397,16 @@ static void check_matvec(int t, int rows, int cols, int use_norm, int accumulate
 		double a = 0, sa = 0, b = 0, sb = 0;
 		ref_dequant(t, gg.data() + r * row_bytes(t, cols), cols, wrow.data());
 		for (int i = 0; i < cols; i++) { a += wrow[i] * xn[i]; sa += fabs(wrow[i] * xn[i]); }
-		double ref, tol;
+		double ref, tol, qa = xq_err(t, wrow, xn);
 		if (swiglu) {
 			ref_dequant(t, gg.data() + (r + rows) * row_bytes(t, cols), cols, wrow.data());
 			for (int i = 0; i < cols; i++) { b += wrow[i] * xn[i]; sb += fabs(wrow[i] * xn[i]); }
-			double sg = a / (1 + exp(-a));
+			double sg = a / (1 + exp(-a)), qb = xq_err(t, wrow, xn);
 			ref = sg * b;
-			tol = 2e-5 * (1.1 * sa * fabs(b) + fabs(sg) * sb) + 1e-6;
+			tol = (2e-5 * sa + qa) * 1.1 * fabs(b) + fabs(sg) * (2e-5 * sb + qb) + 1e-6;
 		} else {
 			ref = a;
-			tol = 2e-5 * sa + 1e-6;
+			tol = 2e-5 * sa + qa + 1e-6;
 		}
 		if (accumulate) ref += ye[r];
 		double err = fabs((double)y[r] - ref) / tol;
@@ -439,11 +458,12 @@ static void check_ffn_fused(int t, int cols, int n_ff, int use_norm, int with_ze
 		double a = 0, sa = 0, b = 0, sb = 0;
 		ref_dequant(t, gg.data() + j * rb, cols, wrow.data());
 		for (int i = 0; i < cols; i++) { a += wrow[i] * xn[i]; sa += fabs(wrow[i] * xn[i]); }
+		double qa = xq_err(t, wrow, xn);
 		ref_dequant(t, gg.data() + (size_t)(j + n_ff) * rb, cols, wrow.data());
 		for (int i = 0; i < cols; i++) { b += wrow[i] * xn[i]; sb += fabs(wrow[i] * xn[i]); }
-		double sg = a / (1 + exp(-a));
+		double sg = a / (1 + exp(-a)), qb = xq_err(t, wrow, xn);
 		h[j] = sg * b;
-		th[j] = 2e-5 * (1.1 * sa * fabs(b) + fabs(sg) * sb) + 1e-6;
+		th[j] = (2e-5 * sa + qa) * 1.1 * fabs(b) + fabs(sg) * (2e-5 * sb + qb) + 1e-6;
 	}
 	kern_mat mg = make_mat(t, rows_w, cols, gg), md = make_mat(t, cols, n_ff, gd);
 	float *dx = dalloc<float>(cols), *dg = dalloc<float>(cols);
