@@ -596,34 +596,84 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 	}
 }
 
-/* ---- integer dot products (Q8_0) ------------------------------------------------
- * Q8_0 weights against x in 32-value blocks of int16 (x ~= d q, d = amax / 32767,
- * q rounded to nearest: the CPU path's llm_quantize_x): dp2a takes two int16 of x
- * and two int8 of a weight word per instruction, exact in int32, and one float
- * multiply per chunk applies both scales.  The float path converted every weight
- * byte with I2F (a quarter-rate pipe on sm_90): the Q8_0 matvecs ran at 52-59 % of
- * the copy rate on the head and slower than BF16 in the decode graph. */
-template <int T> struct MvInt { enum { V = T == T_Q8_0 }; };
+/* ---- integer dot products (Q8_0, Q4_0, Q4_1, Q5_0, Q4_K) ----------------------------
+ * Quantized weights against x in 32-value blocks of int16 (x ~= d q, d = amax / 32767,
+ * q rounded to nearest: the CPU path's llm_quantize_x).  dp2a takes two int16 of x and
+ * two 8-bit weights (or 4-/5-bit ones widened to bytes) per instruction, exact in int32;
+ * a block's offset or minimum comes from the sum of its q (kept per 16 values), and a
+ * few float multiplies per chunk apply the scales.  The float path converted every
+ * weight with I2F, a quarter-rate pipe on sm_90: the Q8_0 matvecs ran at 52-59 % of the
+ * copy rate on the head and slower than BF16 in the decode graph, Q4_0/Q4_K at 30 %. */
+template <int T> struct MvInt {
+	enum { V = T == T_Q8_0 || T == T_Q4_0 || T == T_Q4_1 || T == T_Q5_0 || T == T_Q4_K, KQ = MvT<T>::E / 8 };
+};
 
-/* The layout: xq[(g * 2 + k) * 32 + ln] (uint4) holds int16 elements 8k..8k+7 of
- * chunk g * 32 + ln (16 elements a chunk); xd[b] is d of the 32-value block b.
- * Both fit the bytes of the float staging (xs) they replace. */
-__device__ __forceinline__ float *xq_scales(uint4 *xq, int C) { return (float *)(xq + ((C + 31) / 32) * 64); }
+/* The layout: xq[(g * KQ + k) * 32 + ln] (uint4) holds int16 elements 8k..8k+7 of chunk
+ * g * 32 + ln in the order of the chunk's weights (x4_index: for the 4-bit types the
+ * low nibbles' 16 values, then the high nibbles'); xd[b] is d of the 32-value block b
+ * of x; xs16[i] the sum of q over x's values 16i..16i+15.  All fit the bytes of the
+ * float staging (xs) they replace. */
+template <int T> __device__ __forceinline__ float *xq_scales(uint4 *xq, int C)
+{
+	return (float *)(xq + ((C + 31) / 32) * MvInt<T>::KQ * 32);
+}
+template <int T> __device__ __forceinline__ int *xq_sums(uint4 *xq, int C)
+{
+	return (int *)(xq_scales<T>(xq, C) + C * MvT<T>::E / 32);
+}
+
+__device__ __forceinline__ int dp2a8(uint4 a, uint32_t w0, uint32_t w1, int s) /* 8 int16 . 8 bytes */
+{
+	s = __dp2a_lo((int)a.x, (int)w0, s);
+	s = __dp2a_hi((int)a.y, (int)w0, s);
+	s = __dp2a_lo((int)a.z, (int)w1, s);
+	return __dp2a_hi((int)a.w, (int)w1, s);
+}
+/* bits 0-3 of x to bit 4 of bytes 0-3 (Q5_0's fifth bits) */
+__device__ __forceinline__ uint32_t spread4(uint32_t x) { return ((x * 0x00204081u) & 0x01010101u) << 4; }
 
 template <int T>
-__device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *xq, const float *xd)
+__device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *xq, const float *xd, const int *xs16)
 {
-	const uint4 *p = xq + (c >> 5) * 64 + (c & 31);
-	uint4 a = p[0], b = p[32];
-	int s = __dp2a_lo((int)a.x, (int)w.a.x, 0);
-	s = __dp2a_hi((int)a.y, (int)w.a.x, s);
-	s = __dp2a_lo((int)a.z, (int)w.a.y, s);
-	s = __dp2a_hi((int)a.w, (int)w.a.y, s);
-	s = __dp2a_lo((int)b.x, (int)w.a.z, s);
-	s = __dp2a_hi((int)b.y, (int)w.a.z, s);
-	s = __dp2a_lo((int)b.z, (int)w.a.w, s);
-	s = __dp2a_hi((int)b.w, (int)w.a.w, s);
-	return (float)s * (h2f((uint16_t)w.b.x) * xd[c >> 1]);
+	const uint4 *p = xq + (c >> 5) * MvInt<T>::KQ * 32 + (c & 31);
+	if (T == T_Q8_0) {
+		int s = dp2a8(p[0], w.a.x, w.a.y, 0);
+		s = dp2a8(p[32], w.a.z, w.a.w, s);
+		return (float)s * (h2f((uint16_t)w.b.x) * xd[c >> 1]);
+	} else {
+		const uint4 qv = T == T_Q4_K ? w.b : w.a;
+		const uint32_t qw[4] = {qv.x, qv.y, qv.z, qv.w};
+		uint32_t lo[4], hi[4];
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			lo[k] = qw[k] & 0x0f0f0f0fu;
+			hi[k] = (qw[k] >> 4) & 0x0f0f0f0fu;
+			if (T == T_Q5_0) {
+				lo[k] |= spread4((w.b.y >> (4 * k)) & 15u);
+				hi[k] |= spread4((w.b.y >> (16 + 4 * k)) & 15u);
+			}
+		}
+		int sl = dp2a8(p[0], lo[0], lo[1], 0);
+		sl = dp2a8(p[32], lo[2], lo[3], sl);
+		int sh = dp2a8(p[64], hi[0], hi[1], 0);
+		sh = dp2a8(p[96], hi[2], hi[3], sh);
+		if (T == T_Q4_K) {
+			int b = c >> 3, cc = c & 7, j = cc >> 1;
+			int e = b * 256 + j * 64 + (cc & 1) * 16; /* the first low-nibble value's index in x */
+			int s1, m1, s2, m2;
+			q4k_scale_min_w(w.a, 2 * j, &s1, &m1);
+			q4k_scale_min_w(w.a, 2 * j + 1, &s2, &m2);
+			float d = h2f((uint16_t)(w.a.x & 0xffff)), dmin = h2f((uint16_t)(w.a.x >> 16));
+			float d1 = xd[e >> 5], d2 = xd[(e >> 5) + 1];
+			return d * ((float)s1 * d1 * (float)sl + (float)s2 * d2 * (float)sh) -
+			       dmin * ((float)m1 * d1 * (float)xs16[e >> 4] + (float)m2 * d2 * (float)xs16[(e >> 4) + 2]);
+		}
+		int qs = xs16[2 * c] + xs16[2 * c + 1];
+		if (T == T_Q4_0) return h2f((uint16_t)w.b.x) * xd[c] * (float)(sl + sh - 8 * qs);
+		if (T == T_Q5_0) return h2f((uint16_t)(w.b.x & 0xffff)) * xd[c] * (float)(sl + sh - 16 * qs);
+		/* Q4_1 */
+		return xd[c] * (h2f((uint16_t)(w.b.x & 0xffff)) * (float)(sl + sh) + h2f((uint16_t)(w.b.x >> 16)) * (float)qs);
+	}
 }
 
 /* The gains of the int16 staging (constant: loaded before the PDL wait), float4 i4 =
@@ -636,16 +686,31 @@ __device__ __forceinline__ void stage_gain_q(float4 (&gv)[MV_NS], const float4 *
 		gv[j] = i4 < n4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f);
 	}
 }
-__device__ __forceinline__ uint32_t pack_i16(float a, float b)
+/* the uint2 of the int16 staging that x's float4 i4 goes to */
+template <int T> __device__ __forceinline__ int xq_slot(int i4)
 {
-	return (uint32_t)(uint16_t)(int16_t)__float2int_rn(a) | ((uint32_t)(uint16_t)(int16_t)__float2int_rn(b) << 16);
+	int c, pos; /* chunk, position of the float4's first value in the chunk */
+	if (T == T_Q8_0) {
+		c = i4 >> 2;
+		pos = (i4 & 3) * 4;
+	} else if (T == T_Q4_K) {
+		int e = i4 * 4, wb = e & 255, r = wb & 63, l = r & 31;
+		c = (e >> 8) * 8 + (wb >> 6) * 2 + (l >> 4);
+		pos = (r >> 5) * 16 + (l & 15);
+	} else {
+		c = i4 >> 3;
+		pos = (i4 & 7) * 4;
+	}
+	return (((c >> 5) * MvInt<T>::KQ + (pos >> 3)) * 32 + (c & 31)) * 2 + ((pos >> 2) & 1);
 }
+__device__ __forceinline__ int q_i16(float v) { return __float2int_rn(v); }
+__device__ __forceinline__ uint32_t pack_i16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | ((uint32_t)(uint16_t)(int16_t)b << 16); }
 /* float4 i4 of x (valid: i4 < cols / 4), times its gains g when has_g, into the int16
  * staging; the 8 lanes of a 32-value block (aligned groups of 8 lanes) find its
  * amax together, so every lane of the warp calls it.  ss gains v's squares. */
-template <int FIX>
-__device__ __forceinline__ void xq_put(uint4 *xq, float *xd, const float4 *x4, const long long *fix, int fs, int i4,
-                                       bool valid, bool has_g, float4 g, float &ss)
+template <int T, int FIX>
+__device__ __forceinline__ void xq_put(uint4 *xq, float *xd, int *xs16, const float4 *x4, const long long *fix, int fs,
+                                       int i4, bool valid, bool has_g, float4 g, float &ss)
 {
 	float4 v = valid ? ld_x4f<FIX>(x4, fix, i4, fs) : make_float4(0.f, 0.f, 0.f, 0.f);
 	ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
@@ -654,34 +719,42 @@ __device__ __forceinline__ void xq_put(uint4 *xq, float *xd, const float4 *x4, c
 	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
 	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
 	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
-	if (!valid) return;
 	float id = m > 0.f ? 32767.f / m : 0.f;
-	int c = i4 >> 2, k = (i4 >> 1) & 1, h = i4 & 1;
-	((uint2 *)xq)[(((c >> 5) * 2 + k) * 32 + (c & 31)) * 2 + h] =
-		make_uint2(pack_i16(v.x * id, v.y * id), pack_i16(v.z * id, v.w * id));
+	int q0 = q_i16(v.x * id), q1 = q_i16(v.y * id), q2 = q_i16(v.z * id), q3 = q_i16(v.w * id);
+	if (T != T_Q8_0) { /* the sum of q over 16 values (4 lanes) */
+		int qs = q0 + q1 + q2 + q3;
+		qs += __shfl_xor_sync(0xffffffffu, qs, 1);
+		qs += __shfl_xor_sync(0xffffffffu, qs, 2);
+		if (valid && (i4 & 3) == 0) xs16[i4 >> 2] = qs;
+	}
+	if (!valid) return;
+	((uint2 *)xq)[xq_slot<T>(i4)] = make_uint2(pack_i16(q0, q1), pack_i16(q2, q3));
 	if ((i4 & 7) == 0) xd[i4 >> 3] = m / 32767.f;
 }
 /* x (plus fix with FIX) times the gains (g4 given: the RMSNorm's, whose scale the
  * caller applies to the dot products: mv_late_rs, from each warp's sum of squares
  * in red) into the int16 staging.  gfast: the gains are in gv (stage_gain_q).
  * Called by all nthr threads (a multiple of 32); the caller syncs after it. */
-template <int FIX>
+template <int T, int FIX>
 __device__ __forceinline__ void stage_xq(uint4 *xq, const float4 *x4, const long long *fix, const float4 *g4, int cols,
                                          bool gfast, const float4 (&gv)[MV_NS], float *red, int tid, int nthr)
 {
-	const int n4 = cols / 4, fs = kern_fix_stride(cols);
-	float *xd = xq_scales(xq, cols / 16);
+	const int n4 = cols / 4, fs = kern_fix_stride(cols), C = cols / MvT<T>::E;
+	float *xd = xq_scales<T>(xq, C);
+	int *xs16 = xq_sums<T>(xq, C);
 	float ss = 0.f;
 #pragma unroll
 	for (int j = 0; j < MV_NS; j++) {
 		int i4 = tid + j * nthr;
 		bool ok = i4 < n4;
-		xq_put<FIX>(xq, xd, x4, fix, fs, i4, ok, g4 != NULL, gfast ? gv[j] : ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f), ss);
+		xq_put<T, FIX>(xq, xd, xs16, x4, fix, fs, i4, ok, g4 != NULL,
+		               gfast ? gv[j] : ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f), ss);
 	}
 	for (int b0 = MV_NS * nthr; b0 < n4; b0 += nthr) { /* uniform over the block */
 		int i4 = b0 + tid;
 		bool ok = i4 < n4;
-		xq_put<FIX>(xq, xd, x4, fix, fs, i4, ok, g4 != NULL, ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f), ss);
+		xq_put<T, FIX>(xq, xd, xs16, x4, fix, fs, i4, ok, g4 != NULL, ok && g4 ? g4[i4] : make_float4(0.f, 0.f, 0.f, 0.f),
+		               ss);
 	}
 	if (g4) {
 		ss = warp_sum(ss);
@@ -741,7 +814,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 	 * (constant) before the wait, x read once into registers after it */
 	const bool QI = MvInt<T>::V;
 	uint4 *xq = (uint4 *)xs;
-	const float *xd = xq_scales(xq, C);
+	const float *xd = xq_scales<T>(xq, C);
+	const int *xs16 = xq_sums<T>(xq, C);
 	const bool fast = norm && (QI ? cols / 4 <= MV_NS * (int)blockDim.x : nslot <= MV_NS * (int)blockDim.x);
 	float4 gv[MV_NS];
 	if (fast) {
@@ -755,8 +829,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 		yold = ld_fix<FIX>(y, fix, rb * rpb + slot * R + lane, kern_fix_stride(rows_out));
 	/* stage x (normalised when asked) */
 	if (QI) {
-		if (FIX && !accumulate) stage_xq<FIX>(xq, x4, fix, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
-		else stage_xq<0>(xq, x4, NULL, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
+		if (FIX && !accumulate) stage_xq<T, FIX>(xq, x4, fix, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
+		else stage_xq<T, 0>(xq, x4, NULL, g4, cols, fast, gv, red, threadIdx.x, (int)blockDim.x);
 	} else if (FIX && !accumulate)
 		stage_x<T, FIX>(xs, x4, fix, g4, x, norm, eps, cols, nslot, C, fast, gv, red, threadIdx.x, (int)blockDim.x,
 		                 true);
@@ -783,8 +857,8 @@ matvec_kernel(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int 
 						for (int k = 0; k < R; k++)
 							if (r0 + k < rows_out) {
 								if (QI) {
-									acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd);
-									if (swiglu) acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd);
+									acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd, xs16);
+									if (swiglu) acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd, xs16);
 								} else {
 									acc[k] += dot_chunk<T>(w[k][u], c, xp);
 									if (swiglu) acc2[k] += dot_chunk<T>(w2[k][u], c, xp);
@@ -1203,7 +1277,8 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 	const float4 *x4 = (const float4 *)x, *g4 = (const float4 *)norm;
 	const bool QI = MvInt<T>::V;
 	uint4 *xq = (uint4 *)xs;
-	const float *xd = xq_scales(xq, C);
+	const float *xd = xq_scales<T>(xq, C);
+	const int *xs16 = xq_sums<T>(xq, C);
 	const bool fast = norm && (QI ? cols / 4 <= MV_NS * FF_THREADS : nslot <= MV_NS * FF_THREADS);
 	float4 gv[MV_NS];
 	if (fast) {
@@ -1216,7 +1291,7 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 		for (int i = blockIdx.x * FF_THREADS + tid; i < nfc * kern_fix_stride(cols); i += gridDim.x * FF_THREADS)
 			zero[i] = 0;
 	/* stage x (normalised) */
-	if (QI) stage_xq<0>(xq, x4, NULL, g4, cols, fast, gv, red, tid, FF_THREADS);
+	if (QI) stage_xq<T, 0>(xq, x4, NULL, g4, cols, fast, gv, red, tid, FF_THREADS);
 	else stage_x<T>(xs, x4, NULL, g4, x, norm, eps, cols, nslot, C, fast, gv, red, tid, FF_THREADS);
 	__syncthreads();
 	const float rs = QI && norm ? mv_late_rs(red, cols, eps) : 1.f; /* the integer path's norm scale */
@@ -1241,8 +1316,8 @@ ffn_fused_kernel(const uint8_t *__restrict__ gq, const uint8_t *__restrict__ gs,
 #pragma unroll
 					for (int k = 0; k < RP; k++) {
 						if (QI) {
-							acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd);
-							acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd);
+							acc[k] += dot_chunk_q<T>(w[k][u], c, xq, xd, xs16);
+							acc2[k] += dot_chunk_q<T>(w2[k][u], c, xq, xd, xs16);
 						} else {
 							acc[k] += dot_chunk<T>(w[k][u], c, xp);
 							acc2[k] += dot_chunk<T>(w2[k][u], c, xp);

@@ -303,12 +303,13 @@ static std::vector<long long> fix_sums(const std::vector<long long> &a, int n, i
 	return v;
 }
 
-/* The types whose kernels round x to int16 in 32-value blocks first (Q8_0: MvInt in
- * kern_ops.cu, like the CPU path's integer dots): the most that rounding can move
- * w . x, half a step (the block's amax / 32767) per element: sum_k |w_k| amax_k / 65534. */
+/* The types whose kernels round x to int16 in 32-value blocks first (Q8_0, Q4_0, Q4_1,
+ * Q5_0, Q4_K: MvInt in kern_ops.cu, like the CPU path's integer dots): the most that
+ * rounding can move w . x, half a step (the block's amax / 32767) per element:
+ * sum_k |w_k| amax_k / 65534. */
 static double xq_err(int t, const std::vector<double> &w, const std::vector<double> &xn)
 {
-	if (t != T_Q8_0) return 0;
+	if (t != T_Q8_0 && t != T_Q4_0 && t != T_Q4_1 && t != T_Q5_0 && t != T_Q4_K) return 0;
 	double e = 0;
 	for (size_t b = 0; b + 32 <= xn.size(); b += 32) {
 		double am = 0, sw = 0;
@@ -322,7 +323,7 @@ static double xq_err(int t, const std::vector<double> &w, const std::vector<doub
 }
 
 /* Tolerance: |y - ref| <= 2e-5 * sum_k |w_k x_k| + 1e-6 (f32 accumulation of exact
- * products) + xq_err (Q8_0); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6, with
+ * products) + xq_err (the integer-path types); SwiGLU: 2e-5 * (1.1 S_g |u| + |silu(g)| S_u) + 1e-6, with
  * xq_err of g and of u through the same factors. */
 static const char *g_mv_label = "";
 static int g_heads = 2; /* query heads per block set with kern_attn_dec_heads */
