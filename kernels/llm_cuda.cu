@@ -688,8 +688,11 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		 * 512, 17 at 1024, even at 2048) and 2 us (H200) to 34 us (H100)
 		 * slower at 4096 with one accumulator copy, so from fuse_until on the
 		 * graph without it runs unless fuse_long (below) keeps it.  Qwen3-0.6B
-		 * (n_ff 3 n_embd) is slower with it everywhere. */
-		b->fuse_down = fd && *fd ? atoi(fd) : -1;
+		 * (n_ff 3 n_embd) is slower with it everywhere.  Not for Q8_0 layers since
+		 * their matvecs take integer dot products: Qwen2.5-0.5B Q8_0 0.476 ms/token
+		 * at 128 without it against 0.530 with it (H200, session 19, call R6). */
+		int wt = b->L[0].wdown.type;
+		b->fuse_down = fd && *fd ? atoi(fd) : wt == LLM_TYPE_Q8_0 ? 0 : -1;
 		const char *fu = getenv("VIGIL_CUDA_FUSE_UNTIL");
 		b->fuse_until = fu && *fu ? atoi(fu) : 2048;
 		const char *ha = getenv("VIGIL_CUDA_HEAD_ARGMAX");
@@ -701,12 +704,13 @@ extern "C" int llm_cuda_backend_create(const llm_config *cfg, const llm_weights 
 		 * H200 (session 15, calls M3-M7): 0.503 ms/token at context 128 against
 		 * 0.527 with 1 copy (4 copies: 0.510), and 0.621 at 4096 (fused, 256-key
 		 * ranges) against 0.647.  Q8_0 lost with 2 copies (0.575 against 0.560
-		 * at 128) and with the fused feed-forward at 4096 (0.713 against 0.671). */
-		int wt = b->L[0].wdown.type;
-		int flt = wt == LLM_TYPE_F32 || wt == LLM_TYPE_F16 || wt == LLM_TYPE_BF16;
+		 * at 128) and with the fused feed-forward at 4096 (0.713 against 0.671).
+		 * Q4_0 with integer dot products gains from both (session 19, call R6):
+		 * 0.427 / 0.522 ms at 128 / 4096 against 0.435 / 0.540. */
+		int fix2 = wt == LLM_TYPE_F32 || wt == LLM_TYPE_F16 || wt == LLM_TYPE_BF16 || wt == LLM_TYPE_Q4_0;
 		const char *fc = getenv("VIGIL_CUDA_FIX_COPIES"), *fl = getenv("VIGIL_CUDA_FUSE_LONG");
-		b->fcopies = kern_fix_copies(fc && *fc ? atoi(fc) : flt ? 2 : 1);
-		b->fuse_long = (fl && *fl ? atoi(fl) != 0 : flt) && ffn_fusable(b);
+		b->fcopies = kern_fix_copies(fc && *fc ? atoi(fc) : fix2 ? 2 : 1);
+		b->fuse_long = (fl && *fl ? atoi(fl) != 0 : fix2) && ffn_fusable(b);
 	}
 	{
 		/* at most 64 key ranges per kv head at long context (ranges shorter
