@@ -604,9 +604,11 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
  * few float multiplies per chunk apply the scales.  The float path converted every
  * weight with I2F, a quarter-rate pipe on sm_90: the Q8_0 matvecs ran at 52-59 % of the
  * copy rate on the head and slower than BF16 in the decode graph, Q4_0/Q4_K at 30 %. */
-template <int T> struct MvInt {
-	enum { V = T == T_Q8_0 || T == T_Q4_0 || T == T_Q4_1 || T == T_Q5_0 || T == T_Q4_K, KQ = MvT<T>::E / 8 };
-};
+__host__ __device__ constexpr bool int_dot_type(int t)
+{
+	return t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1 || t == T_Q5_0 || t == T_Q4_K;
+}
+template <int T> struct MvInt { enum { V = int_dot_type(T), KQ = MvT<T>::E / 8 }; };
 
 /* The layout: xq[(g * KQ + k) * 32 + ln] (uint4) holds int16 elements 8k..8k+7 of chunk
  * g * 32 + ln in the order of the chunk's weights (x4_index: for the 4-bit types the
@@ -703,7 +705,6 @@ template <int T> __device__ __forceinline__ int xq_slot(int i4)
 	}
 	return (((c >> 5) * MvInt<T>::KQ + (pos >> 3)) * 32 + (c & 31)) * 2 + ((pos >> 2) & 1);
 }
-__device__ __forceinline__ int q_i16(float v) { return __float2int_rn(v); }
 __device__ __forceinline__ uint32_t pack_i16(int a, int b) { return (uint32_t)(uint16_t)(int16_t)a | ((uint32_t)(uint16_t)(int16_t)b << 16); }
 /* float4 i4 of x (valid: i4 < cols / 4), times its gains g when has_g, into the int16
  * staging; the 8 lanes of a 32-value block (aligned groups of 8 lanes) find its
@@ -720,7 +721,8 @@ __device__ __forceinline__ void xq_put(uint4 *xq, float *xd, int *xs16, const fl
 	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
 	m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 4));
 	float id = m > 0.f ? 32767.f / m : 0.f;
-	int q0 = q_i16(v.x * id), q1 = q_i16(v.y * id), q2 = q_i16(v.z * id), q3 = q_i16(v.w * id);
+	int q0 = __float2int_rn(v.x * id), q1 = __float2int_rn(v.y * id), q2 = __float2int_rn(v.z * id),
+	    q3 = __float2int_rn(v.w * id);
 	if (T != T_Q8_0) { /* the sum of q over 16 values (4 lanes) */
 		int qs = q0 + q1 + q2 + q3;
 		qs += __shfl_xor_sync(0xffffffffu, qs, 1);
@@ -1495,6 +1497,11 @@ extern "C" int kern_ffn_fused(const kern_mat *GU, const kern_mat *Wd, const floa
 extern "C" int kern_type_ok(int type)
 {
 	return elems_per_block(type) != 0;
+}
+
+extern "C" int kern_int_dot(int type)
+{
+	return int_dot_type(type);
 }
 
 extern "C" int kern_device_count(const char **why)

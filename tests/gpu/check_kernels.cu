@@ -303,13 +303,12 @@ static std::vector<long long> fix_sums(const std::vector<long long> &a, int n, i
 	return v;
 }
 
-/* The types whose kernels round x to int16 in 32-value blocks first (Q8_0, Q4_0, Q4_1,
- * Q5_0, Q4_K: MvInt in kern_ops.cu, like the CPU path's integer dots): the most that
- * rounding can move w . x, half a step (the block's amax / 32767) per element:
- * sum_k |w_k| amax_k / 65534. */
+/* The types whose kernels round x to int16 in 32-value blocks first (kern_int_dot, like
+ * the CPU path's integer dots): the most that rounding can move w . x, half a step (the
+ * block's amax / 32767) per element: sum_k |w_k| amax_k / 65534. */
 static double xq_err(int t, const std::vector<double> &w, const std::vector<double> &xn)
 {
-	if (t != T_Q8_0 && t != T_Q4_0 && t != T_Q4_1 && t != T_Q5_0 && t != T_Q4_K) return 0;
+	if (!kern_int_dot(t)) return 0;
 	double e = 0;
 	for (size_t b = 0; b + 32 <= xn.size(); b += 32) {
 		double am = 0, sw = 0;
