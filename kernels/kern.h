@@ -40,7 +40,7 @@ typedef struct kern_mat {
 /* 1 when the type is one the kernels read (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q4_K Q6_K). */
 int kern_type_ok(int type);
 /* 1 when the decode matvecs of the type take integer dot products against x rounded
- * to int16 in 32-value blocks (Q8_0 Q4_0 Q4_1 Q5_0 Q4_K; kern_ops.cu, MvInt). */
+ * to int16 in 32-value blocks (Q8_0 Q4_0 Q4_1 Q5_0 Q4_K Q6_K; kern_ops.cu, MvInt). */
 int kern_int_dot(int type);
 
 /* Number of CUDA devices usable by this process, 0 when none; *why gets the

@@ -596,17 +596,17 @@ __device__ __forceinline__ void stage_x(float4 *xs, const float4 *x4, const long
 	}
 }
 
-/* ---- integer dot products (Q8_0, Q4_0, Q4_1, Q5_0, Q4_K) ----------------------------
+/* ---- integer dot products (Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K) ----------------------------
  * Quantized weights against x in 32-value blocks of int16 (x ~= d q, d = amax / 32767,
  * q rounded to nearest: the CPU path's llm_quantize_x).  dp2a takes two int16 of x and
- * two 8-bit weights (or 4-/5-bit ones widened to bytes) per instruction, exact in int32;
+ * two 8-bit weights (or 4-/5-/6-bit ones widened to bytes) per instruction, exact in int32;
  * a block's offset or minimum comes from the sum of its q (kept per 16 values), and a
  * few float multiplies per chunk apply the scales.  The float path converted every
  * weight with I2F, a quarter-rate pipe on sm_90: the Q8_0 matvecs ran at 52-59 % of the
  * copy rate on the head and slower than BF16 in the decode graph, Q4_0/Q4_K at 30 %. */
 __host__ __device__ constexpr bool int_dot_type(int t)
 {
-	return t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1 || t == T_Q5_0 || t == T_Q4_K;
+	return t == T_Q8_0 || t == T_Q4_0 || t == T_Q4_1 || t == T_Q5_0 || t == T_Q4_K || t == T_Q6_K;
 }
 template <int T> struct MvInt { enum { V = int_dot_type(T), KQ = MvT<T>::E / 8 }; };
 
@@ -642,6 +642,18 @@ __device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *
 		int s = dp2a8(p[0], w.a.x, w.a.y, 0);
 		s = dp2a8(p[32], w.a.z, w.a.w, s);
 		return (float)s * (h2f((uint16_t)w.b.x) * xd[c >> 1]);
+	} else if (T == T_Q6_K) { /* 4 values of each of two quarters (load_chunk): 6-bit q - 32 as signed bytes */
+		int b = c >> 5, t = c & 31, half = t >> 4, u = t & 15, qa = 2 * (u >> 3), sh = qa ? 4 : 0;
+		uint4 xv = p[0];
+		uint32_t v0 = ((w.a.x >> sh) & 0x0f0f0f0fu) | (((w.a.z >> (2 * qa)) & 0x03030303u) << 4);
+		uint32_t v1 = ((w.a.y >> sh) & 0x0f0f0f0fu) | (((w.a.z >> (2 * qa + 2)) & 0x03030303u) << 4);
+		v0 = ((v0 | 0x80808080u) - 0x20202020u) ^ 0x80808080u; /* each byte v - 32, no borrow between bytes */
+		v1 = ((v1 | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
+		int s0 = __dp2a_hi((int)xv.y, (int)v0, __dp2a_lo((int)xv.x, (int)v0, 0));
+		int s1 = __dp2a_hi((int)xv.w, (int)v1, __dp2a_lo((int)xv.z, (int)v1, 0));
+		int xb = b * 8 + half * 4 + qa; /* x's 32-value block of the first quarter */
+		return h2f((uint16_t)w.a.w) *
+		       ((float)(int)w.b.x * xd[xb] * (float)s0 + (float)(int)w.b.y * xd[xb + 1] * (float)s1);
 	} else {
 		const uint4 qv = T == T_Q4_K ? w.b : w.a;
 		const uint32_t qw[4] = {qv.x, qv.y, qv.z, qv.w};
@@ -699,6 +711,10 @@ template <int T> __device__ __forceinline__ int xq_slot(int i4)
 		int e = i4 * 4, wb = e & 255, r = wb & 63, l = r & 31;
 		c = (e >> 8) * 8 + (wb >> 6) * 2 + (l >> 4);
 		pos = (r >> 5) * 16 + (l & 15);
+	} else if (T == T_Q6_K) { /* x4_index<T_Q6_K> inverted */
+		int e = i4 * 4, wb = e & 255, half = wb >> 7, q = (wb & 127) >> 5, l = wb & 31;
+		c = (e >> 8) * 32 + half * 16 + ((l >> 2) | ((q >> 1) << 3));
+		pos = (q & 1) * 4;
 	} else {
 		c = i4 >> 3;
 		pos = (i4 & 7) * 4;
@@ -723,7 +739,7 @@ __device__ __forceinline__ void xq_put(uint4 *xq, float *xd, int *xs16, const fl
 	float id = m > 0.f ? 32767.f / m : 0.f;
 	int q0 = __float2int_rn(v.x * id), q1 = __float2int_rn(v.y * id), q2 = __float2int_rn(v.z * id),
 	    q3 = __float2int_rn(v.w * id);
-	if (T != T_Q8_0) { /* the sum of q over 16 values (4 lanes) */
+	if (T != T_Q8_0 && T != T_Q6_K) { /* the sum of q over 16 values (4 lanes) */
 		int qs = q0 + q1 + q2 + q3;
 		qs += __shfl_xor_sync(0xffffffffu, qs, 1);
 		qs += __shfl_xor_sync(0xffffffffu, qs, 2);
