@@ -16,10 +16,13 @@
  *   Q4_1:              as Q4_0; s = half2 (d, m) [rows][cols/32].
  *   Q5_0:              as Q4_0 (low 4 bits); s = 8 bytes per block: half d,
  *                      2 zero bytes, u32 qh (the fifth bits).
- *   Q4_K / Q6_K:       q = the GGUF blocks unchanged (144 / 210 bytes each).
- * The first four are a lossless split of each GGUF block into its quants and
- * its scale so that every row starts 16-byte aligned (34-, 18-, 20- and
- * 22-byte blocks are not); the kernels then read 16 bytes per load. */
+ *   Q4_K:              q = the GGUF blocks unchanged (144 bytes each).
+ *   Q6_K:              q = 16 records of 16 bytes per block (the quants and
+ *                      scales that two 8-value chunks read; kern_ops.cu,
+ *                      q6k_repack); s = half d[rows][cols/256].
+ * These are lossless rearrangements of each GGUF block so that every row starts
+ * 16-byte aligned (34-, 18-, 20-, 22- and 210-byte blocks are not); the
+ * kernels then read 16 bytes per load. */
 #ifndef VIGIL_KERN_H
 #define VIGIL_KERN_H
 

@@ -212,17 +212,15 @@ __device__ float deq_elem(int type, const void *q, const void *s, int cols, int 
 		float d = h2f(*(const uint16_t *)blk), dmin = h2f(*(const uint16_t *)(blk + 2));
 		return d * (float)sc * (float)nib - dmin * (float)mn;
 	}
-	case T_Q6_K: {
-		const uint8_t *blk = (const uint8_t *)q + ((size_t)r * (cols / 256) + e / 256) * 210;
+	case T_Q6_K: { /* q6k_repack's 16-byte records */
+		size_t b = (size_t)r * (cols / 256) + e / 256;
 		int j = e % 256, half = j / 128, jj = j % 128, quarter = jj / 32, l = jj % 32;
-		const uint8_t *ql = blk + half * 64, *qh = blk + 128 + half * 32;
-		const int8_t *sc = (const int8_t *)(blk + 192) + half * 8;
-		uint8_t lb = ql[l + (quarter & 1) * 32];
+		const uint8_t *rec = (const uint8_t *)q + (b * 16 + half * 8 + l / 4) * 16;
+		uint8_t lb = rec[(quarter & 1) * 4 + l % 4];
 		int lo = quarter < 2 ? (lb & 15) : (lb >> 4);
-		int h = (qh[l] >> (2 * quarter)) & 3;
+		int h = (rec[8 + l % 4] >> (2 * quarter)) & 3;
 		int v = (lo | (h << 4)) - 32;
-		float d = h2f(*(const uint16_t *)(blk + 208));
-		return d * (float)sc[l / 16 + 2 * quarter] * (float)v;
+		return h2f(((const uint16_t *)s)[b]) * (float)(int8_t)rec[12 + quarter] * (float)v;
 	}
 	default: return 0.f;
 	}
@@ -232,7 +230,7 @@ __device__ float deq_elem(int type, const void *q, const void *s, int cols, int 
  * One warp per output row (two rows for SwiGLU), rows strided over a grid of a
  * few blocks per SM.  A row is cut into "chunks": the elements one lane reads
  * with one 16-byte load (F32 4, F16/BF16 8, Q8_0 16, Q4_0/Q4_1/Q4_K 32, Q6_K
- * 8 via narrower loads).  Lane l takes chunks l, l+32, ...  The input vector
+ * 8, and its block's d).  Lane l takes chunks l, l+32, ...  The input vector
  * (normalised first when asked) is staged in shared memory, permuted so that
  * the k-th float4 of the chunk of lane l sits at [(g*P + k)*32 + l] (g = chunk
  * / 32): the warp's float4 reads are consecutive, free of bank conflicts. */
@@ -307,19 +305,16 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
 		w.a = ldw<SM>((const uint4 *)blk);
 		w.b = ldw<SM>((const uint4 *)(blk + 16 + cc * 16));
-	} else { /* Q6_K */
-		int nb = cols / 256, bi = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
-		int l0 = 4 * (u & 7), qa = 2 * (u >> 3);
-		const uint8_t *blk = q + ((size_t)r * nb + bi) * 210;
-		const unsigned short *ql = (const unsigned short *)(blk + half * 64 + l0);
-		const unsigned short *qh = (const unsigned short *)(blk + 128 + half * 32 + l0);
-		const int8_t *scp = (const int8_t *)(blk + 192) + half * 8 + l0 / 16;
-		w.a.x = (uint32_t)ldw<SM>(ql) | ((uint32_t)ldw<SM>(ql + 1) << 16);
-		w.a.y = (uint32_t)ldw<SM>(ql + 16) | ((uint32_t)ldw<SM>(ql + 17) << 16);
-		w.a.z = (uint32_t)ldw<SM>(qh) | ((uint32_t)ldw<SM>(qh + 1) << 16);
-		w.a.w = ldw<SM>((const unsigned short *)(blk + 208));
-		w.b.x = (uint32_t)(int)ldw<SM>(scp + 2 * qa);
-		w.b.y = (uint32_t)(int)ldw<SM>(scp + 2 * qa + 2);
+	} else { /* Q6_K: one 16-byte record (q6k_repack) serves chunks u and u + 8 */
+		size_t b = (size_t)r * (cols / 256) + (c >> 5);
+		int t = c & 31, qa = 2 * ((t & 15) >> 3);
+		uint4 v = ldw<SM>((const uint4 *)q + b * 16 + (t >> 4) * 8 + (t & 7));
+		w.a.x = v.x;
+		w.a.y = v.y;
+		w.a.z = v.z;
+		w.a.w = ldw<SM>((const unsigned short *)s + b);
+		w.b.x = (uint32_t)(int)(int8_t)(v.w >> (8 * qa));
+		w.b.y = (uint32_t)(int)(int8_t)(v.w >> (8 * qa + 8));
 	}
 	return w;
 }
@@ -1547,7 +1542,7 @@ static size_t q_bytes(int type, size_t rows, size_t cols)
 	case T_Q8_0: return rows * cols;
 	case T_Q4_0: case T_Q4_1: case T_Q5_0: return rows * cols / 2;
 	case T_Q4_K: return rows * (cols / 256) * 144;
-	case T_Q6_K: return rows * (cols / 256) * 210;
+	case T_Q6_K: return rows * (cols / 256) * 256; /* q6k_repack's records */
 	default: return 0;
 	}
 }
@@ -1557,6 +1552,7 @@ static size_t s_bytes(int type, size_t rows, size_t cols)
 	case T_Q8_0: case T_Q4_0: return rows * (cols / 32) * 2;
 	case T_Q4_1: return rows * (cols / 32) * 4;
 	case T_Q5_0: return rows * (cols / 32) * 8;
+	case T_Q6_K: return rows * (cols / 256) * 2;
 	default: return 0;
 	}
 }
@@ -1567,6 +1563,7 @@ static size_t gguf_row_bytes(int type, size_t cols)
 	case T_Q4_0: return cols / 32 * 18;
 	case T_Q4_1: return cols / 32 * 20;
 	case T_Q5_0: return cols / 32 * 22;
+	case T_Q6_K: return cols / 256 * 210;
 	default: return q_bytes(type, 1, cols);
 	}
 }
@@ -1603,6 +1600,25 @@ extern "C" size_t kern_mat_bytes(const kern_mat *m)
 	return q_bytes(m->type, m->rows, m->cols) + s_bytes(m->type, m->rows, m->cols);
 }
 
+/* A Q6_K block (GGUF: ql[128], qh[64], int8 scales[16], half d) as 16 records of 16
+ * bytes, record p = half * 8 + j (j < 8) holding all that two chunks of 8 values
+ * (load_chunk's u = j and j + 8) read: ql[half*64 + 4j ..+4], ql[half*64 + 32 + 4j ..+4],
+ * qh[half*32 + 4j ..+4] and the scales sc[k + 0, 2, 4, 6], k = half*8 + j/4; d goes
+ * to s.  One 16-byte load a chunk where the GGUF block (210 bytes, 2-byte aligned)
+ * took seven narrow ones; 258 bytes where it had 210. */
+static void q6k_repack(uint8_t *dst, uint8_t *d, const uint8_t *blk)
+{
+	for (int half = 0; half < 2; half++)
+		for (int j = 0; j < 8; j++) {
+			uint8_t *rec = dst + (half * 8 + j) * 16;
+			memcpy(rec, blk + half * 64 + 4 * j, 4);
+			memcpy(rec + 4, blk + half * 64 + 32 + 4 * j, 4);
+			memcpy(rec + 8, blk + 128 + half * 32 + 4 * j, 4);
+			for (int k = 0; k < 4; k++) rec[12 + k] = blk[192 + half * 8 + j / 4 + 2 * k];
+		}
+	memcpy(d, blk + 208, 2);
+}
+
 extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_rows)
 {
 	if (!m || !m->q || row0 < 0 || n < 0 || row0 + n > m->rows) return (int)cudaErrorInvalidValue;
@@ -1615,7 +1631,7 @@ extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_
 		return 0;
 	}
 	/* Split each block into quants and scale, a slab of rows at a time. */
-	size_t nb = cols / 32, gb = gguf_row_bytes(m->type, cols);
+	size_t nb = m->type == T_Q6_K ? cols / 256 : cols / 32, gb = gguf_row_bytes(m->type, cols);
 	size_t qsz = m->type == T_Q8_0 ? 32 : 16, ssz = m->type == T_Q4_1 ? 4 : m->type == T_Q5_0 ? 8 : 2;
 	/* d (and m, or qh) precede the quants; Q5_0's 6 header bytes go to an
 	 * 8-byte slot: d at 0, qh at 4 */
@@ -1632,6 +1648,10 @@ extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_
 		for (size_t r = 0; r < nr; r++) {
 			const uint8_t *src = (const uint8_t *)host_rows + (r0 + r) * gb;
 			for (size_t b = 0; b < nb; b++) {
+				if (m->type == T_Q6_K) {
+					q6k_repack(hq + r * qrow + b * 256, hs + r * srow + b * 2, src + b * 210);
+					continue;
+				}
 				const uint8_t *blk = src + b * (hdr + qsz);
 				if (m->type == T_Q5_0) {
 					uint8_t *slot = hs + r * srow + b * ssz;
