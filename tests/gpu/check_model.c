@@ -369,7 +369,11 @@ static void mem_build(mem_model *m, int qwen3, int type)
 	m->t = calloc((size_t)L * 16 + 8, sizeof(llm_tensor));
 	m->bufs = calloc((size_t)L * 16 + 8, sizeof(void *));
 	m->w.layers = calloc((size_t)L, sizeof(llm_layer));
-	m->w.token_embd = mk_tensor(m, "token_embd", type, E, c->n_vocab, 1.0f, 1);
+	/* BENCH_EMBD=q6_K: the tied embedding/head in Q6_K, as llama.cpp's Q4_K_M files
+	 * keep it where the width is a multiple of 256 (Qwen3-0.6B) */
+	const char *et = getenv("BENCH_EMBD");
+	int etype = et && strcmp(et, "q6_K") == 0 && E % 256 == 0 ? LLM_TYPE_Q6_K : type;
+	m->w.token_embd = mk_tensor(m, "token_embd", etype, E, c->n_vocab, 1.0f, 1);
 	m->w.output = m->w.token_embd;
 	m->w.output_norm = mk_f32(m, "output_norm", E, 1.0f, 0.1f);
 	for (int l = 0; l < L; l++) {
