@@ -18,7 +18,7 @@
  *                      2 zero bytes, u32 qh (the fifth bits).
  *   Q4_K:              q = the GGUF blocks unchanged (144 bytes each).
  *   Q6_K:              q = 16 records of 16 bytes per block (the quants and
- *                      scales that two 8-value chunks read; kern_ops.cu,
+ *                      scales that one 16-value chunk reads; kern_ops.cu,
  *                      q6k_repack); s = half d[rows][cols/256].
  * These are lossless rearrangements of each GGUF block so that every row starts
  * 16-byte aligned (34-, 18-, 20-, 22- and 210-byte blocks are not); the

@@ -230,7 +230,7 @@ __device__ float deq_elem(int type, const void *q, const void *s, int cols, int 
  * One warp per output row (two rows for SwiGLU), rows strided over a grid of a
  * few blocks per SM.  A row is cut into "chunks": the elements one lane reads
  * with one 16-byte load (F32 4, F16/BF16 8, Q8_0 16, Q4_0/Q4_1/Q4_K 32, Q6_K
- * 8, and its block's d).  Lane l takes chunks l, l+32, ...  The input vector
+ * 16, and its block's d).  Lane l takes chunks l, l+32, ...  The input vector
  * (normalised first when asked) is staged in shared memory, permuted so that
  * the k-th float4 of the chunk of lane l sits at [(g*P + k)*32 + l] (g = chunk
  * / 32): the warp's float4 reads are consecutive, free of bank conflicts. */
@@ -244,7 +244,7 @@ template <> struct MvT<T_Q4_0> { enum { E = 32 }; };
 template <> struct MvT<T_Q4_1> { enum { E = 32 }; };
 template <> struct MvT<T_Q5_0> { enum { E = 32 }; };
 template <> struct MvT<T_Q4_K> { enum { E = 32 }; };
-template <> struct MvT<T_Q6_K> { enum { E = 8 }; };
+template <> struct MvT<T_Q6_K> { enum { E = 16 }; };
 
 /* Logical float4 index (into x) of the k-th float4 of chunk c. */
 template <int T> __device__ __forceinline__ int x4_index(int c, int k)
@@ -253,10 +253,9 @@ template <int T> __device__ __forceinline__ int x4_index(int c, int k)
 		int b = c >> 3, cc = c & 7, j = cc >> 1, l0 = (cc & 1) * 16;
 		int e = b * 256 + j * 64 + (k >= 4 ? 32 : 0) + l0 + 4 * (k & 3);
 		return e >> 2;
-	} else if (T == T_Q6_K) {
-		int b = c >> 5, t = c & 31, half = t >> 4, u = t & 15;
-		int l0 = 4 * (u & 7), q = 2 * (u >> 3) + k;
-		return (b * 256 + half * 128 + q * 32 + l0) >> 2;
+	} else if (T == T_Q6_K) { /* chunk c = record c of its row: 4 values of each quarter */
+		int b = c >> 4, t = c & 15;
+		return (b * 256 + (t >> 3) * 128 + k * 32 + 4 * (t & 7)) >> 2;
 	} else {
 		return c * (MvT<T>::E / 4) + k;
 	}
@@ -305,16 +304,10 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 		const uint8_t *blk = q + ((size_t)r * nb + bi) * 144;
 		w.a = ldw<SM>((const uint4 *)blk);
 		w.b = ldw<SM>((const uint4 *)(blk + 16 + cc * 16));
-	} else { /* Q6_K: one 16-byte record (q6k_repack) serves chunks u and u + 8 */
-		size_t b = (size_t)r * (cols / 256) + (c >> 5);
-		int t = c & 31, qa = 2 * ((t & 15) >> 3);
-		uint4 v = ldw<SM>((const uint4 *)q + b * 16 + (t >> 4) * 8 + (t & 7));
-		w.a.x = v.x;
-		w.a.y = v.y;
-		w.a.z = v.z;
-		w.a.w = ldw<SM>((const unsigned short *)s + b);
-		w.b.x = (uint32_t)(int)(int8_t)(v.w >> (8 * qa));
-		w.b.y = (uint32_t)(int)(int8_t)(v.w >> (8 * qa + 8));
+	} else { /* Q6_K: chunk c is record c of the row (q6k_repack), 16 values; d beside */
+		size_t rec = (size_t)r * (cols / 256) * 16 + c;
+		w.a = ldw<SM>((const uint4 *)q + rec);
+		w.b.x = ldw<SM>((const unsigned short *)s + (rec >> 4));
 	}
 	return w;
 }
@@ -388,23 +381,21 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		q4k_scale_min_w(w.a, 2 * j + 1, &s2, &m2);
 		float d = h2f((uint16_t)(w.a.x & 0xffff)), dmin = h2f((uint16_t)(w.a.x >> 16));
 		return d * ((float)s1 * lo + (float)s2 * hi) - dmin * ((float)m1 * xl_sum + (float)m2 * xh_sum);
-	} else { /* Q6_K */
-		int u = c & 15, qa = 2 * ((u) >> 3);
-		int sh = qa ? 4 : 0;
+	} else { /* Q6_K: quarter k's 4 values: low bits from ql (x: quarters 0, 2; y: 1, 3), high from qh */
 		uint32_t h = w.a.z;
 		float acc = 0.f;
 #pragma unroll
-		for (int k = 0; k < 2; k++) {
-			int quarter = qa + k;
-			uint32_t lb = k == 0 ? w.a.x : w.a.y;
+		for (int k = 0; k < 4; k++) {
+			uint32_t lb = (k & 1) ? w.a.y : w.a.x;
+			int sh = k >= 2 ? 4 : 0;
 			float4 x = xp[k * XS];
-			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * quarter)) & 3) << 4)) - 32);
-			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * quarter)) & 3) << 4)) - 32);
-			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * quarter)) & 3) << 4)) - 32);
-			float v3 = (float)((int)(((lb >> (sh + 24)) & 15) | (((h >> (24 + 2 * quarter)) & 3) << 4)) - 32);
-			acc += (float)(int)(k == 0 ? w.b.x : w.b.y) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
+			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * k)) & 3) << 4)) - 32);
+			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * k)) & 3) << 4)) - 32);
+			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * k)) & 3) << 4)) - 32);
+			float v3 = (float)((int)(((lb >> (sh + 24)) & 15) | (((h >> (24 + 2 * k)) & 3) << 4)) - 32);
+			acc += (float)(int8_t)(w.a.w >> (8 * k)) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
 		}
-		return h2f((uint16_t)w.a.w) * acc;
+		return h2f((uint16_t)w.b.x) * acc;
 	}
 }
 
@@ -637,18 +628,20 @@ __device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *
 		int s = dp2a8(p[0], w.a.x, w.a.y, 0);
 		s = dp2a8(p[32], w.a.z, w.a.w, s);
 		return (float)s * (h2f((uint16_t)w.b.x) * xd[c >> 1]);
-	} else if (T == T_Q6_K) { /* 4 values of each of two quarters (load_chunk): 6-bit q - 32 as signed bytes */
-		int b = c >> 5, t = c & 31, half = t >> 4, u = t & 15, qa = 2 * (u >> 3), sh = qa ? 4 : 0;
-		uint4 xv = p[0];
-		uint32_t v0 = ((w.a.x >> sh) & 0x0f0f0f0fu) | (((w.a.z >> (2 * qa)) & 0x03030303u) << 4);
-		uint32_t v1 = ((w.a.y >> sh) & 0x0f0f0f0fu) | (((w.a.z >> (2 * qa + 2)) & 0x03030303u) << 4);
-		v0 = ((v0 | 0x80808080u) - 0x20202020u) ^ 0x80808080u; /* each byte v - 32, no borrow between bytes */
-		v1 = ((v1 | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
-		int s0 = __dp2a_hi((int)xv.y, (int)v0, __dp2a_lo((int)xv.x, (int)v0, 0));
-		int s1 = __dp2a_hi((int)xv.w, (int)v1, __dp2a_lo((int)xv.z, (int)v1, 0));
-		int xb = b * 8 + half * 4 + qa; /* x's 32-value block of the first quarter */
-		return h2f((uint16_t)w.a.w) *
-		       ((float)(int)w.b.x * xd[xb] * (float)s0 + (float)(int)w.b.y * xd[xb + 1] * (float)s1);
+	} else if (T == T_Q6_K) { /* 4 values of each quarter (load_chunk): 6-bit q - 32 as signed bytes */
+		int xb = (c >> 4) * 8 + ((c & 15) >> 3) * 4; /* x's 32-value block of quarter 0 */
+		float acc = 0.f;
+#pragma unroll
+		for (int k = 0; k < 4; k++) {
+			uint32_t v = (((k & 1) ? w.a.y : w.a.x) >> (k >= 2 ? 4 : 0)) & 0x0f0f0f0fu;
+			v |= ((w.a.z >> (2 * k)) & 0x03030303u) << 4;
+			v = ((v | 0x80808080u) - 0x20202020u) ^ 0x80808080u; /* each byte v - 32, no borrow between bytes */
+			uint4 xv = p[(k >> 1) * 32];
+			int sk = (k & 1) ? __dp2a_hi((int)xv.w, (int)v, __dp2a_lo((int)xv.z, (int)v, 0))
+			                 : __dp2a_hi((int)xv.y, (int)v, __dp2a_lo((int)xv.x, (int)v, 0));
+			acc += (float)(int8_t)(w.a.w >> (8 * k)) * xd[xb + k] * (float)sk;
+		}
+		return h2f((uint16_t)w.b.x) * acc;
 	} else {
 		const uint4 qv = T == T_Q4_K ? w.b : w.a;
 		const uint32_t qw[4] = {qv.x, qv.y, qv.z, qv.w};
@@ -707,9 +700,9 @@ template <int T> __device__ __forceinline__ int xq_slot(int i4)
 		c = (e >> 8) * 8 + (wb >> 6) * 2 + (l >> 4);
 		pos = (r >> 5) * 16 + (l & 15);
 	} else if (T == T_Q6_K) { /* x4_index<T_Q6_K> inverted */
-		int e = i4 * 4, wb = e & 255, half = wb >> 7, q = (wb & 127) >> 5, l = wb & 31;
-		c = (e >> 8) * 32 + half * 16 + ((l >> 2) | ((q >> 1) << 3));
-		pos = (q & 1) * 4;
+		int e = i4 * 4, wb = e & 255;
+		c = (e >> 8) * 16 + (wb >> 7) * 8 + ((wb & 31) >> 2);
+		pos = ((wb & 127) >> 5) * 4;
 	} else {
 		c = i4 >> 3;
 		pos = (i4 & 7) * 4;
@@ -1128,8 +1121,8 @@ extern "C" int kern_matvec(const kern_mat *W, const float *d_x, float *d_y, cons
 	int E = 0;
 	switch (W->type) {
 	case T_F32: E = 4; break;
-	case T_F16: case T_BF16: case T_Q6_K: E = 8; break;
-	case T_Q8_0: E = 16; break;
+	case T_F16: case T_BF16: E = 8; break;
+	case T_Q8_0: case T_Q6_K: E = 16; break;
 	default: E = 32; break;
 	}
 	/* The vector path needs whole chunks and a 16-byte aligned x. */
@@ -1601,8 +1594,8 @@ extern "C" size_t kern_mat_bytes(const kern_mat *m)
 }
 
 /* A Q6_K block (GGUF: ql[128], qh[64], int8 scales[16], half d) as 16 records of 16
- * bytes, record p = half * 8 + j (j < 8) holding all that two chunks of 8 values
- * (load_chunk's u = j and j + 8) read: ql[half*64 + 4j ..+4], ql[half*64 + 32 + 4j ..+4],
+ * bytes, record p = half * 8 + j (j < 8) holding all that a chunk of 16 values (4 of
+ * each quarter of the half, load_chunk) reads: ql[half*64 + 4j ..+4], ql[half*64 + 32 + 4j ..+4],
  * qh[half*32 + 4j ..+4] and the scales sc[k + 0, 2, 4, 6], k = half*8 + j/4; d goes
  * to s.  One 16-byte load a chunk where the GGUF block (210 bytes, 2-byte aligned)
  * took seven narrow ones; 258 bytes where it had 210. */
@@ -3653,8 +3646,8 @@ static int pd_elems(int type)
 {
 	switch (type) {
 	case T_F32: return 4;
-	case T_F16: case T_BF16: case T_Q6_K: return 8;
-	case T_Q8_0: return 16;
+	case T_F16: case T_BF16: return 8;
+	case T_Q8_0: case T_Q6_K: return 16;
 	default: return 32;
 	}
 }
