@@ -312,6 +312,16 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 	return w;
 }
 
+/* Q6_K (a load_chunk record): quarter k's 4 values, 6-bit q - 32 as signed bytes.  The
+ * low 4 bits come from ql (w.a.x: quarters 0 and 2, w.a.y: 1 and 3), the high 2 from
+ * qh (w.a.z). */
+__device__ __forceinline__ uint32_t q6k_quarter(const WRaw &w, int k)
+{
+	uint32_t v = (((k & 1) ? w.a.y : w.a.x) >> (k >= 2 ? 4 : 0)) & 0x0f0f0f0fu;
+	v |= ((w.a.z >> (2 * k)) & 0x03030303u) << 4;
+	return ((v | 0x80808080u) - 0x20202020u) ^ 0x80808080u; /* each byte v - 32, no borrow between bytes */
+}
+
 /* XS: float4 stride between the k-th float4s of a chunk in xp (32: the lane-permuted
  * staging of the matvec; 1: a plain vector) */
 template <int T, int XS = 32>
@@ -381,19 +391,15 @@ __device__ __forceinline__ float dot_chunk(const WRaw &w, int c, const float4 *x
 		q4k_scale_min_w(w.a, 2 * j + 1, &s2, &m2);
 		float d = h2f((uint16_t)(w.a.x & 0xffff)), dmin = h2f((uint16_t)(w.a.x >> 16));
 		return d * ((float)s1 * lo + (float)s2 * hi) - dmin * ((float)m1 * xl_sum + (float)m2 * xh_sum);
-	} else { /* Q6_K: quarter k's 4 values: low bits from ql (x: quarters 0, 2; y: 1, 3), high from qh */
-		uint32_t h = w.a.z;
+	} else { /* Q6_K */
 		float acc = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
-			uint32_t lb = (k & 1) ? w.a.y : w.a.x;
-			int sh = k >= 2 ? 4 : 0;
+			uint32_t v = q6k_quarter(w, k);
 			float4 x = xp[k * XS];
-			float v0 = (float)((int)(((lb >> sh) & 15) | (((h >> (2 * k)) & 3) << 4)) - 32);
-			float v1 = (float)((int)(((lb >> (sh + 8)) & 15) | (((h >> (8 + 2 * k)) & 3) << 4)) - 32);
-			float v2 = (float)((int)(((lb >> (sh + 16)) & 15) | (((h >> (16 + 2 * k)) & 3) << 4)) - 32);
-			float v3 = (float)((int)(((lb >> (sh + 24)) & 15) | (((h >> (24 + 2 * k)) & 3) << 4)) - 32);
-			acc += (float)(int8_t)(w.a.w >> (8 * k)) * (v0 * x.x + v1 * x.y + v2 * x.z + v3 * x.w);
+			acc += (float)(int8_t)(w.a.w >> (8 * k)) *
+			       ((float)(int8_t)v * x.x + (float)(int8_t)(v >> 8) * x.y + (float)(int8_t)(v >> 16) * x.z +
+			        (float)(int8_t)(v >> 24) * x.w);
 		}
 		return h2f((uint16_t)w.b.x) * acc;
 	}
@@ -633,9 +639,7 @@ __device__ __forceinline__ float dot_chunk_q(const WRaw &w, int c, const uint4 *
 		float acc = 0.f;
 #pragma unroll
 		for (int k = 0; k < 4; k++) {
-			uint32_t v = (((k & 1) ? w.a.y : w.a.x) >> (k >= 2 ? 4 : 0)) & 0x0f0f0f0fu;
-			v |= ((w.a.z >> (2 * k)) & 0x03030303u) << 4;
-			v = ((v | 0x80808080u) - 0x20202020u) ^ 0x80808080u; /* each byte v - 32, no borrow between bytes */
+			uint32_t v = q6k_quarter(w, k);
 			uint4 xv = p[(k >> 1) * 32];
 			int sk = (k & 1) ? __dp2a_hi((int)xv.w, (int)v, __dp2a_lo((int)xv.z, (int)v, 0))
 			                 : __dp2a_hi((int)xv.y, (int)v, __dp2a_lo((int)xv.x, (int)v, 0));
@@ -1624,7 +1628,7 @@ extern "C" int kern_mat_set_rows(kern_mat *m, int row0, int n, const void *host_
 		return 0;
 	}
 	/* Split each block into quants and scale, a slab of rows at a time. */
-	size_t nb = m->type == T_Q6_K ? cols / 256 : cols / 32, gb = gguf_row_bytes(m->type, cols);
+	size_t nb = cols / elems_per_block(m->type), gb = gguf_row_bytes(m->type, cols);
 	size_t qsz = m->type == T_Q8_0 ? 32 : 16, ssz = m->type == T_Q4_1 ? 4 : m->type == T_Q5_0 ? 8 : 2;
 	/* d (and m, or qh) precede the quants; Q5_0's 6 header bytes go to an
 	 * 8-byte slot: d at 0, qh at 4 */
