@@ -4,6 +4,7 @@
 #ifndef VIGIL_TESTS_ATD_PROF_H
 #define VIGIL_TESTS_ATD_PROF_H
 #include <stdio.h>
+#include <stdlib.h>
 #include "kernels/kern.h"
 
 #define ATD_PROF_COUNTER 8 /* the stamp after the merge counter; the merge's stamps follow it */
@@ -33,5 +34,48 @@ static inline void atd_prof_print(const long long *h, int nb, int last, const ch
 		if (i > ATD_PROF_COUNTER) printf("  %6.0f after its counter", sc / n);
 		printf("\n");
 	}
+}
+/* The same stamps as global nanoseconds (-DVIGIL_ATD_GT): for each stamp, the
+ * spread over the blocks (min, 10th, 50th, 90th percentile, max) in ns after
+ * the earliest block's start, and how many blocks started after the first
+ * block's PDL wait returned. */
+static int atd_ll_cmp(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return x < y ? -1 : x > y;
+}
+static inline void atd_prof_print_gt(const long long *h, int nb, const char *prefix)
+{
+	static const char *const names[KERN_ATD_NSTAMP] = {"start", "copies issued", "pdl wait", "q/k/v post",
+	                                                   "K arrived", "scores", "softmax, V", "P V + out",
+	                                                   "counter", "merge end", "merge fenced", "merge summed"};
+	long long t0 = 0, w0 = 0;
+	for (int b = 0; b < nb; b++) {
+		long long t = h[(size_t)b * KERN_ATD_NSTAMP], w = h[(size_t)b * KERN_ATD_NSTAMP + 2];
+		if (t && (!t0 || t < t0)) t0 = t;
+		if (w && (!w0 || w < w0)) w0 = w;
+	}
+	if (!t0) return;
+	long long *v = (long long *)malloc(sizeof(long long) * (size_t)nb);
+	for (int i = 0; i < KERN_ATD_NSTAMP; i++) {
+		int n = 0;
+		for (int b = 0; b < nb; b++) {
+			long long t = h[(size_t)b * KERN_ATD_NSTAMP + i];
+			if (t >= t0 && t - t0 < 1000000) v[n++] = t - t0;
+		}
+		if (!n) continue;
+		qsort(v, (size_t)n, sizeof *v, atd_ll_cmp);
+		printf("%s%-14s ns: min %6lld p10 %6lld p50 %6lld p90 %6lld max %6lld  (%d)\n", prefix, names[i], v[0],
+		       v[n / 10], v[n / 2], v[(n * 9) / 10], v[n - 1], n);
+	}
+	int late = 0, n0 = 0;
+	for (int b = 0; b < nb; b++) {
+		long long t = h[(size_t)b * KERN_ATD_NSTAMP];
+		if (!t) continue;
+		n0++;
+		if (w0 && t > w0) late++;
+	}
+	printf("%s%d of %d blocks started after the first PDL wait returned (%lld ns)\n", prefix, late, n0, w0 - t0);
+	free(v);
 }
 #endif

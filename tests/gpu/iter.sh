@@ -113,13 +113,15 @@ for s in $STEPS; do
 	mv) run mv timeout 200 "$here/build/gpu/check_kernels" mv; grep time /tmp/iter/mv.log;;
 	attn) run attn timeout 200 "$here/build/gpu/check_kernels" attn; grep -E 'fused|split  64' /tmp/iter/attn.log;;
 	timeline) # CUPTI timeline of the decode graph (check_model built with -DVIGIL_CUPTI): TL_ARGS "model,type,position ..."
-		# TL_PROF=1: also the decode attention's phase clock inside the graph (kern_ops built with -DVIGIL_ATD_PROF)
-		tlb=$here/build/gpu/check_model_tl${TL_PROF:+p}
+		# TL_PROF=1: also the decode attention's phase clock inside the graph (kern_ops built with -DVIGIL_ATD_PROF);
+		# TL_PROF=gt: the same stamps in global nanoseconds (-DVIGIL_ATD_GT), spread over the blocks
+		tlb=$here/build/gpu/check_model_tl${TL_PROF:+p}${TL_PROF:+${TL_PROF#1}}
 		if [ ! -x "$tlb" ]; then
 			ko='' pf=()
 			if [ -n "${TL_PROF:-}" ]; then
 				ko=/tmp/kern_ops_prof.o pf=(-DVIGIL_ATD_PROF)
-				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 -DVIGIL_ATD_PROF -Xcompiler -fPIC -c -o $ko \
+				[ "$TL_PROF" = gt ] && pf+=(-DVIGIL_ATD_GT)
+				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 "${pf[@]}" -Xcompiler -fPIC -c -o $ko \
 					"$here/kernels/kern_ops.cu"
 			fi
 			cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
