@@ -2453,8 +2453,18 @@ __device__ long long *g_atd_prof;
 	do {                                                                                               \
 		if (threadIdx.x == 0 && g_atd_prof)                                                          \
 			g_atd_prof[(blockIdx.x + gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z)) * KERN_ATD_NSTAMP + (i)] = \
-			    clock64();                                                                               \
+			    atd_clock();                                                                             \
 	} while (0)
+#ifdef VIGIL_ATD_GT /* global nanoseconds: comparable across SMs (check_model timeline) */
+__device__ __forceinline__ long long atd_clock()
+{
+	unsigned long long t;
+	asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+	return (long long)t;
+}
+#else
+__device__ __forceinline__ long long atd_clock() { return clock64(); }
+#endif
 extern "C" int kern_attn_dec_prof(long long *d_buf)
 {
 	return (int)cudaMemcpyToSymbol(g_atd_prof, &d_buf, sizeof d_buf);
@@ -2732,15 +2742,19 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 		 * range k's m and l while every lane loads its output's eff partials,
 		 * all in one round, and the weights go round by shuffles (no shared
 		 * memory, no barrier).  The same arithmetic in the same order as the
-		 * loop below, so the same bits. */
+		 * loop below, so the same bits.  Plain (weak) loads: thread 0's acquire
+		 * fence invalidated this SM's L1 and the barrier orders every thread
+		 * after it.  ld.global.cg compiles to LDG.STRONG.GPU, and with it a
+		 * Qwen3-0.6B bf16 token at 4096 took 27 us longer on an H200
+		 * (bench/RESULTS.md, session 21). */
 		for (int i0 = warp * 32; i0 < gq * D; i0 += NT) { /* warp-uniform: NT and DT are multiples of 32 */
 			int g = i0 / D, dd = i0 % D + lane;
 			const float *hb = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
 			float pv[32];
 #pragma unroll
-			for (int k = 0; k < 32; k++) pv[k] = k < eff ? __ldcg(hb + (size_t)k * pstride + dd) : 0.f;
-			float ms = lane < eff ? __ldcg(hb + (size_t)lane * pstride + D) : -INFINITY;
-			float ls = lane < eff ? __ldcg(hb + (size_t)lane * pstride + D + 1) : 0.f;
+			for (int k = 0; k < 32; k++) pv[k] = k < eff ? hb[(size_t)k * pstride + dd] : 0.f;
+			float ms = lane < eff ? hb[(size_t)lane * pstride + D] : -INFINITY;
+			float ls = lane < eff ? hb[(size_t)lane * pstride + D + 1] : 0.f;
 			float m = warp_max(ms), e = 0.f, l = 0.f;
 			if (lane < eff) {
 				e = expf(ms - m);
