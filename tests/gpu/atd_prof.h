@@ -55,8 +55,8 @@ static inline void atd_prof_print_gt(const long long *h, int nb, const char *pre
 		if (t && (!t0 || t < t0)) t0 = t;
 		if (w && (!w0 || w < w0)) w0 = w;
 	}
-	if (!t0) return;
-	long long *v = (long long *)malloc(sizeof(long long) * (size_t)nb);
+	long long *v = t0 ? (long long *)malloc(sizeof(long long) * (size_t)nb) : NULL;
+	if (!v) return;
 	for (int i = 0; i < KERN_ATD_NSTAMP; i++) {
 		int n = 0;
 		for (int b = 0; b < nb; b++) {
