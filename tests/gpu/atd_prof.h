@@ -39,7 +39,7 @@ static inline void atd_prof_print(const long long *h, int nb, int last, const ch
  * spread over the blocks (min, 10th, 50th, 90th percentile, max) in ns after
  * the earliest block's start, and how many blocks started after the first
  * block's PDL wait returned. */
-static int atd_ll_cmp(const void *a, const void *b)
+static inline int atd_ll_cmp(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
 	return x < y ? -1 : x > y;

@@ -700,10 +700,11 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 		} else {
 			/* the merge stamp is left out: only a range's last block writes it, so
 			   the buffer can hold one from an earlier layer */
-			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
 #ifdef VIGIL_ATD_GT
+			printf("tl   attention phase clock in the graph, last layer (ns since the first block's start, over the blocks)\n");
 			atd_prof_print_gt(h, NB, "tl     ");
 #else
+			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
 			atd_prof_print(h, NB, ATD_PROF_COUNTER, "tl     ");
 #endif
 		}
