@@ -8,15 +8,16 @@
 #include "kernels/kern.h"
 
 #define ATD_PROF_COUNTER 8 /* the stamp after the merge counter; the merge's stamps follow it */
+/* the phase each stamp ends (the merge's: only a range's last block writes them) */
+static const char *const atd_stamp_names[KERN_ATD_NSTAMP] = {"start", "copies issued", "pdl wait", "q/k/v post",
+                                                             "K arrived", "scores", "softmax, V", "P V + out",
+                                                             "counter", "merge end", "merge fenced", "merge summed"};
 
 /* h: nb blocks x KERN_ATD_NSTAMP clock64() stamps (0: not reached).  For
  * stamps 1 .. last: cycles from the block's start, mean and max over the
  * blocks that reached it; a line per stamp, each starting with prefix. */
 static inline void atd_prof_print(const long long *h, int nb, int last, const char *prefix)
 {
-	static const char *const names[KERN_ATD_NSTAMP] = {"start", "copies issued", "pdl wait", "q/k/v post",
-	                                                   "K arrived", "scores", "softmax, V", "P V + out",
-	                                                   "counter", "merge", "merge fenced", "merge summed"};
 	for (int i = 1; i <= last && i < KERN_ATD_NSTAMP; i++) {
 		double sum = 0, sc = 0; /* sc: since the block's counter stamp, for the merge's stamps */
 		long long mx = 0;
@@ -30,7 +31,7 @@ static inline void atd_prof_print(const long long *h, int nb, int last, const ch
 			n++;
 		}
 		if (!n) continue;
-		printf("%s%-14s %9.0f / %7lld  (%d)", prefix, names[i], sum / n, mx, n);
+		printf("%s%-14s %9.0f / %7lld  (%d)", prefix, atd_stamp_names[i], sum / n, mx, n);
 		if (i > ATD_PROF_COUNTER) printf("  %6.0f after its counter", sc / n);
 		printf("\n");
 	}
@@ -46,9 +47,6 @@ static inline int atd_ll_cmp(const void *a, const void *b)
 }
 static inline void atd_prof_print_gt(const long long *h, int nb, const char *prefix)
 {
-	static const char *const names[KERN_ATD_NSTAMP] = {"start", "copies issued", "pdl wait", "q/k/v post",
-	                                                   "K arrived", "scores", "softmax, V", "P V + out",
-	                                                   "counter", "merge end", "merge fenced", "merge summed"};
 	long long t0 = 0, w0 = 0;
 	for (int b = 0; b < nb; b++) {
 		long long t = h[(size_t)b * KERN_ATD_NSTAMP], w = h[(size_t)b * KERN_ATD_NSTAMP + 2];
@@ -65,7 +63,7 @@ static inline void atd_prof_print_gt(const long long *h, int nb, const char *pre
 		}
 		if (!n) continue;
 		qsort(v, (size_t)n, sizeof *v, atd_ll_cmp);
-		printf("%s%-14s ns: min %6lld p10 %6lld p50 %6lld p90 %6lld max %6lld  (%d)\n", prefix, names[i], v[0],
+		printf("%s%-14s ns: min %6lld p10 %6lld p50 %6lld p90 %6lld max %6lld  (%d)\n", prefix, atd_stamp_names[i], v[0],
 		       v[n / 10], v[n / 2], v[(n * 9) / 10], v[n - 1], n);
 	}
 	int late = 0, n0 = 0;

@@ -698,12 +698,12 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 		    cudaDeviceSynchronize() || kern_attn_dec_prof(NULL) || cudaMemcpy(h, d, (size_t)NB * NS * 8, cudaMemcpyDeviceToHost)) {
 			printf("timeline: phase clock failed\n");
 		} else {
-			/* the merge stamp is left out: only a range's last block writes it, so
-			   the buffer can hold one from an earlier layer */
-#ifdef VIGIL_ATD_GT
+#ifdef VIGIL_ATD_GT /* stamps before the last layer's first start (earlier layers' merges) are left out */
 			printf("tl   attention phase clock in the graph, last layer (ns since the first block's start, over the blocks)\n");
 			atd_prof_print_gt(h, NB, "tl     ");
 #else
+			/* the merge stamp is left out: only a range's last block writes it, so
+			   the buffer can hold one from an earlier layer */
 			printf("tl   attention phase clock in the graph, last layer (cycles since the block's start: mean / max, blocks)\n");
 			atd_prof_print(h, NB, ATD_PROF_COUNTER, "tl     ");
 #endif
