@@ -275,6 +275,24 @@ template <bool SM, typename V> __device__ __forceinline__ V ldw(const V *p)
 	return __ldg(p);
 }
 
+/* 16 bytes of the wide weight types (4-byte and 2-byte floats, Q8_0) at L2's
+ * evict-first priority: each is read once a token and would otherwise push
+ * out of L2 what the next kernels read again (their code, activations, the
+ * attention's partials).  Measured on an H200 (bench/RESULTS.md session 22,
+ * U2): Qwen3-0.6B bf16 10-17 us a token faster, q8_0 5-6 us; for Q4_0 and
+ * Q4_K weights it cost 3-9 us, so those keep plain loads. */
+template <bool SM> __device__ __forceinline__ uint4 ldw_stream(const uint4 *p)
+{
+	if (SM) return *p;
+	uint4 v;
+	unsigned long long pol;
+	asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+	asm("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+	    : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+	    : "l"(p), "l"(pol));
+	return v;
+}
+
 template <int T, bool SM = false>
 __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const uint8_t *__restrict__ s, int cols,
                                            int r, int c)
@@ -282,12 +300,12 @@ __device__ __forceinline__ WRaw load_chunk(const uint8_t *__restrict__ q, const 
 	WRaw w;
 	w.b = make_uint4(0u, 0u, 0u, 0u);
 	if (T == T_F32) {
-		w.a = ldw<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
+		w.a = ldw_stream<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 4) * 4));
 	} else if (T == T_BF16 || T == T_F16) {
-		w.a = ldw<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
+		w.a = ldw_stream<SM>((const uint4 *)(q + ((size_t)r * cols + (size_t)c * 8) * 2));
 	} else if (T == T_Q8_0) {
 		size_t e0 = (size_t)r * cols + (size_t)c * 16;
-		w.a = ldw<SM>((const uint4 *)(q + e0));
+		w.a = ldw_stream<SM>((const uint4 *)(q + e0));
 		w.b.x = ldw<SM>((const unsigned short *)s + e0 / 32);
 	} else if (T == T_Q4_0 || T == T_Q4_1) {
 		size_t b = (size_t)r * (cols / 32) + c;
