@@ -139,6 +139,18 @@ __device__ __forceinline__ void cp_async16(void *dst, const void *src)
 	unsigned d = (unsigned)__cvta_generic_to_shared(dst);
 	asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(d), "l"(src) : "memory");
 }
+/* The same at L2's evict-first priority, for rows read once a token (the
+ * decode attention's K and V, 16.8 MB a layer for Qwen3-0.6B at 4096 keys).
+ * With ldw_stream's weights, on an H200 at 4096 keys (bench/RESULTS.md,
+ * session 22, U4): Qwen3-0.6B bf16 0.822 ms/token against 0.828 with the
+ * weights' hint alone and 0.843 without either, q8_0 0.754 against 0.762. */
+__device__ __forceinline__ void cp_async16_stream(void *dst, const void *src)
+{
+	unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+	unsigned long long pol;
+	asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+	asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "l"(pol) : "memory");
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;" ::: "memory"); }
@@ -278,9 +290,11 @@ template <bool SM, typename V> __device__ __forceinline__ V ldw(const V *p)
 /* 16 bytes of the wide weight types (4-byte and 2-byte floats, Q8_0) at L2's
  * evict-first priority: each is read once a token and would otherwise push
  * out of L2 what the next kernels read again (their code, activations, the
- * attention's partials).  Measured on an H200 (bench/RESULTS.md session 22,
- * U2): Qwen3-0.6B bf16 10-17 us a token faster, q8_0 5-6 us; for Q4_0 and
- * Q4_K weights it cost 3-9 us, so those keep plain loads. */
+ * attention's partials).  On an H200 (bench/RESULTS.md, session 22, U4),
+ * ms/token at 128 / 4096: Qwen3-0.6B bf16 0.660 / 0.828 against 0.666 /
+ * 0.843, q8_0 0.575 / 0.761 against 0.586 / 0.762, Qwen2.5-0.5B q8_0 0.469 /
+ * 0.571 against 0.476 / 0.573.  With the hint on every 16-byte weight load
+ * (U2) Q4_0 and Q4_K models were 3-9 us slower, so those keep plain loads. */
 template <bool SM> __device__ __forceinline__ uint4 ldw_stream(const uint4 *p)
 {
 	if (SM) return *p;
@@ -2560,9 +2574,9 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	{ /* K, then V in a second group: the scores need only K */
 		int rp = NT / D8, c = threadIdx.x % D8; /* rp rows per pass, thread = (row, 16-byte chunk c) */
 		bool on = threadIdx.x < rp * D8;
-		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
+		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16_stream(kt + r * DP + c * 8, kb + (size_t)r * D + c * 8);
 		cp_async_commit();
-		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
+		for (int r = threadIdx.x / D8; on && r < npre; r += rp) cp_async16_stream(vt + r * DP + c * 8, vb + (size_t)r * D + c * 8);
 		cp_async_commit();
 	}
 	int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
