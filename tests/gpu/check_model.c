@@ -728,6 +728,18 @@ static int timeline(int qwen3, int type, int pos, int n, int n_ctx)
 }
 #endif
 
+/* Whether a comma-separated item of list is type name or a start of it. */
+static int bench_type_picked(const char *list, const char *name)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n && n <= strlen(name) && strncmp(p, name, n) == 0) return 1;
+		p += n;
+		if (*p == ',') p++;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "test";
@@ -803,9 +815,10 @@ int main(int argc, char **argv)
 		for (int q3 = 0; q3 < 2; q3++)
 			for (int i = 0; i < 4; i++) {
 				if (types[i] == LLM_TYPE_Q4_0 && q3) continue;
-				/* BENCH_ONLY="bf16,q8_0" (type names) / BENCH_MODELS=qwen2|qwen3 narrow the run */
+				/* BENCH_ONLY="bf16,q8_0" (type names or their starts: "q4" is q4_K and q4_0) /
+				 * BENCH_MODELS=qwen2|qwen3 narrow the run */
 				const char *only = getenv("BENCH_ONLY"), *models = getenv("BENCH_MODELS");
-				if (only && *only && !strstr(only, llm_type_name(types[i]))) continue;
+				if (only && *only && !bench_type_picked(only, llm_type_name(types[i]))) continue;
 				if (models && *models && !strstr(models, q3 ? "qwen3" : "qwen2")) continue;
 				mem_bench(q3, types[i], gbs);
 			}
