@@ -144,12 +144,17 @@ __device__ __forceinline__ void cp_async16(void *dst, const void *src)
  * With ldw_stream's weights, on an H200 at 4096 keys (bench/RESULTS.md,
  * session 22, U4): Qwen3-0.6B bf16 0.822 ms/token against 0.828 with the
  * weights' hint alone and 0.843 without either, q8_0 0.754 against 0.762. */
+__device__ __forceinline__ unsigned long long l2_evict_first()
+{
+	unsigned long long pol;
+	asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
+	return pol;
+}
 __device__ __forceinline__ void cp_async16_stream(void *dst, const void *src)
 {
 	unsigned d = (unsigned)__cvta_generic_to_shared(dst);
-	unsigned long long pol;
-	asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
-	asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "l"(pol) : "memory");
+	asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;" ::"r"(d), "l"(src), "l"(l2_evict_first())
+	             : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait1() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
@@ -299,11 +304,9 @@ template <bool SM> __device__ __forceinline__ uint4 ldw_stream(const uint4 *p)
 {
 	if (SM) return *p;
 	uint4 v;
-	unsigned long long pol;
-	asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(pol));
 	asm("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
 	    : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-	    : "l"(p), "l"(pol));
+	    : "l"(p), "l"(l2_evict_first()));
 	return v;
 }
 

@@ -29,30 +29,12 @@ if ! echo '#include <pcre2.h>' | cc -DPCRE2_CODE_UNIT_WIDTH=8 -E - >/dev/null 2>
 	export CPATH=$inc${CPATH:+:$CPATH} LIBRARY_PATH=$lib${LIBRARY_PATH:+:$LIBRARY_PATH}
 	export LD_LIBRARY_PATH=$lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
-# nvcc for this GPU only (the Makefile's fat binary takes minutes)
-cat >/tmp/nvcc-native <<'W'
-#!/bin/bash
-a=(); for x in "$@"; do case $x in -gencode=*) ;; *) a+=("$x");; esac; done
-exec nvcc -arch=native "${a[@]}"
-W
-chmod +x /tmp/nvcc-native
-cuda=${CUDA_HOME:-/usr/local/cuda}
-# link_model TREE OUT KERN_OPS_O [cc args...]: TREE's tests/gpu/check_model.c against its built llm
-# objects, with KERN_OPS_O (empty: TREE's own) in place of kern_ops.o
-link_model() {
-	local t=$1 o=$2 ko=${3:-$1/build/cu/kernels/kern_ops.o}
-	shift 3
-	local objs=() f
-	for f in "$t"/build/rel/local_llm/*.o "$t"/build/rel/kernels/*.o "$t"/build/cu/kernels/*.o; do
-		case $f in */llm_main.o | */kern_ops.o) ;; *) objs+=("$f") ;; esac
-	done
-	cc -O2 -std=c11 -D_GNU_SOURCE -I"$t" -DVIGIL_CUDA=1 -o "$o" "$t/tests/gpu/check_model.c" "${objs[@]}" "$ko" \
-	   -lpcre2-8 -lm -pthread -L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ "$@"
-}
+. "$here/tests/gpu/gpu-lib.sh"
+gpu_nvcc /tmp/nvcc-native native
 build() { # tree -> tree/build/gpu/check_model (+ check_kernels)
 	local t=$1
 	( cd "$t" && mkdir -p build/gpu && make -j8 llm CUDA=1 NVCC=/tmp/nvcc-native >build/gpu/make.log 2>&1 &&
-	  link_model "$t" build/gpu/check_model "" &&
+	  gpu_link_model "$t" build build/gpu/check_model "" &&
 	  nvcc -O3 -std=c++17 -I. -arch=native -lineinfo -DVIGIL_CUDA=1 -o build/gpu/check_kernels \
 	     tests/gpu/check_kernels.cu kernels/kern_ops.cu ) >"$out/build-$(basename "$t").log" 2>&1
 	echo "build $t: rc=$?"
@@ -124,9 +106,7 @@ for s in $STEPS; do
 				nvcc -O3 -std=c++17 -I"$here" -arch=native -DVIGIL_CUDA=1 "${pf[@]}" -Xcompiler -fPIC -c -o $ko \
 					"$here/kernels/kern_ops.cu"
 			fi
-			cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
-			link_model "$here" "$tlb" "$ko" -DVIGIL_CUPTI "${pf[@]}" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" \
-				-L"$cupti" -Wl,-rpath,"$cupti" -lcupti || echo "timeline: build failed"
+			gpu_link_timeline "$here" build "$tlb" "$ko" "${pf[@]}" || echo "timeline: build failed"
 		fi
 		for a in ${TL_ARGS:-qwen2,bf16,128 qwen2,bf16,4000 qwen3,bf16,128 qwen3,bf16,4000}; do
 			IFS=, read -r tm tt tp <<<"$a"

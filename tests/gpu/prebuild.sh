@@ -19,36 +19,18 @@ set -eu
 out=$1
 shift
 here=$(cd "$(dirname "$0")/../.." && pwd)
-cuda=${CUDA_HOME:-/usr/local/cuda}
+. "$here/tests/gpu/gpu-lib.sh"
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# the Makefile's fat binary for sm_90 alone
-cat >"$tmp/nvcc" <<W
-#!/bin/bash
-a=(); for x in "\$@"; do case \$x in -gencode=*) ;; *) a+=("\$x");; esac; done
-exec $cuda/bin/nvcc -arch=sm_90 "\${a[@]}"
-W
-chmod +x "$tmp/nvcc"
+gpu_nvcc "$tmp/nvcc" sm_90
 make -C "$here" -s -j"$(nproc)" llm CUDA=1 NVCC="$tmp/nvcc" BUILD=build/g90 LLM_BIN=build/g90/vigil-llm
-objs=()
-for f in "$here"/build/g90/rel/local_llm/*.o "$here"/build/g90/rel/kernels/*.o "$here"/build/g90/cu/kernels/*.o; do
-	case $f in */llm_main.o | */kern_ops.o) ;; *) objs+=("$f") ;; esac
-done
 nv=("$cuda/bin/nvcc" -O3 -std=c++17 -arch=sm_90 -lineinfo -DVIGIL_CUDA=1 --expt-relaxed-constexpr -I"$here")
-link() { # OUT_BINARY KERN_OPS_O [cc args...]
-	local o=$1 ko=$2
-	shift 2
-	cc -O2 -std=c11 -D_GNU_SOURCE -I"$here" -DVIGIL_CUDA=1 -o "$o" "$here/tests/gpu/check_model.c" "${objs[@]}" "$ko" \
-	   -lpcre2-8 -lm -pthread -L"$cuda/lib64" -Wl,-rpath,"$cuda/lib64" -lcudart -lcublas -lstdc++ "$@"
-}
-cupti=$(dirname "$(find "$cuda"/ -name 'libcupti.so*' 2>/dev/null | head -1)")
 pf=(-DVIGIL_ATD_PROF -DVIGIL_ATD_GT)
-{ "${nv[@]}" "$@" -Xcompiler -fPIC -c -o "$tmp/ko.o" "$here/kernels/kern_ops.cu" && link "$out/check_model" "$tmp/ko.o"; } &
+{ "${nv[@]}" "$@" -Xcompiler -fPIC -c -o "$tmp/ko.o" "$here/kernels/kern_ops.cu" && gpu_link_model "$here" build/g90 "$out/check_model" "$tmp/ko.o"; } &
 a=$!
 { "${nv[@]}" "$@" "${pf[@]}" -Xcompiler -fPIC -c -o "$tmp/ko_tl.o" "$here/kernels/kern_ops.cu" &&
-  link "$out/check_model_tl" "$tmp/ko_tl.o" -DVIGIL_CUPTI "${pf[@]}" -I"$cuda/include" -I"$cuda/extras/CUPTI/include" \
-       -L"$cupti" -Wl,-rpath,"$cupti" -lcupti; } &
+  gpu_link_timeline "$here" build/g90 "$out/check_model_tl" "$tmp/ko_tl.o" "${pf[@]}"; } &
 b=$!
 rc=0
 wait $a || rc=1

@@ -51,8 +51,8 @@ device)
 		lib=$(dirname "$(find /tmp/pcre2root -name 'libpcre2-8.so*' | head -1)")
 		export CPATH=/tmp/pcre2root/usr/include LIBRARY_PATH=$lib LD_LIBRARY_PATH=$lib
 	fi
-	printf '#!/bin/bash\na=(); for x in "$@"; do case $x in -gencode=*) ;; *) a+=("$x");; esac; done\nexec nvcc -arch=native "${a[@]}"\n' >/tmp/nvcc-native
-	chmod +x /tmp/nvcc-native
+	. "$root/tests/gpu/gpu-lib.sh"
+	gpu_nvcc /tmp/nvcc-native native
 	make -j16 llm CUDA=1 NVCC=/tmp/nvcc-native >"$out/build.log" 2>&1 || { tail -20 "$out/build.log"; exit 1; }
 	nvidia-smi --query-gpu=name --format=csv,noheader | tee "$out/t/gpu.txt"
 	for f in .sumchk/batch-*.chat; do
