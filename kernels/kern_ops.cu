@@ -2476,7 +2476,9 @@ extern "C" int kern_attention(const float *d_q, const void *d_kc, const void *d_
  * cache.  Scores, softmax and o = P V from shared memory.  One range: o is
  * written normalised; several: each block writes its partial (o unnormalised,
  * max, sum) and the last block of kv head kh to finish (a counter, left zeroed)
- * merges them in a fixed order. */
+ * merges them in a fixed order; where there can be many ranges, grid row
+ * y = n_split adds a merger block per (kv head, head group) that merges them
+ * instead, with its code already warm (see the merger below). */
 #define ATD_THREADS 384
 #define ATD_WARPS (ATD_THREADS / 32)
 
@@ -2531,6 +2533,100 @@ static __host__ __device__ inline AtdLayout atd_layout(int D, int G, int chunk, 
 	return L;
 }
 
+/* The merge of kv head kh's eff partials (query heads g_lo .. g_lo + gq - 1)
+ * into out, by one block: by the last range block to finish, or by a merger
+ * block (attn_dec_kernel).  meff < eff (0): the register
+ * merge's instructions with its loads and stores predicated off, to bring
+ * its code into this SM's instruction cache ahead of the real pass. */
+template <int DT>
+__device__ __forceinline__ void atd_merge(const float *part, float *out, int kh, int G, int g_lo, int gq, int D,
+                                          int n_split, int eff, int meff, float *sc, float *mst)
+{
+	const int NT = ATD_THREADS;
+	const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+	if (DT) D = DT;
+	const size_t pstride = (size_t)D + 2;
+	if (DT && eff <= 32) { /* (the generic kernel would spill more with it) */
+		/* Each warp merges 32 outputs of one head in registers: lane k loads
+		 * range k's m and l while every lane loads its output's eff partials,
+		 * all in one round, and the weights go round by shuffles (no shared
+		 * memory, no barrier).  The same arithmetic in the same order as the
+		 * loop below, so the same bits.  Plain (weak) loads: thread 0's acquire
+		 * fence invalidated this SM's L1 and the barrier orders every thread
+		 * after it.  ld.global.cg compiles to LDG.STRONG.GPU, and with it a
+		 * Qwen3-0.6B bf16 token at 4096 took 27 us longer on an H200
+		 * (bench/RESULTS.md, session 21). */
+		for (int i0 = warp * 32; i0 < gq * D; i0 += NT) { /* warp-uniform: NT and DT are multiples of 32 */
+			int g = i0 / D, dd = i0 % D + lane;
+			const float *hb = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
+			float pv[32];
+#pragma unroll
+			for (int k = 0; k < 32; k++) pv[k] = k < meff ? hb[(size_t)k * pstride + dd] : 0.f;
+			float ms = lane < meff ? hb[(size_t)lane * pstride + D] : -INFINITY;
+			float ls = lane < meff ? hb[(size_t)lane * pstride + D + 1] : 0.f;
+			float m = warp_max(ms), e = 0.f, l = 0.f;
+			if (lane < meff) {
+				e = expf(ms - m);
+				l = e * ls;
+			}
+			l = warp_sum(l);
+			float o = 0.f;
+#pragma unroll
+			for (int k = 0; k < 32; k++) {
+				float ek = __shfl_sync(0xffffffffu, e, k);
+				if (k < meff) o += ek * pv[k];
+			}
+			if (i0 == 0 && meff) ATD_STAMP(11);
+			if (meff) out[(kh * G + g_lo + g) * D + dd] = o * (1.f / l);
+		}
+		return;
+	}
+	float *wg = sc; /* [gq][eff] */
+	for (int g = warp; g < gq; g += ATD_WARPS) {
+		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
+		float m = -INFINITY, l = 0.f;
+		/* Up to 32 ranges, a range per lane: its m and l in one round of loads.
+		 * (One loop for any count, each lane's ranges folded online with
+		 * rescaling, was no faster than the old two-round loop: Qwen3-0.6B bf16
+		 * at 4096 1.160 against 1.143 ms on an H200, bench/RESULTS.md B9.) */
+		if (eff <= 32) {
+			float ms = lane < eff ? __ldcg(base + lane * pstride + D) : -INFINITY;
+			float ls = lane < eff ? __ldcg(base + lane * pstride + D + 1) : 0.f;
+			m = warp_max(ms);
+			if (lane < eff) {
+				float e = expf(ms - m);
+				wg[g * eff + lane] = e;
+				l = e * ls;
+			}
+		} else {
+			for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
+			m = warp_max(m);
+			for (int s2 = lane; s2 < eff; s2 += 32) {
+				float e = expf(__ldcg(base + s2 * pstride + D) - m);
+				wg[g * eff + s2] = e;
+				l += e * __ldcg(base + s2 * pstride + D + 1);
+			}
+		}
+		l = warp_sum(l);
+		if (lane == 0) mst[g] = 1.f / l;
+	}
+	__syncthreads();
+	for (int i = threadIdx.x; i < gq * D; i += NT) {
+		int g = i / D, dd = i % D;
+		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride + dd;
+		float o = 0.f;
+		for (int s0 = 0; s0 < eff; s0 += 32) { /* 32 loads in flight, summed in order */
+			float pv[32];
+#pragma unroll
+			for (int k = 0; k < 32; k++) pv[k] = s0 + k < eff ? __ldcg(base + (size_t)(s0 + k) * pstride) : 0.f;
+#pragma unroll
+			for (int k = 0; k < 32; k++)
+				if (s0 + k < eff) o += wg[g * eff + s0 + k] * pv[k];
+		}
+		out[(kh * G + g_lo + g) * D + dd] = o * mst[g];
+	}
+}
+
 /* DT: the head_dim as a constant (64, 128), or 0 for any.  With a constant,
  * each warp's own head is post-processed in registers (qkv_head_regs; the
  * generic kernel spilled more with it, bench/RESULTS.md E2). */
@@ -2538,7 +2634,7 @@ template <int DT>
 __global__ void __launch_bounds__(ATD_THREADS, 2)
 attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float *bv, const float *qn, const float *kn,
                 __half *kc, __half *vc, float *out, const int *d_pos, int chunk, int cap, int n_split, int GH,
-                int gh1, kern_attn_shape s, float *part, unsigned *cnt)
+                int gh1, kern_attn_shape s, float *part, unsigned *cnt, int merger)
 {
 	extern __shared__ __align__(16) unsigned char atd_smem[];
 	__shared__ int s_last;
@@ -2550,7 +2646,54 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	int eff = L <= cap ? 1 : (L + chunk - 1) / chunk; /* ranges <= chunk <= cap keys, or one <= cap */
 	if (eff > n_split) eff = n_split; /* never, with n_split = ceil(n_ctx / chunk) */
 	int g_lo, gq; /* this block's query heads: g_lo .. g_lo + gq - 1 */
-	if (gh1 && eff == 1 && (int)(gridDim.y * gridDim.z) >= G) {
+	/* merger > 0: grid row y = n_split holds a merger block per (kv head, head
+	 * group), which merges wherever there are at least merger ranges; fewer,
+	 * and the last range block to finish merges, as without it. */
+	const int mg = merger && eff >= max(2, merger);
+	if (merger && sp == n_split) {
+		/* The merger of (kh, hg): the range blocks only count themselves in;
+		 * this block, resident from the start, first runs the register
+		 * merge's code without loads (warming this SM's instruction cache
+		 * while the ranges are read), then waits for the count and merges
+		 * with that code warm.  In the last range block, the merge's first
+		 * run took ~2.6 us inside the graph against ~0.9 us warm; the merger
+		 * fences at the count and has the sums ~1.15 us later
+		 * (bench/RESULTS.md, sessions 22 and 23). */
+		if (!mg) return;
+		g_lo = hg * GH;
+		gq = min(GH, G - g_lo);
+		if (gq <= 0) return;
+		AtdLayout ly = atd_layout(D, GH, cap, n_split);
+		float *sc = (float *)(atd_smem + ly.sc), *mst = (float *)(atd_smem + ly.st);
+		unsigned *ctr = cnt + kh * gridDim.z + hg;
+		ATD_STAMP(0);
+#pragma unroll 1
+		for (int pass = DT && eff <= 32 ? 0 : 1; pass < 2; pass++) {
+			if (pass == 1) {
+				pdl_wait(); /* out may be read by kernels before this one's wait */
+				if (threadIdx.x == 0) {
+					/* Acquire loads, spun without sleeping: the one that sees
+					 * the full count orders every thread's loads of the
+					 * partials after the barrier below, as the acquire fence
+					 * does in the last range block.  A relaxed poll with
+					 * __nanosleep(32) and a fence after it made a token at
+					 * 4096 keys 6-7 us slower on an H200 (bench/RESULTS.md,
+					 * session 23, V2). */
+					unsigned c;
+					do
+						asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(c) : "l"(ctr) : "memory");
+					while (c < (unsigned)eff);
+					*ctr = 0;
+				}
+				__syncthreads();
+				ATD_STAMP(10);
+			}
+			atd_merge<DT>(part, out, kh, G, g_lo, gq, D, n_split, eff, pass ? eff : 0, sc, mst);
+		}
+		ATD_STAMP(9);
+		return;
+	}
+	if (gh1 && eff == 1 && (int)((gridDim.y - (merger != 0)) * gridDim.z) >= G) { /* (not the merger row) */
 		/* one range: block b of kv head kh (over y and z) takes query head b
 		 * alone, G blocks where GH heads a block would make ceil(G / GH) */
 		int b = sp * (int)gridDim.z + hg;
@@ -2762,6 +2905,14 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	 * (whose last-block fence alone took ~1 050 cycles; bench/RESULTS.md K3). */
 	__syncthreads();
 	unsigned *ctr = cnt + kh * gridDim.z + hg;
+	if (mg) { /* counted in; the merger block does the rest */
+		if (threadIdx.x == 0) {
+			asm volatile("fence.acq_rel.gpu;" ::: "memory");
+			atomicAdd(ctr, 1u);
+		}
+		ATD_STAMP(8);
+		return;
+	}
 	if (threadIdx.x == 0) {
 		asm volatile("fence.acq_rel.gpu;" ::: "memory");
 		int last = atomicAdd(ctr, 1u) == (unsigned)eff - 1;
@@ -2772,87 +2923,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 	ATD_STAMP(8);
 	if (!s_last) return;
 	ATD_STAMP(10);
-	if (DT && eff <= 32) { /* (the generic kernel would spill more with it) */
-		/* Each warp merges 32 outputs of one head in registers: lane k loads
-		 * range k's m and l while every lane loads its output's eff partials,
-		 * all in one round, and the weights go round by shuffles (no shared
-		 * memory, no barrier).  The same arithmetic in the same order as the
-		 * loop below, so the same bits.  Plain (weak) loads: thread 0's acquire
-		 * fence invalidated this SM's L1 and the barrier orders every thread
-		 * after it.  ld.global.cg compiles to LDG.STRONG.GPU, and with it a
-		 * Qwen3-0.6B bf16 token at 4096 took 27 us longer on an H200
-		 * (bench/RESULTS.md, session 21). */
-		for (int i0 = warp * 32; i0 < gq * D; i0 += NT) { /* warp-uniform: NT and DT are multiples of 32 */
-			int g = i0 / D, dd = i0 % D + lane;
-			const float *hb = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
-			float pv[32];
-#pragma unroll
-			for (int k = 0; k < 32; k++) pv[k] = k < eff ? hb[(size_t)k * pstride + dd] : 0.f;
-			float ms = lane < eff ? hb[(size_t)lane * pstride + D] : -INFINITY;
-			float ls = lane < eff ? hb[(size_t)lane * pstride + D + 1] : 0.f;
-			float m = warp_max(ms), e = 0.f, l = 0.f;
-			if (lane < eff) {
-				e = expf(ms - m);
-				l = e * ls;
-			}
-			l = warp_sum(l);
-			float o = 0.f;
-#pragma unroll
-			for (int k = 0; k < 32; k++) {
-				float ek = __shfl_sync(0xffffffffu, e, k);
-				if (k < eff) o += ek * pv[k];
-			}
-			if (i0 == 0) ATD_STAMP(11);
-			out[(kh * G + g_lo + g) * D + dd] = o * (1.f / l);
-		}
-		if (threadIdx.x == 0) *ctr = 0;
-		ATD_STAMP(9);
-		return;
-	}
-	float *wg = sc; /* [gq][eff] */
-	for (int g = warp; g < gq; g += ATD_WARPS) {
-		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride;
-		float m = -INFINITY, l = 0.f;
-		/* Up to 32 ranges, a range per lane: its m and l in one round of loads.
-		 * (One loop for any count, each lane's ranges folded online with
-		 * rescaling, was no faster than the old two-round loop: Qwen3-0.6B bf16
-		 * at 4096 1.160 against 1.143 ms on an H200, bench/RESULTS.md B9.) */
-		if (eff <= 32) {
-			float ms = lane < eff ? __ldcg(base + lane * pstride + D) : -INFINITY;
-			float ls = lane < eff ? __ldcg(base + lane * pstride + D + 1) : 0.f;
-			m = warp_max(ms);
-			if (lane < eff) {
-				float e = expf(ms - m);
-				wg[g * eff + lane] = e;
-				l = e * ls;
-			}
-		} else {
-			for (int s2 = lane; s2 < eff; s2 += 32) m = fmaxf(m, __ldcg(base + s2 * pstride + D));
-			m = warp_max(m);
-			for (int s2 = lane; s2 < eff; s2 += 32) {
-				float e = expf(__ldcg(base + s2 * pstride + D) - m);
-				wg[g * eff + s2] = e;
-				l += e * __ldcg(base + s2 * pstride + D + 1);
-			}
-		}
-		l = warp_sum(l);
-		if (lane == 0) mst[g] = 1.f / l;
-	}
-	__syncthreads();
-	for (int i = threadIdx.x; i < gq * D; i += NT) {
-		int g = i / D, dd = i % D;
-		const float *base = part + (size_t)(kh * G + g_lo + g) * n_split * pstride + dd;
-		float o = 0.f;
-		for (int s0 = 0; s0 < eff; s0 += 32) { /* 32 loads in flight, summed in order */
-			float pv[32];
-#pragma unroll
-			for (int k = 0; k < 32; k++) pv[k] = s0 + k < eff ? __ldcg(base + (size_t)(s0 + k) * pstride) : 0.f;
-#pragma unroll
-			for (int k = 0; k < 32; k++)
-				if (s0 + k < eff) o += wg[g * eff + s0 + k] * pv[k];
-		}
-		out[(kh * G + g_lo + g) * D + dd] = o * mst[g];
-	}
+	atd_merge<DT>(part, out, kh, G, g_lo, gq, D, n_split, eff, eff, sc, mst);
 	if (threadIdx.x == 0) *ctr = 0;
 	ATD_STAMP(9);
 }
@@ -2871,6 +2942,26 @@ static int atd_gh1(void)
 {
 	static int v = -1;
 	if (v < 0) v = env_on("VIGIL_CUDA_ATD_GH1");
+	return v;
+}
+/* The fewest key ranges whose merge goes to a merger block of its own
+ * (attn_dec_kernel); VIGIL_CUDA_ATD_MERGER=N sets it, 0 turns mergers off.
+ * 24, on an H200 (bench/RESULTS.md, session 23): Qwen3-0.6B at 4096 keys
+ * (32 ranges) was 11-16 us a token faster with them (q4_K 1-12 us), and the
+ * same at 128; from 2 ranges, Qwen3 q8_0 at 128 keys (2 ranges) was 8 us
+ * slower, and from 12, Qwen2.5-0.5B bf16 at 4096 (16 ranges of 256 keys)
+ * 7 us slower.  With 24, Qwen2.5 launches no merger at 4096 and none merges
+ * at 128, yet its q4_K-mix model was 4-6 us slower at both (bf16 and q8_0
+ * 0-2 us): the kernel's code changed; not resolved. */
+#define ATD_MERGER_MIN 24
+static int atd_merger_min(void)
+{
+	static int v = -1;
+	if (v < 0) {
+		const char *e = getenv("VIGIL_CUDA_ATD_MERGER");
+		v = e && *e ? atoi(e) : ATD_MERGER_MIN;
+		if (v < 0 || v > 1 << 20) v = ATD_MERGER_MIN;
+	}
 	return v;
 }
 static int attn_dec_splits(const kern_attn_shape *s, int chunk)
@@ -2953,16 +3044,41 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	 * whole decode token slower (session 10, call G1) */
 	int di = s->head_dim == 64 ? 1 : s->head_dim == 128 ? 2 : 0;
 	void (*kf)(const float *, const float *, const float *, const float *, const float *, const float *, __half *,
-	           __half *, float *, const int *, int, int, int, int, int, kern_attn_shape, float *, unsigned *) =
+	           __half *, float *, const int *, int, int, int, int, int, kern_attn_shape, float *, unsigned *, int) =
 	    di == 1 ? attn_dec_kernel<64> : di == 2 ? attn_dec_kernel<128> : attn_dec_kernel<0>;
 	static size_t smem_set[3];
 	if (ly.total > 48 * 1024 && ly.total > smem_set[di]) {
 		KCHECK(cudaFuncSetAttribute(kf, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ly.total));
 		smem_set[di] = ly.total;
 	}
-	KLAUNCH(kf, dim3(s->n_head_kv, n_split, (G + GH - 1) / GH), dim3(ATD_THREADS), ly.total,
+	/* A merger block per (kv head, head group) where this launch can have
+	 * enough ranges, and only where those blocks fill at most a quarter of what
+	 * the device holds at once: they wait on the range blocks, which must find
+	 * room.  (The range blocks wait on nothing of this launch, and the next
+	 * kernel's blocks start only once every block of this one has.) */
+	int merger = atd_merger_min(), zg = (G + GH - 1) / GH;
+	if (merger && n_split >= merger && n_split >= 2) {
+		static int fit_di = -1;
+		static size_t fit_smem;
+		static long fit_blocks;
+		if (fit_di != di || fit_smem != ly.total) {
+			int per = 0, dev = 0, sms = 0;
+			fit_blocks = cudaGetDevice(&dev) == cudaSuccess &&
+			                     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
+			                     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, kf, ATD_THREADS, ly.total) ==
+			                         cudaSuccess
+			                 ? (long)per * sms
+			                 : 0;
+			(void)cudaGetLastError();
+			fit_di = di;
+			fit_smem = ly.total;
+		}
+		if (4L * s->n_head_kv * zg > fit_blocks) merger = 0;
+	} else
+		merger = 0;
+	KLAUNCH(kf, dim3(s->n_head_kv, n_split + (merger != 0), zg), dim3(ATD_THREADS), ly.total,
 	        as_stream(stream), d_qkv, d_bq, d_bk, d_bv, d_qn, d_kn, (__half *)d_kc, (__half *)d_vc, d_o, d_pos, chunk,
-	        cap, n_split, GH, atd_gh1(), *s, d_scratch, d_cnt);
+	        cap, n_split, GH, atd_gh1(), *s, d_scratch, d_cnt, merger);
 	return 0;
 }
 

@@ -59,6 +59,10 @@ fi
 if [ "$mode" = test ]; then
 	TAIL=12 step kernels build/gpu/check_kernels test
 	grep -E '^FAIL' "$out/kernels.log" | head -40
+	# the decode attention's merge both ways: by a merger block wherever there
+	# are two key ranges or more, and always by the last range block to finish
+	VIGIL_CUDA_ATD_MERGER=2 KONLY=attn TAIL=3 step kernels-attn-merger build/gpu/check_kernels test
+	VIGIL_CUDA_ATD_MERGER=0 KONLY=attn TAIL=3 step kernels-attn-no-merger build/gpu/check_kernels test
 	if [ -n "${GPU_QUICK:-}" ]; then
 		echo "GPU_QUICK: sanitizer runs skipped"
 	elif command -v compute-sanitizer >/dev/null 2>&1; then
