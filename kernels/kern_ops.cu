@@ -2677,7 +2677,7 @@ attn_dec_kernel(const float *qkv, const float *bq, const float *bk, const float 
 					 * partials after the barrier below, as the acquire fence
 					 * does in the last range block.  A relaxed poll with
 					 * __nanosleep(32) and a fence after it made a token at
-					 * 4096 keys 6-7 us slower on an H200 (bench/RESULTS.md,
+					 * 4096 keys 5-7 us slower on an H200 (bench/RESULTS.md,
 					 * session 23, V2). */
 					unsigned c;
 					do
