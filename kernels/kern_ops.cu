@@ -2552,8 +2552,9 @@ __device__ __forceinline__ void atd_merge(const float *part, float *out, int kh,
 		 * all in one round, and the weights go round by shuffles (no shared
 		 * memory, no barrier).  The same arithmetic in the same order as the
 		 * loop below, so the same bits.  Plain (weak) loads: thread 0's acquire
-		 * fence invalidated this SM's L1 and the barrier orders every thread
-		 * after it.  ld.global.cg compiles to LDG.STRONG.GPU, and with it a
+		 * (the last range block's fence, the merger's load of the count)
+		 * invalidated this SM's L1 and the barrier orders every thread after
+		 * it.  ld.global.cg compiles to LDG.STRONG.GPU, and with it a
 		 * Qwen3-0.6B bf16 token at 4096 took 27 us longer on an H200
 		 * (bench/RESULTS.md, session 21). */
 		for (int i0 = warp * 32; i0 < gq * D; i0 += NT) { /* warp-uniform: NT and DT are multiples of 32 */
@@ -3057,19 +3058,17 @@ extern "C" int kern_attn_decode(const float *d_qkv, const float *d_bq, const flo
 	 * room.  (The range blocks wait on nothing of this launch, and the next
 	 * kernel's blocks start only once every block of this one has.) */
 	int merger = atd_merger_min(), zg = (G + GH - 1) / GH;
-	if (merger && n_split >= merger && n_split >= 2) {
+	if (merger && n_split >= max(2, merger)) {
 		static int fit_di = -1;
 		static size_t fit_smem;
-		static long fit_blocks;
+		static long fit_blocks; /* blocks of kf resident at once, device-wide */
 		if (fit_di != di || fit_smem != ly.total) {
-			int per = 0, dev = 0, sms = 0;
-			fit_blocks = cudaGetDevice(&dev) == cudaSuccess &&
-			                     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-			                     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, kf, ATD_THREADS, ly.total) ==
-			                         cudaSuccess
-			                 ? (long)per * sms
-			                 : 0;
-			(void)cudaGetLastError();
+			int per = 0;
+			if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per, kf, ATD_THREADS, ly.total) != cudaSuccess) {
+				(void)cudaGetLastError();
+				per = 0; /* unknown: no mergers */
+			}
+			fit_blocks = (long)per * num_sms();
 			fit_di = di;
 			fit_smem = ly.total;
 		}
